@@ -1,0 +1,1 @@
+"""newsbot front ends: command line, REPL and Telegram."""

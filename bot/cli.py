@@ -1,0 +1,131 @@
+"""The `newsbot` command: index, ask, repl, sources, eval, telegram."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from retrieval.errors import NewsbotError
+
+log = logging.getLogger("newsbot")
+
+
+def _bot(ctx: click.Context):  # -> retrieval.pipeline.Newsbot
+    """The Newsbot for this invocation, built once from settings and flags."""
+    if "bot" not in ctx.obj:
+        from retrieval.config import Settings
+        from retrieval.pipeline import Newsbot
+
+        overrides = {k: v for k, v in ctx.obj["overrides"].items() if v is not None}
+        ctx.obj["bot"] = Newsbot(Settings(**overrides))
+    return ctx.obj["bot"]
+
+
+def _say(message: str) -> None:
+    """A status line on stderr, so stdout stays the answer."""
+    click.echo(message, err=True)
+
+
+def _report_index(outcome) -> None:
+    """Print what an indexing run did and what it skipped."""
+    r = outcome.report
+    for problem in outcome.problems:
+        _say(f"skipped {problem}")
+    _say(f"Indexed {r.added} new and {r.updated} changed articles ({r.unchanged} unchanged): "
+         f"embedded {r.chunks_embedded} chunks and {r.sentences_embedded} sentences "
+         f"in {r.seconds:.1f} s.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(path_type=Path), envvar="NEWSBOT_HOME",
+              help="Data folder for the index [env NEWSBOT_HOME].")
+@click.option("--embedder", envvar="NEWSBOT_EMBEDDER",
+              help="Embedder: use-multilingual-v3 (default), all-minilm-l6-v2, st:NAME_OR_PATH.")
+@click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, embedder: str | None, verbose: bool) -> None:
+    """Ask questions about news articles; answers quote and cite their sources."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(dict)
+    ctx.obj["overrides"] = {"home": home, "embedder": embedder}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Build a fresh index (swapped in when complete).")
+@click.pass_context
+def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Index .txt, .md and .jsonl articles from files or folders."""
+    _report_index(_bot(ctx).index_paths(paths, rebuild=rebuild))
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.pass_context
+def ask(ctx: click.Context, question: tuple[str, ...]) -> None:
+    """Answer one question, quoting and citing the articles."""
+    from bot.render import format_answer
+
+    bot = _bot(ctx)
+    text = bot.check_question(" ".join(question))
+    _ensure_index(bot)
+    click.echo(format_answer(bot.answer(text)))
+
+
+def _ensure_index(bot) -> None:
+    """Index the bundled seed articles first when there is no index."""
+    if not bot.has_index():
+        _say(f"No index yet in {bot.index_dir}: indexing the seed articles in {bot.settings.seeds} first.")
+        _report_index(bot.ensure_index())
+
+
+@cli.command()
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """List the indexed articles."""
+    from bot.render import format_sources
+
+    click.echo(format_sources(_bot(ctx).sources()))
+
+
+@cli.command()
+@click.pass_context
+def repl(ctx: click.Context) -> None:
+    """Ask questions interactively (:sources, :help, :quit)."""
+    from bot.repl import run_repl
+
+    bot = _bot(ctx)
+    _ensure_index(bot)
+    run_repl(bot)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; expected errors become one line on stderr and a non-zero exit."""
+    try:
+        cli.main(args=argv, prog_name="newsbot", standalone_mode=False)
+    except NewsbotError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception as exc:  # unexpected: keep the traceback in the log
+        log.exception("unexpected error")
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
+                   err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

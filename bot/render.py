@@ -1,0 +1,39 @@
+"""Plain-text rendering of answers and source lists for the terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from retrieval.answer import Answer, Citation
+from retrieval.index import ArticleSummary
+
+
+def citation_header(citation: Citation) -> str:
+    """'[n] Title — date — source' with the parts that are known."""
+    parts = [citation.title] + [p for p in (citation.date, citation.source) if p]
+    return f"[{citation.n}] " + " — ".join(parts)
+
+
+def format_answer(answer: Answer, width: int = 100) -> str:
+    """The answer text, then its sources with the quoted sentences."""
+    lines = [textwrap.fill(answer.text, width)]
+    if answer.citations:
+        lines += ["", "Sources:" if answer.language != "de" else "Quellen:"]
+        for citation in answer.citations:
+            lines.append(citation_header(citation))
+            lines.append(textwrap.fill(f"„{citation.quote}“", width, initial_indent="    ",
+                                       subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+def format_sources(articles: list[ArticleSummary]) -> str:
+    """A table of indexed articles: id, date, chunks, title."""
+    if not articles:
+        return "No articles indexed."
+    id_width = min(max(len(a.id) for a in articles), 40)
+    rows = [f"{'id':<{id_width}}  {'date':<10}  {'chunks':>6}  title"]
+    for a in articles:
+        title = a.title if len(a.title) <= 70 else a.title[:69] + "…"
+        rows.append(f"{a.id:<{id_width}}  {a.date or '-':<10}  {a.chunks:>6}  {title}")
+    rows.append(f"{len(articles)} articles, {sum(a.chunks for a in articles)} chunks")
+    return "\n".join(rows)

@@ -1,0 +1,1 @@
+"""newsbot retrieval: ingest, chunk, embed, index, search, answer, evaluate."""

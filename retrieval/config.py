@@ -1,0 +1,50 @@
+"""Settings, read once from NEWSBOT_ environment variables (CLI flags override)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_home() -> Path:
+    """The per-user data directory."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("newsbot", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything configurable; env vars are NEWSBOT_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Data folder for the index.")
+    seeds: Path = Field(default=REPO_ROOT / "seeds", description="Articles indexed on first use.")
+    embedder: str = Field(default="use-multilingual-v3", description="Embedder name.")
+    answerer: str = Field(default="extractive", description="Answerer name.")
+    chunk_sentences: int = Field(default=3, ge=1, le=20)
+    chunk_overlap: int = Field(default=1, ge=0, le=19)
+    top_k: int = Field(default=5, ge=1, le=50, description="Chunks handed to the answerer.")
+    max_question_chars: int = Field(default=2000, ge=10)
+    threads: int = Field(default=0, ge=0, description="Compute threads; 0 means all cores.")
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_allowed: str = Field(default="", description="Comma-separated user and chat ids.")
+    telegram_rate_limit: int = Field(default=10, ge=1, description="Questions per user a minute.")
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the index files live."""
+        return self.home / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from the environment, read once."""
+    return Settings()

@@ -1,0 +1,417 @@
+"""The on-disk index: SQLite for articles and chunks, FAISS for vectors, BM25 for terms."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.documents import Article
+from retrieval.embeddings import Embedder
+from retrieval.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError
+
+SCHEMA_VERSION = "1"
+_DB = "newsbot.sqlite3"
+_CHUNK_VECTORS = "chunks.faiss"
+_SENTENCE_VECTORS = "sentences.faiss"
+_BM25_DIR = "bm25"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT, lang TEXT, meta TEXT,
+    text TEXT NOT NULL, hash TEXT NOT NULL, indexed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk with what is needed to show and cite it."""
+
+    id: int
+    article_id: str
+    ord: int
+    start: int
+    end: int
+    first_sentence: int
+    last_sentence: int
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """One sentence of an article, by offsets."""
+
+    id: int
+    article_id: str
+    ord: int
+    start: int
+    end: int
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    sentences_embedded: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    """An indexed article as listed by `newsbot sources`."""
+
+    id: str
+    title: str
+    date: str
+    source: str
+    chunks: int
+
+
+class NewsIndex:
+    """Articles, chunks and sentences with their vectors and a BM25 index over chunks."""
+
+    def __init__(self, directory: Path, embedder: Embedder, *, create: bool = False,
+                 chunk_sentences: int = 3, chunk_overlap: int = 1) -> None:
+        self.directory = Path(directory)
+        self.embedder = embedder
+        if not create and not (self.directory / _DB).exists():
+            raise IndexMissingError(f"no index in {self.directory}; run 'newsbot index PATH' first")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.directory / _DB)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"{self.directory / _DB}: cannot read the index ({exc}); "
+                                    "delete the folder and run 'newsbot index PATH' again") from exc
+        self._check_meta(chunk_sentences, chunk_overlap)
+        self._chunk_vectors = None
+        self._sentence_vectors = None
+        self._bm25 = None
+        self._bm25_ids: np.ndarray | None = None
+        self._text_cache: dict[str, str] = {}
+
+    @staticmethod
+    def exists(directory: Path) -> bool:
+        """Whether an index has been created in the folder."""
+        return (Path(directory) / _DB).exists()
+
+    # ---------- metadata ----------
+    def _check_meta(self, chunk_sentences: int, chunk_overlap: int) -> None:
+        """Record or verify the embedder and chunking the index was built with."""
+        meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        if not meta:
+            self._write_meta(chunk_sentences, chunk_overlap)
+            return
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise IndexCorruptError(f"{self.directory}: index format {meta.get('schema')} is not "
+                                    f"{SCHEMA_VERSION}; delete the folder and index again")
+        if meta.get("embedder") != self.embedder.name or int(meta.get("dim", -1)) != self.embedder.dim:
+            raise EmbedderMismatchError(
+                f"the index in {self.directory} was built with embedder '{meta.get('embedder')}' "
+                f"(dim {meta.get('dim')}), not '{self.embedder.name}'; use that embedder "
+                "(NEWSBOT_EMBEDDER or --embedder) or rebuild with 'newsbot index --rebuild PATH'")
+        self.chunk_sentences = int(meta["chunk_sentences"])
+        self.chunk_overlap = int(meta["chunk_overlap"])
+
+    def _write_meta(self, chunk_sentences: int, chunk_overlap: int) -> None:
+        """Store the build parameters."""
+        rows = {"schema": SCHEMA_VERSION, "embedder": self.embedder.name,
+                "dim": str(self.embedder.dim), "chunk_sentences": str(chunk_sentences),
+                "chunk_overlap": str(chunk_overlap)}
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows.items())
+        self.chunk_sentences, self.chunk_overlap = chunk_sentences, chunk_overlap
+
+    # ---------- reading ----------
+    def article(self, article_id: str) -> Article:
+        """One article by id."""
+        row = self._db.execute(
+            "SELECT id, text, title, date, source, lang, meta FROM articles WHERE id = ?",
+            (article_id,)).fetchone()
+        if row is None:
+            raise KeyError(article_id)
+        return Article(id=row[0], text=row[1], title=row[2] or "", date=row[3] or "",
+                       source=row[4] or "", lang=row[5] or "", meta=json.loads(row[6] or "{}"))
+
+    def article_text(self, article_id: str) -> str:
+        """An article's text, cached."""
+        if article_id not in self._text_cache:
+            row = self._db.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
+            if row is None:
+                raise KeyError(article_id)
+            self._text_cache[article_id] = row[0]
+        return self._text_cache[article_id]
+
+    def articles(self) -> list[ArticleSummary]:
+        """All indexed articles with their chunk counts, by date then id."""
+        rows = self._db.execute(
+            "SELECT a.id, a.title, a.date, a.source, COUNT(c.id) FROM articles a "
+            "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.date, a.id")
+        return [ArticleSummary(r[0], r[1] or "", r[2] or "", r[3] or "", r[4]) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """Number of articles and chunks."""
+        articles = self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return articles, chunks
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """Chunks by id."""
+        return {row[0]: ChunkRecord(*row) for row in self._select("chunks", ids)}
+
+    def sentences(self, ids: Sequence[int]) -> dict[int, SentenceRecord]:
+        """Sentences by id."""
+        return {row[0]: SentenceRecord(*row) for row in self._select("sentences", ids)}
+
+    def chunk_sentences_of(self, chunk: ChunkRecord) -> list[SentenceRecord]:
+        """The sentences a chunk is made of, in order."""
+        rows = self._db.execute(
+            "SELECT id, article_id, ord, start, end FROM sentences WHERE id BETWEEN ? AND ? "
+            "ORDER BY id", (chunk.first_sentence, chunk.last_sentence))
+        return [SentenceRecord(*row) for row in rows]
+
+    def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
+        """For each sentence id, the chunks that contain it."""
+        if not sentence_ids:
+            return {}
+        marks = ",".join("?" * len(sentence_ids))
+        rows = self._db.execute(
+            "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
+            f"AND s.id BETWEEN c.first_sentence AND c.last_sentence WHERE s.id IN ({marks})",
+            [int(i) for i in sentence_ids]).fetchall()
+        owners: dict[int, list[int]] = {}
+        for sid, cid in rows:
+            owners.setdefault(sid, []).append(cid)
+        return owners
+
+    def _select(self, table: str, ids: Sequence[int]) -> list[tuple]:
+        """Rows of `table` with the given ids."""
+        if not ids:
+            return []
+        columns = ("id, article_id, ord, start, end, first_sentence, last_sentence"
+                   if table == "chunks" else "id, article_id, ord, start, end")
+        marks = ",".join("?" * len(ids))
+        return self._db.execute(f"SELECT {columns} FROM {table} WHERE id IN ({marks})",
+                                [int(i) for i in ids]).fetchall()
+
+    # ---------- vectors ----------
+    def sentence_vectors_of(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of the given sentences."""
+        index = self._vectors(_SENTENCE_VECTORS)
+        return np.vstack([index.reconstruct(int(i)) for i in ids]) if ids else \
+            np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+    def _vectors(self, name: str):  # -> faiss.Index
+        """A FAISS index from disk (or a new empty one), loaded once."""
+        attr = "_chunk_vectors" if name == _CHUNK_VECTORS else "_sentence_vectors"
+        if getattr(self, attr) is None:
+            import faiss
+
+            path = self.directory / name
+            if path.exists():
+                try:
+                    index = faiss.read_index(str(path))
+                except RuntimeError as exc:
+                    raise IndexCorruptError(f"{path}: cannot read ({exc}); rebuild with "
+                                            "'newsbot index --rebuild PATH'") from exc
+            else:
+                index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
+            setattr(self, attr, index)
+        return getattr(self, attr)
+
+    def search_chunks(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Nearest chunks by inner product: (chunk id, score) best first."""
+        return self._search(self._vectors(_CHUNK_VECTORS), vector, k)
+
+    def search_sentences(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Nearest sentences by inner product: (sentence id, score) best first."""
+        return self._search(self._vectors(_SENTENCE_VECTORS), vector, k)
+
+    @staticmethod
+    def _search(index, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top-k of one FAISS index."""
+        if index.ntotal == 0:
+            return []
+        scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), min(k, index.ntotal))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    # ---------- BM25 ----------
+    def search_terms(self, query_terms: list[str], k: int) -> list[tuple[int, float]]:
+        """BM25 over chunks: (chunk id, score) best first, zero scores dropped."""
+        bm25, ids = self._bm25_index()
+        if bm25 is None or not query_terms:
+            return []
+        known = [t for t in query_terms if t in bm25.vocab_dict]
+        if not known:
+            return []
+        scores = bm25.get_scores(known)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(ids[i]), float(scores[i])) for i in top if scores[i] > 0]
+
+    def vocabulary_share(self, query_terms: list[str]) -> float:
+        """Share of the query's terms that occur in the indexed chunks."""
+        bm25, _ = self._bm25_index()
+        if bm25 is None or not query_terms:
+            return 0.0
+        return sum(t in bm25.vocab_dict for t in query_terms) / len(query_terms)
+
+    def _bm25_index(self):  # -> tuple[bm25s.BM25 | None, np.ndarray]
+        """The BM25 index and its row-to-chunk-id map, loaded once."""
+        if self._bm25 is None:
+            path = self.directory / _BM25_DIR
+            if not (path / "ids.npy").exists():
+                return None, np.zeros(0, dtype=np.int64)
+            import bm25s
+
+            try:
+                self._bm25 = bm25s.BM25.load(str(path), allow_pickle=False)
+                self._bm25_ids = np.load(path / "ids.npy", allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise IndexCorruptError(f"{path}: cannot read the BM25 index ({exc}); rebuild "
+                                        "with 'newsbot index --rebuild PATH'") from exc
+        return self._bm25, self._bm25_ids
+
+    def check(self) -> None:
+        """Raise IndexCorruptError if the parts on disk disagree."""
+        _, chunks = self.counts()
+        sentences = self._db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
+        if self._vectors(_CHUNK_VECTORS).ntotal != chunks or \
+                self._vectors(_SENTENCE_VECTORS).ntotal != sentences:
+            raise IndexCorruptError(f"{self.directory}: vectors and chunks disagree; rebuild with "
+                                    "'newsbot index --rebuild PATH'")
+
+    # ---------- writing ----------
+    def add(self, articles: Iterable[Article], *, progress: bool = True) -> IndexReport:
+        """Index new and changed articles; unchanged ones are skipped (by content hash)."""
+        from retrieval.ingest import plan_and_embed
+
+        started = time.perf_counter()
+        report = IndexReport()
+        stored = dict(self._db.execute("SELECT id, hash FROM articles"))
+        todo: dict[str, Article] = {}
+        for article in articles:
+            if stored.get(article.id) == article.content_hash:
+                report.unchanged += 1
+            else:
+                todo[article.id] = article  # a later duplicate id wins
+        if todo:
+            embedded = plan_and_embed(list(todo.values()), self.embedder, self.chunk_sentences,
+                                      self.chunk_overlap, progress=progress)
+            report.updated = sum(1 for a in todo if a in stored)
+            report.added = len(todo) - report.updated
+            report.chunks_embedded = len(embedded.chunk_vectors)
+            report.sentences_embedded = len(embedded.sentence_vectors)
+            self._write(todo, [a for a in todo if a in stored], embedded)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write(self, todo: dict[str, Article], replaced: list[str], embedded) -> None:
+        """Replace old rows and vectors with the new ones, files swapped in atomically."""
+        chunk_index = self._vectors(_CHUNK_VECTORS)
+        sentence_index = self._vectors(_SENTENCE_VECTORS)
+        next_chunk = (self._db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
+        next_sentence = (self._db.execute("SELECT MAX(id) FROM sentences").fetchone()[0] or 0) + 1
+        with self._db:
+            self._delete_articles(replaced, chunk_index, sentence_index)
+            for article in todo.values():
+                self._db.execute(
+                    "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (article.id, article.title, article.date, article.source, article.lang,
+                     json.dumps(article.meta, ensure_ascii=False, default=str), article.text,
+                     article.content_hash, time.time()))
+            sentence_ids = np.arange(next_sentence, next_sentence + len(embedded.sentences))
+            self._db.executemany(
+                "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
+                [(int(i), s.article_id, s.ord, s.start, s.end)
+                 for i, s in zip(sentence_ids, embedded.sentences, strict=True)])
+            chunk_ids = np.arange(next_chunk, next_chunk + len(embedded.chunks))
+            self._db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(int(i), c.article_id, c.ord, c.start, c.end, int(sentence_ids[first]),
+                  int(sentence_ids[last]))
+                 for i, c, (first, last) in zip(chunk_ids, embedded.chunks, embedded.chunk_sentence_ranges, strict=True)])
+            if len(chunk_ids):
+                chunk_index.add_with_ids(embedded.chunk_vectors, chunk_ids.astype(np.int64))
+            if len(sentence_ids):
+                sentence_index.add_with_ids(embedded.sentence_vectors, sentence_ids.astype(np.int64))
+            self._save_vectors()
+            self._rebuild_bm25()
+        self._text_cache.clear()
+
+    def _delete_articles(self, ids: list[str], chunk_index, sentence_index) -> None:
+        """Drop the rows and vectors of the given articles (inside the open transaction)."""
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        chunk_ids = [r[0] for r in self._db.execute(
+            f"SELECT id FROM chunks WHERE article_id IN ({marks})", ids)]
+        sentence_ids = [r[0] for r in self._db.execute(
+            f"SELECT id FROM sentences WHERE article_id IN ({marks})", ids)]
+        chunk_index.remove_ids(np.array(chunk_ids, dtype=np.int64))
+        sentence_index.remove_ids(np.array(sentence_ids, dtype=np.int64))
+        for table in ("chunks", "sentences", "articles"):
+            column = "id" if table == "articles" else "article_id"
+            self._db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)
+
+    def _save_vectors(self) -> None:
+        """Write both FAISS indexes next to their final names, then swap them in."""
+        import faiss
+
+        for name in (_CHUNK_VECTORS, _SENTENCE_VECTORS):
+            tmp = self.directory / f"{name}.tmp"
+            faiss.write_index(self._vectors(name), str(tmp))
+            os.replace(tmp, self.directory / name)
+
+    def _rebuild_bm25(self) -> None:
+        """BM25 over every chunk, written to a fresh folder and swapped in."""
+        import logging
+        import shutil
+
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+        from retrieval.language import terms
+
+        rows = self._db.execute(
+            "SELECT c.id, c.start, c.end, a.lang, a.id FROM chunks c JOIN articles a "
+            "ON a.id = c.article_id ORDER BY c.id").fetchall()
+        corpus = [terms(self.article_text(r[4])[r[1]:r[2]], r[3] or "de") for r in rows]
+        final = self.directory / _BM25_DIR
+        tmp = self.directory / f"{_BM25_DIR}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        if rows:
+            bm25 = bm25s.BM25()
+            bm25.index(corpus, show_progress=False)
+            bm25.save(str(tmp), allow_pickle=False)
+            np.save(tmp / "ids.npy", np.array([r[0] for r in rows], dtype=np.int64), allow_pickle=False)
+        else:
+            tmp.mkdir()
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        self._bm25, self._bm25_ids = None, None
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up if needed, then run the whole test suite (slow tests included) and ruff.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/setup.sh"
+cd "$root"
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
