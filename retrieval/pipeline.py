@@ -5,16 +5,19 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrieval.answer import Answer, Answerer, ExtractiveAnswerer, abstention
+from retrieval.answer import Answer, Answerer, ExtractiveAnswerer, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
 from retrieval.documents import Problem, load_articles
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
 from retrieval.index import ArticleSummary, IndexReport, NewsIndex
 from retrieval.search import Hit, Searcher
+
+# Chunks ranked per question, so that Answer.retrieved orders enough articles for recall@5.
+RANKED_CHUNKS = 30
 
 
 @dataclass
@@ -120,10 +123,12 @@ class Newsbot:
         """Answer the question from the indexed articles, quoting and citing them."""
         question = self.check_question(question)
         vector = self.embedder.embed([question])[0]
-        hits = Searcher(self.index).search(question, self.settings.top_k, vector=vector)
+        hits = Searcher(self.index).search(question, max(self.settings.top_k, RANKED_CHUNKS),
+                                           vector=vector)
         if not hits:
             return abstention(question)
-        return self.answerer.answer(question, hits, vector)
+        result = self.answerer.answer(question, hits[: self.settings.top_k], vector)
+        return replace(result, retrieved=ranked_articles(hits))
 
     @property
     def answerer(self) -> Answerer:
