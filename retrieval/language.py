@@ -69,9 +69,9 @@ def stopwords(lang: str) -> frozenset[str]:
     return frozenset(table.get(lang, ()))
 
 
-def terms(text: str, lang: str) -> list[str]:
-    """Stemmed, stop-word-free terms for lexical search; numbers kept as they are."""
-    stop = stopwords(lang)
+def terms(text: str, lang: str, stop: frozenset[str] | None = None) -> list[str]:
+    """Stemmed terms without stop words (the language's, or `stop`); numbers kept as they are."""
+    stop = stopwords(lang) if stop is None else stop
     kept = [w for w in words(text) if w not in stop]
     stemmer = _stemmer(lang)
     if stemmer is None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import ChunkRecord, NewsIndex
-from retrieval.language import terms
+from retrieval.language import stopwords, terms
 
 DENSE_CANDIDATES = 60
 SENTENCE_CANDIDATES = 120
@@ -29,9 +29,10 @@ class Hit:
 
 def query_terms(question: str, languages: Sequence[str] = QUERY_LANGUAGES) -> list[str]:
     """Stemmed query terms in each language, without repeats."""
+    stop = frozenset().union(*(stopwords(lang) for lang in languages))
     seen: dict[str, None] = {}
     for lang in languages:
-        for term in terms(question, lang):
+        for term in terms(question, lang, stop):
             seen.setdefault(term, None)
     return list(seen)
 

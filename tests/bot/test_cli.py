@@ -1,0 +1,93 @@
+"""The command line: ask, index, sources, repl, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.repl import handle_line, run_repl
+from retrieval.config import Settings
+from retrieval.pipeline import Newsbot
+from tests.conftest import ARTICLES
+
+
+@pytest.fixture
+def seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A seeds folder of two articles and the fake embedder for every CLI run."""
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    for article in ARTICLES:
+        (folder / f"{article['id']}.txt").write_text(
+            article["title"] + "\n\n" + article["text"], encoding="utf-8")
+    monkeypatch.setenv("NEWSBOT_SEEDS", str(folder))
+    monkeypatch.setenv("NEWSBOT_EMBEDDER", "demo-hash")
+    return folder
+
+
+def test_ask_indexes_seeds_first_and_answers(seeds: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["ask", "Wie viele Feuerwehrleute waren in Graz im Einsatz?"]) == 0
+    out, err = capsys.readouterr()
+    assert "indexing the seed articles" in err and "embedded" in err
+    assert "300 Feuerwehrleute" in out and "[1]" in out
+    assert "[1] Hochwasser in Graz" in out
+    assert main(["ask", "Wie viele Feuerwehrleute?"]) == 0
+    assert "indexing" not in capsys.readouterr().err
+
+
+def test_index_twice_embeds_nothing_the_second_time(seeds: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["index", str(seeds)]) == 0
+    assert "embedded 0 chunks" not in capsys.readouterr().err
+    assert main(["index", str(seeds)]) == 0
+    assert "embedded 0 chunks and 0 sentences" in capsys.readouterr().err
+
+
+def test_sources_lists_articles(seeds: Path, capsys: pytest.CaptureFixture) -> None:
+    main(["index", str(seeds)])
+    capsys.readouterr()
+    assert main(["sources"]) == 0
+    out = capsys.readouterr().out
+    assert "wien-1" in out and "Neue U-Bahn in Wien" in out and "2 articles" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ask", ""], "Error: the question is empty"),
+    (["ask", "x" * 2001], "Error: the question is 2001 characters long"),
+    (["index", "/no/such/path"], "Error: /no/such/path: no such file or folder"),
+])
+def test_errors_are_one_line_and_non_zero(seeds: Path, capsys: pytest.CaptureFixture,
+                                          args: list[str], message: str) -> None:
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "\n" not in err and "Traceback" not in err
+
+
+def test_bad_lines_are_reported_and_the_rest_indexed(seeds: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps(ARTICLES[0]) + "\n{broken\n", encoding="utf-8")
+    assert main(["index", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped {path}:2: invalid JSON" in err and "Indexed 1 new" in err
+
+
+def test_corrupt_index_is_one_line(seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main(["index", str(seeds)])
+    home = Path(Settings().home)
+    (home / "index" / "newsbot.sqlite3").write_bytes(b"garbage" * 200)
+    capsys.readouterr()
+    assert main(["ask", "Wer?"]) == 1
+    assert "cannot read the index" in capsys.readouterr().err
+
+
+def test_repl_commands_and_answers(fake_bot: Newsbot) -> None:
+    lines = iter([":help", "Wie viele Feuerwehrleute waren im Einsatz?", ":sources", ":bogus", ":quit"])
+    said: list[str] = []
+    run_repl(fake_bot, read=lambda _prompt: next(lines), write=said.append)
+    text = "\n".join(said)
+    assert ":sources" in text and "300 Feuerwehrleute" in text and "graz-1" in text
+    assert "Unknown command :bogus" in text
+    assert handle_line(fake_bot, "") == ""
+    assert handle_line(fake_bot, "x" * 3000).startswith("Error: the question is 3000")

@@ -1,0 +1,50 @@
+"""answer(): quotes that match the article, abstention, and question checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.answer import question_language
+from retrieval.errors import InputError
+from retrieval.pipeline import Newsbot
+
+
+def test_answer_quotes_and_cites_verbatim(fake_bot: Newsbot) -> None:
+    answer = fake_bot.answer("Wie viele Feuerwehrleute waren in Graz im Einsatz?")
+    assert not answer.abstained
+    citation = answer.citations[0]
+    assert citation.n == 1 and "[1]" in answer.text
+    assert citation.article_id == "graz-1" and citation.title == "Hochwasser in Graz"
+    assert citation.date == "2015-06-02" and citation.source == "APA"
+    article_text = fake_bot.index.article_text("graz-1")
+    assert article_text[citation.start : citation.end] == citation.quote
+    assert "300" in citation.quote and citation.quote in answer.text
+    assert answer.retrieved[0] == "graz-1"
+
+
+def test_unrelated_question_abstains_in_its_language(fake_bot: Newsbot) -> None:
+    german = fake_bot.answer("Wer gewann die Fußball-Weltmeisterschaft 2014?")
+    assert german.abstained and german.citations == ()
+    assert german.language == "de" and german.text.startswith("Die Artikel sagen dazu nichts")
+    english = fake_bot.answer("Who won the football world cup in 2014?")
+    assert english.abstained and english.text.startswith("The articles don't say")
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "the question is empty"),
+    ("   \n", "the question is empty"),
+    ("x" * 2001, "2001 characters long; the limit is 2000"),
+])
+def test_bad_questions_are_refused(fake_bot: Newsbot, question: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        fake_bot.answer(question)
+
+
+@pytest.mark.parametrize("question, lang", [
+    ("Who proposed the military talks?", "en"),
+    ("Wer hat die Gespräche vorgeschlagen?", "de"),
+    ("Wo liegt Latakia?", "de"),
+    ("Where is Latakia?", "en"),
+])
+def test_question_language(question: str, lang: str) -> None:
+    assert question_language(question) == lang
