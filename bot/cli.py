@@ -103,6 +103,65 @@ def repl(ctx: click.Context) -> None:
     run_repl(bot)
 
 
+@cli.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Articles to index: a file or folder (repeatable). Default: a SQuAD file's "
+                   "own contexts, else the seed articles.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write metrics, configuration and per-question rows as JSON.")
+@click.option("--report", "report_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a Markdown report: metrics, then the worst cases.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N questions.")
+@click.pass_context
+def eval_command(ctx: click.Context, questions: Path, corpus: tuple[Path, ...],
+                 json_out: Path | None, report_out: Path | None, limit: int | None) -> None:
+    """Score the bot on a question set (JSONL or SQuAD JSON) with a fresh index of a corpus."""
+    from retrieval import evaluate
+    from retrieval.config import Settings
+
+    settings = Settings(**{k: v for k, v in ctx.obj["overrides"].items() if v is not None})
+    qset = evaluate.load_questions(questions)
+    for problem in qset.problems:
+        _say(f"skipped {problem}")
+    qset.questions = qset.questions[:limit] if limit else qset.questions
+    paths = evaluate.default_corpus(qset, corpus, settings)
+    _say("Corpus: " + (", ".join(map(str, paths))
+                       or f"the {len(qset.articles)} SQuAD contexts of {questions}"))
+    result = evaluate.run_eval(qset, paths, settings)
+    for problem in result.question_problems[len(qset.problems):] + result.article_problems:
+        _say(f"skipped {problem}")
+    if result.question_problems:
+        _say(f"Skipped {len(result.question_problems)} invalid question(s); "
+             f"evaluated the other {result.metrics['questions']}.")
+    click.echo(evaluate.format_summary(result.metrics))
+    for path, write in ((json_out, evaluate.write_json), (report_out, evaluate.write_report)):
+        if path:
+            write(result, path)
+            _say(f"Wrote {path}")
+
+
+@cli.command()
+@click.option("--webhook", metavar="URL",
+              help="Receive updates at this public URL instead of long polling.")
+@click.option("--listen", default="127.0.0.1:8443", show_default=True, metavar="HOST:PORT",
+              help="Where the webhook server listens (with --webhook).")
+@click.option("--secret-token", envvar="NEWSBOT_TELEGRAM_WEBHOOK_SECRET",
+              help="Secret Telegram sends with each webhook call "
+                   "[env NEWSBOT_TELEGRAM_WEBHOOK_SECRET; random when unset].")
+@click.option("--public", is_flag=True,
+              help="Answer everyone (needed when NEWSBOT_TELEGRAM_ALLOWED is unset).")
+@click.pass_context
+def telegram(ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None,
+             public: bool) -> None:
+    """Run the Telegram bot (token from NEWSBOT_TELEGRAM_TOKEN) until Ctrl-C."""
+    from bot.telegram import run_bot
+
+    bot = _bot(ctx)
+    run_bot(bot, public=public, webhook=webhook, listen=listen, secret_token=secret_token,
+            prepare=lambda: _ensure_index(bot))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; expected errors become one line on stderr and a non-zero exit."""
     try:

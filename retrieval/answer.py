@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -10,9 +12,11 @@ from typing import Protocol
 import numpy as np
 
 from prompts import render
+from retrieval.gazetteer import people_in, places_in
 from retrieval.index import NewsIndex
 from retrieval.language import guess_language
-from retrieval.search import Hit, query_terms
+from retrieval.ranker import MODELS_DIR, LinearRanker, load_ranker
+from retrieval.search import Hit, cognate_keys, key_terms, query_terms
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,13 @@ def question_language(question: str) -> str:
 def abstention(question: str, retrieved: Sequence[str] = ()) -> Answer:
     """The answer that says the articles do not answer the question."""
     lang = question_language(question)
-    return Answer(question=question, text=render(f"abstain_{lang}"), abstained=True,
-                  language=lang, retrieved=tuple(retrieved))
+    return Answer(
+        question=question,
+        text=render(f"abstain_{lang}"),
+        abstained=True,
+        language=lang,
+        retrieved=tuple(retrieved),
+    )
 
 
 def ranked_articles(hits: Sequence[Hit]) -> tuple[str, ...]:
@@ -68,29 +77,222 @@ def ranked_articles(hits: Sequence[Hit]) -> tuple[str, ...]:
 
 
 # ---------- extractive answering ----------
-_NUMBER_Q = re.compile(r"\b(how (many|much|long|old|far|high|big|large)|wie (viele?|lange|alt|"
-                       r"weit|hoch|groß|gross)|wieviele?|what (percentage|number))\b", re.I)
+SENTENCE_FEATURES = (
+    "cos",
+    "rel_cos",
+    "chunk_rel",
+    "overlap",
+    "keys",
+    "type_number",
+    "type_time",
+    "type_entity",
+    "type_place",
+    "type_person",
+    "novel",
+    "length",
+    "cognates",
+    "prev_cos",
+    "prev_overlap",
+    "next_cos",
+)
+# Two quoted sentences are given when together they stay within this many characters.
+QUOTE_BUDGET = 280
+# Used until trained rankers are in retrieval/models/.
+_FALLBACK = LinearRanker.uniform(
+    SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0]
+)
+
+_NUMBER_Q = re.compile(
+    r"\b(how (many|much|long|old|far|high|big|large)|wie (viele?|lange|alt|"
+    r"weit|hoch|groß|gross)|wieviele?|what (percentage|number))\b",
+    re.I,
+)
 _TIME_Q = re.compile(r"\b(when|what year|which year|wann|in welchem jahr|seit wann)\b", re.I)
+_PLACE_Q = re.compile(
+    r"^\W*(where|wo|wohin|woher)\b|\b(which|what) (city|country|place|state|region)\b|"
+    r"\b(welche[mnrs]?) (stadt|land|ort|staat|region)\b",
+    re.I,
+)
 _PERSON_Q = re.compile(r"^\W*(who|whom|whose|wer|wen|wem|wessen)\b", re.I)
-_PLACE_Q = re.compile(r"^\W*(where|wo|wohin|woher)\b", re.I)
-_NUMBER = re.compile(r"\d")
-_YEAR_OR_DATE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d{1,2}\.\s*[A-ZÄÖÜ][a-zäöü]+|"
-                           r"\b(januar|jänner|februar|märz|april|mai|juni|juli|august|september|"
-                           r"oktober|november|dezember|montag|dienstag|mittwoch|donnerstag|"
-                           r"freitag|samstag|sonntag)\b", re.I)
-_CAPITALIZED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÄÖÜ][\wäöüß-]+")
+_QUANTITY = re.compile(
+    r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|hundert|tausend|"
+    r"dutzend|million\w*|milliard\w*|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+    r"twenty|dozen|hundred|thousand|billion)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d{1,2}\.\s*[A-ZÄÖÜ][a-zäöü]+|"
+    r"\b(januar|jänner|februar|märz|april|mai|juni|juli|august|september|"
+    r"oktober|november|dezember|montag|dienstag|mittwoch|donnerstag|freitag|"
+    r"samstag|sonntag|jahrhundert\w*)\b",
+    re.I,
+)
+_INNER_CAPITAL = re.compile(r"(?<=\s)[A-ZÄÖÜ][\w-]+")
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    """A sentence that might answer, with its scores."""
+class AnswerType:
+    """What kind of thing a question asks for."""
 
-    hit_rank: int
+    number: bool
+    time: bool
+    place: bool
+    person: bool
+
+    @classmethod
+    def of(cls, question: str) -> AnswerType:
+        """The answer type of a question, from its question words (English and German)."""
+        return cls(
+            bool(_NUMBER_Q.search(question)),
+            bool(_TIME_Q.search(question)),
+            bool(_PLACE_Q.search(question)),
+            bool(_PERSON_Q.search(question)),
+        )
+
+    def matches(self, sentence: str, question_words: set[str]) -> dict[str, bool]:
+        """Which of the asked-for kinds the sentence holds (names not already in the question)."""
+        return {
+            "number": self.number and bool(_QUANTITY.search(sentence)),
+            "time": self.time and bool(_DATE.search(sentence)),
+            "place": self.place and bool(places_in(sentence, question_words)),
+            "person": self.person and bool(people_in(sentence, question_words)),
+        }
+
+    def names(self, sentence: str, question_words: set[str]) -> set[str]:
+        """The places or people (as asked for) that the sentence names beyond the question."""
+        found: set[str] = set()
+        if self.place:
+            found.update(places_in(sentence, question_words))
+        if self.person:
+            found.update(people_in(sentence, question_words))
+        return found
+
+    def missing(self, text: str, question_words: set[str]) -> bool:
+        """Whether the text lacks every kind of thing the question asks for."""
+        wanted = [self.number, self.time, self.place, self.person]
+        return any(wanted) and not any(self.matches(text, question_words).values())
+
+
+@dataclass(frozen=True)
+class SentenceCandidate:
+    """A sentence that might answer: where it is and which hit it came from."""
+
     hit: Hit
     sentence_id: int
     start: int
     end: int
-    score: float
+    text: str
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """Abstain when any evidence model's logit is below its floor."""
+
+    rules: tuple[tuple[LinearRanker, float], ...]
+
+    def abstains(self, evidence: np.ndarray) -> bool:
+        """Whether the evidence (ABSTAIN_FEATURES order) is too weak to answer from."""
+        return any(model.scores(evidence[None, :])[0] < floor for model, floor in self.rules)
+
+
+def sentence_candidates(index: NewsIndex, hits: Sequence[Hit]) -> list[SentenceCandidate]:
+    """Every sentence of the hits once, in hit order."""
+    seen: set[int] = set()
+    out: list[SentenceCandidate] = []
+    for hit in hits:
+        records = index.sentences([sid for sid, _ in hit.sentence_scores])
+        text = index.article_text(hit.chunk.article_id)
+        for sid, _ in hit.sentence_scores:
+            if sid not in seen and sid in records:
+                seen.add(sid)
+                rec = records[sid]
+                out.append(SentenceCandidate(hit, sid, rec.start, rec.end, text[rec.start : rec.end]))
+    return out
+
+
+def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) -> np.ndarray:
+    """The feature matrix (SENTENCE_FEATURES order) for candidate sentences."""
+    f = np.zeros((len(candidates), len(SENTENCE_FEATURES)), dtype=np.float64)
+    if not candidates:
+        return f
+    q_terms, keys, q_cognates = set(query_terms(question)), set(key_terms(question)), cognate_keys(question)
+    q_words = question_words(question)
+    kind = AnswerType.of(question)
+    top_hit = max(c.hit.score for c in candidates)
+    cos = {c.sentence_id: dict(c.hit.sentence_scores)[c.sentence_id] for c in candidates}
+    overlap: dict[int, float] = {}
+    names = [kind.names(c.text, q_words) for c in candidates]
+    seen = Counter(name for found in names for name in found)
+    for row, cand in enumerate(candidates):
+        s_terms = set(query_terms(cand.text))
+        overlap[cand.sentence_id] = _share(q_terms, s_terms)
+        entities = [w for w in _INNER_CAPITAL.findall(cand.text) if w.lower() not in q_words]
+        has = kind.matches(cand.text, q_words)
+        rarest = max((1.0 / seen[name] for name in names[row]), default=0.0)
+        f[row, :13] = (
+            cos[cand.sentence_id],
+            0.0,
+            max(cand.hit.score - top_hit, -10.0),
+            overlap[cand.sentence_id],
+            _share(keys, s_terms),
+            float(has["number"]),
+            float(has["time"]),
+            min(len(entities), 3) / 3 if (kind.place or kind.person) else 0.0,
+            rarest if kind.place else 0.0,
+            rarest if kind.person else 0.0,
+            len(s_terms - q_terms) / max(len(s_terms), 1),
+            len(cand.text) / 200,
+            _share(q_cognates, cognate_keys(cand.text)),
+        )
+    for row, cand in enumerate(candidates):
+        sid = cand.sentence_id
+        f[row, 13:] = (cos.get(sid - 1, 0.0), overlap.get(sid - 1, 0.0), cos.get(sid + 1, 0.0))
+    f[:, 1] = f[:, 0] - f[:, 0].max()
+    return f
+
+
+def question_words(question: str) -> set[str]:
+    """The question's words, lower-cased."""
+    return {w.lower() for w in re.findall(r"\w+", question)}
+
+
+ABSTAIN_FEATURES = (
+    "relevance",
+    "cos_chunk",
+    "cos_sentence",
+    "keys",
+    "cognates",
+    "bm25_shared",
+    "quote_overlap",
+    "quote_cognates",
+    "quote_keys",
+    "type_missing",
+)
+
+
+def abstain_features(question: str, hit: Hit, quote: np.ndarray, quote_text: str) -> np.ndarray:
+    """Evidence strength of an answer: its top hit's features and its best quote's."""
+    col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+    missing = AnswerType.of(question).missing(quote_text, question_words(question))
+    return np.array(
+        [
+            hit.relevance,
+            hit.features.get("cos_chunk", 0.0),
+            hit.features.get("cos_sentence", 0.0),
+            hit.features.get("keys", 0.0),
+            hit.features.get("cognates", 0.0),
+            hit.features.get("bm25_shared", 0.0),
+            quote[col["overlap"]],
+            quote[col["cognates"]],
+            quote[col["keys"]],
+            float(missing),
+        ]
+    )
+
+
+def _share(needles: set[str], haystack: set[str]) -> float:
+    """Share of `needles` found in `haystack` (0 when there are none)."""
+    return len(needles & haystack) / len(needles) if needles else 0.0
 
 
 class ExtractiveAnswerer:
@@ -98,65 +300,77 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, index: NewsIndex, min_score: float = 0.42) -> None:
+    def __init__(
+        self,
+        index: NewsIndex,
+        ranker: LinearRanker | None = None,
+        policy: AbstainPolicy | None = None,
+        quote_budget: int = QUOTE_BUDGET,
+    ) -> None:
         self.index = index
-        self.min_score = min_score
+        self.ranker = ranker or _default("sentence_ranker", _FALLBACK)
+        self.policy = policy or _default_policy()
+        self.quote_budget = quote_budget
 
     def answer(self, question: str, hits: Sequence[Hit], vector: np.ndarray) -> Answer:
-        """The best sentence quoted and cited; an abstention when the evidence is weak."""
+        """The best sentence(s) quoted and cited; an abstention when the evidence is weak."""
         retrieved = ranked_articles(hits)
-        candidates = self._candidates(question, hits, vector)
-        if not candidates or candidates[0].score < self.min_score:
+        candidates = sentence_candidates(self.index, hits)
+        if not candidates:
             return abstention(question, retrieved)
-        best = candidates[0]
-        citation = self._cite(1, best)
-        return Answer(question=question, text=f"„{citation.quote}“ [1]", citations=(citation,),
-                      language=question_language(question), retrieved=retrieved)
+        features = sentence_features(question, candidates)
+        order = np.argsort(-self.ranker.scores(features), kind="stable")
+        chosen = self._choose([candidates[i] for i in order[:2]])
+        quote_text = " ".join(c.text for group in chosen for c in group)
+        evidence = abstain_features(question, hits[0], features[order[0]], quote_text)
+        if self.policy.abstains(evidence):
+            return abstention(question, retrieved)
+        citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
+        text = " ".join(f"„{c.quote}“ [{c.n}]" for c in citations)
+        return Answer(question, text, citations, language=question_language(question), retrieved=retrieved)
 
-    def _candidates(self, question: str, hits: Sequence[Hit], vector: np.ndarray) -> list[_Candidate]:
-        """Every sentence of the hits, scored, best first."""
-        q_terms = set(query_terms(question))
-        seen: set[int] = set()
-        rows: list[tuple[int, Hit, int, int, int]] = []
-        for rank, hit in enumerate(hits):
-            for sentence in self.index.chunk_sentences_of(hit.chunk):
-                if sentence.id not in seen:
-                    seen.add(sentence.id)
-                    rows.append((rank, hit, sentence.id, sentence.start, sentence.end))
-        if not rows:
-            return []
-        sims = self.index.sentence_vectors_of([r[2] for r in rows]) @ vector
-        top_hit = max(hit.score for hit in hits)
-        scored = []
-        for (rank, hit, sid, start, end), sim in zip(rows, sims, strict=True):
-            text = self.index.article_text(hit.chunk.article_id)[start:end]
-            score = (float(sim) + 0.25 * _overlap(q_terms, text) + 0.08 * _type_match(question, text)
-                     + 0.15 * (hit.score - top_hit))
-            scored.append(_Candidate(rank, hit, sid, start, end, score))
-        return sorted(scored, key=lambda c: -c.score)
+    def _choose(self, best: list[SentenceCandidate]) -> list[list[SentenceCandidate]]:
+        """The best sentence, plus the runner-up when both fit the budget; neighbours quote as one."""
+        if len(best) < 2 or len(best[0].text) + len(best[1].text) > self.quote_budget:
+            return [best[:1]]
+        first, second = best
+        if (
+            first.hit.chunk.article_id == second.hit.chunk.article_id
+            and abs(first.sentence_id - second.sentence_id) == 1
+        ):
+            return [sorted(best, key=lambda c: c.start)]
+        return [[first], [second]]
 
-    def _cite(self, n: int, candidate: _Candidate) -> Citation:
-        """A citation for a candidate sentence."""
-        article = self.index.article(candidate.hit.chunk.article_id)
-        return Citation(n=n, article_id=article.id, title=article.display_title, date=article.date,
-                        source=article.source, chunk_id=candidate.hit.chunk.id,
-                        quote=article.text[candidate.start : candidate.end],
-                        start=candidate.start, end=candidate.end)
-
-
-def _overlap(q_terms: set[str], sentence: str) -> float:
-    """Share of the question's terms found in the sentence."""
-    if not q_terms:
-        return 0.0
-    return len(q_terms & set(query_terms(sentence))) / len(q_terms)
+    def _cite(self, n: int, group: list[SentenceCandidate]) -> Citation:
+        """A citation quoting one sentence, or adjacent sentences as one passage."""
+        head = group[0]
+        article = self.index.article(head.hit.chunk.article_id)
+        start, end = group[0].start, group[-1].end
+        return Citation(
+            n=n,
+            article_id=article.id,
+            title=article.display_title,
+            date=article.date,
+            source=article.source,
+            chunk_id=head.hit.chunk.id,
+            quote=article.text[start:end],
+            start=start,
+            end=end,
+        )
 
 
-def _type_match(question: str, sentence: str) -> float:
-    """1 when the sentence holds the kind of thing the question asks for."""
-    if _NUMBER_Q.search(question):
-        return float(bool(_NUMBER.search(sentence)))
-    if _TIME_Q.search(question):
-        return float(bool(_YEAR_OR_DATE.search(sentence)))
-    if _PERSON_Q.search(question) or _PLACE_Q.search(question):
-        return float(bool(_CAPITALIZED.search(sentence)))
-    return 0.0
+def _default(name: str, fallback: LinearRanker) -> LinearRanker:
+    """A trained ranker from retrieval/models, or the fallback before training."""
+    try:
+        return load_ranker(name)
+    except FileNotFoundError:
+        return fallback
+
+
+def _default_policy() -> AbstainPolicy:
+    """The calibrated abstention rules from retrieval/models/abstain.json, if trained."""
+    path = MODELS_DIR / "abstain.json"
+    if not path.exists():
+        return AbstainPolicy(((LinearRanker.uniform(ABSTAIN_FEATURES, [1.0] + [0.0] * 9), -3.0),))
+    rules = json.loads(path.read_text("utf-8"))["rules"]
+    return AbstainPolicy(tuple((LinearRanker.from_json(r["model"]), float(r["floor"])) for r in rules))

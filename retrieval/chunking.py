@@ -7,20 +7,139 @@ from dataclasses import dataclass
 
 # Words that end with a period without ending a sentence (compared lower-cased, no period).
 _ABBREVIATIONS = frozenset(
-    """
-    z b d h u a o ä s v g bzw usw etc vgl ca dr prof nr st sog inkl evtl ggf insb
-    mio mrd tsd jh jhd abs art bd bsp dipl ing mag hr fr frl jr sr min max mind
-    str tel zb dh ua ebd hrsg f ff gem allg ehem eigtl gegr verh geb gest ggü
-    jan feb febr mär apr jun jul aug sep sept okt nov dez
-    mr mrs ms vs no st e.g i.e approx dept est fig gen gov lt col sgt capt cmdr
-    mt ft inc ltd co corp univ
-    """.split()
+    [
+        "z",
+        "b",
+        "d",
+        "h",
+        "u",
+        "a",
+        "o",
+        "ä",
+        "s",
+        "v",
+        "g",
+        "bzw",
+        "usw",
+        "etc",
+        "vgl",
+        "ca",
+        "dr",
+        "prof",
+        "nr",
+        "st",
+        "sog",
+        "inkl",
+        "evtl",
+        "ggf",
+        "insb",
+        "mio",
+        "mrd",
+        "tsd",
+        "jh",
+        "jhd",
+        "abs",
+        "art",
+        "bd",
+        "bsp",
+        "dipl",
+        "ing",
+        "mag",
+        "hr",
+        "fr",
+        "frl",
+        "jr",
+        "sr",
+        "min",
+        "max",
+        "mind",
+        "str",
+        "tel",
+        "zb",
+        "dh",
+        "ua",
+        "ebd",
+        "hrsg",
+        "f",
+        "ff",
+        "gem",
+        "allg",
+        "ehem",
+        "eigtl",
+        "gegr",
+        "verh",
+        "geb",
+        "gest",
+        "ggü",
+        "jan",
+        "feb",
+        "febr",
+        "mär",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "okt",
+        "nov",
+        "dez",
+        "mr",
+        "mrs",
+        "ms",
+        "vs",
+        "no",
+        "st",
+        "e.g",
+        "i.e",
+        "approx",
+        "dept",
+        "est",
+        "fig",
+        "gen",
+        "gov",
+        "lt",
+        "col",
+        "sgt",
+        "capt",
+        "cmdr",
+        "mt",
+        "ft",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "univ",
+    ]
 )
 _MONTHS = frozenset(
-    """
-    januar jänner februar märz april mai juni juli august september oktober november dezember
-    jan feb mär apr jun jul aug sep sept okt nov dez
-    """.split()
+    [
+        "januar",
+        "jänner",
+        "februar",
+        "märz",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "dezember",
+        "jan",
+        "feb",
+        "mär",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "okt",
+        "nov",
+        "dez",
+    ]
 )
 # A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”“»«’)\]]*(?=\s)")
@@ -82,7 +201,7 @@ def _ends_sentence(text: str, start: int, end: int, punct: int) -> bool:
         return False
     if text[punct] != ".":
         return True
-    before = _LAST_WORD.search(text[start:punct + 1][-40:])
+    before = _LAST_WORD.search(text[start : punct + 1][-40:])
     if before is None:
         return True
     word = before.group(1)
@@ -97,11 +216,65 @@ def _ends_sentence(text: str, start: int, end: int, punct: int) -> bool:
 
 
 _STARTERS = frozenset(
-    """
-    der die das den dem des ein eine es er sie wir ich ihr man dies diese dieser dieses
-    doch aber und auch so nun dann da damit zudem außerdem in im am an auf bei mit nach
-    the a an it he she they we this that these those but and so then in on at
-    """.split()
+    [
+        "der",
+        "die",
+        "das",
+        "den",
+        "dem",
+        "des",
+        "ein",
+        "eine",
+        "es",
+        "er",
+        "sie",
+        "wir",
+        "ich",
+        "ihr",
+        "man",
+        "dies",
+        "diese",
+        "dieser",
+        "dieses",
+        "doch",
+        "aber",
+        "und",
+        "auch",
+        "so",
+        "nun",
+        "dann",
+        "da",
+        "damit",
+        "zudem",
+        "außerdem",
+        "in",
+        "im",
+        "am",
+        "an",
+        "auf",
+        "bei",
+        "mit",
+        "nach",
+        "the",
+        "a",
+        "an",
+        "it",
+        "he",
+        "she",
+        "they",
+        "we",
+        "this",
+        "that",
+        "these",
+        "those",
+        "but",
+        "and",
+        "so",
+        "then",
+        "in",
+        "on",
+        "at",
+    ]
 )
 
 

@@ -33,7 +33,9 @@ class Article:
         """A hash of everything that, when changed, needs re-indexing."""
         payload = json.dumps(
             [self.text, self.title, self.date, self.source, self.lang, self.meta],
-            ensure_ascii=False, sort_keys=True, default=str,
+            ensure_ascii=False,
+            sort_keys=True,
+            default=str,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -117,8 +119,9 @@ def article_from_text(article_id: str, content: str) -> Article | None:
     if not content.strip():
         return None
     title = next(line.strip() for line in content.splitlines() if line.strip())
-    return Article(id=article_id, text=content, title=title.lstrip("# ").strip(),
-                   lang=guess_language(content))
+    return Article(
+        id=article_id, text=content, title=title.lstrip("# ").strip(), lang=guess_language(content)
+    )
 
 
 def _read_jsonl(path: Path, content: str, result: LoadResult) -> None:

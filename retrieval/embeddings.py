@@ -101,8 +101,13 @@ class SentenceTransformerEmbedder:
         """Embed texts with the model, batched."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._st().encode(list(texts), batch_size=32, convert_to_numpy=True,
-                                    normalize_embeddings=True, show_progress_bar=False)
+        vectors = self._st().encode(
+            list(texts),
+            batch_size=32,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         return normalize(vectors)
 
 
@@ -136,7 +141,8 @@ class HashEmbedder:
 _REGISTRY: dict[str, Callable[[int], Embedder]] = {
     "use-multilingual-v3": lambda threads: UseEmbedder(threads=threads),
     "all-minilm-l6-v2": lambda threads: SentenceTransformerEmbedder(
-        minilm_path(), name="all-minilm-l6-v2", threads=threads),
+        minilm_path(), name="all-minilm-l6-v2", threads=threads
+    ),
     "demo-hash": lambda threads: HashEmbedder(),
 }
 
@@ -155,8 +161,9 @@ def get_embedder(name: str = DEFAULT_EMBEDDER, threads: int = 0) -> Embedder:
     raise ConfigError(f"unknown embedder '{name}'; choose one of: {', '.join(embedder_names())}")
 
 
-def embed_sentences_and_chunks(embedder: Embedder, sentences: Sequence[str],
-                               groups: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def embed_sentences_and_chunks(
+    embedder: Embedder, sentences: Sequence[str], groups: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Vectors for sentences and for chunks, each chunk being sentences[start:end].
 
     An embedder that can compose chunk vectors from its sentences' token features

@@ -89,8 +89,15 @@ class ArticleSummary:
 class NewsIndex:
     """Articles, chunks and sentences with their vectors and a BM25 index over chunks."""
 
-    def __init__(self, directory: Path, embedder: Embedder, *, create: bool = False,
-                 chunk_sentences: int = 3, chunk_overlap: int = 1) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        embedder: Embedder,
+        *,
+        create: bool = False,
+        chunk_sentences: int = 3,
+        chunk_overlap: int = 1,
+    ) -> None:
         self.directory = Path(directory)
         self.embedder = embedder
         if not create and not (self.directory / _DB).exists():
@@ -100,14 +107,17 @@ class NewsIndex:
             self._db = sqlite3.connect(self.directory / _DB)
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise IndexCorruptError(f"{self.directory / _DB}: cannot read the index ({exc}); "
-                                    "delete the folder and run 'newsbot index PATH' again") from exc
+            raise IndexCorruptError(
+                f"{self.directory / _DB}: cannot read the index ({exc}); "
+                "delete the folder and run 'newsbot index PATH' again"
+            ) from exc
         self._check_meta(chunk_sentences, chunk_overlap)
         self._chunk_vectors = None
         self._sentence_vectors = None
         self._bm25 = None
         self._bm25_ids: np.ndarray | None = None
         self._text_cache: dict[str, str] = {}
+        self._row_maps: dict[str, tuple[dict[int, int], np.ndarray]] = {}
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -122,21 +132,28 @@ class NewsIndex:
             self._write_meta(chunk_sentences, chunk_overlap)
             return
         if meta.get("schema") != SCHEMA_VERSION:
-            raise IndexCorruptError(f"{self.directory}: index format {meta.get('schema')} is not "
-                                    f"{SCHEMA_VERSION}; delete the folder and index again")
+            raise IndexCorruptError(
+                f"{self.directory}: index format {meta.get('schema')} is not "
+                f"{SCHEMA_VERSION}; delete the folder and index again"
+            )
         if meta.get("embedder") != self.embedder.name or int(meta.get("dim", -1)) != self.embedder.dim:
             raise EmbedderMismatchError(
                 f"the index in {self.directory} was built with embedder '{meta.get('embedder')}' "
                 f"(dim {meta.get('dim')}), not '{self.embedder.name}'; use that embedder "
-                "(NEWSBOT_EMBEDDER or --embedder) or rebuild with 'newsbot index --rebuild PATH'")
+                "(NEWSBOT_EMBEDDER or --embedder) or rebuild with 'newsbot index --rebuild PATH'"
+            )
         self.chunk_sentences = int(meta["chunk_sentences"])
         self.chunk_overlap = int(meta["chunk_overlap"])
 
     def _write_meta(self, chunk_sentences: int, chunk_overlap: int) -> None:
         """Store the build parameters."""
-        rows = {"schema": SCHEMA_VERSION, "embedder": self.embedder.name,
-                "dim": str(self.embedder.dim), "chunk_sentences": str(chunk_sentences),
-                "chunk_overlap": str(chunk_overlap)}
+        rows = {
+            "schema": SCHEMA_VERSION,
+            "embedder": self.embedder.name,
+            "dim": str(self.embedder.dim),
+            "chunk_sentences": str(chunk_sentences),
+            "chunk_overlap": str(chunk_overlap),
+        }
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows.items())
         self.chunk_sentences, self.chunk_overlap = chunk_sentences, chunk_overlap
@@ -145,12 +162,19 @@ class NewsIndex:
     def article(self, article_id: str) -> Article:
         """One article by id."""
         row = self._db.execute(
-            "SELECT id, text, title, date, source, lang, meta FROM articles WHERE id = ?",
-            (article_id,)).fetchone()
+            "SELECT id, text, title, date, source, lang, meta FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
         if row is None:
             raise KeyError(article_id)
-        return Article(id=row[0], text=row[1], title=row[2] or "", date=row[3] or "",
-                       source=row[4] or "", lang=row[5] or "", meta=json.loads(row[6] or "{}"))
+        return Article(
+            id=row[0],
+            text=row[1],
+            title=row[2] or "",
+            date=row[3] or "",
+            source=row[4] or "",
+            lang=row[5] or "",
+            meta=json.loads(row[6] or "{}"),
+        )
 
     def article_text(self, article_id: str) -> str:
         """An article's text, cached."""
@@ -165,7 +189,8 @@ class NewsIndex:
         """All indexed articles with their chunk counts, by date then id."""
         rows = self._db.execute(
             "SELECT a.id, a.title, a.date, a.source, COUNT(c.id) FROM articles a "
-            "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.date, a.id")
+            "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.date, a.id"
+        )
         return [ArticleSummary(r[0], r[1] or "", r[2] or "", r[3] or "", r[4]) for r in rows]
 
     def counts(self) -> tuple[int, int]:
@@ -185,9 +210,22 @@ class NewsIndex:
     def chunk_sentences_of(self, chunk: ChunkRecord) -> list[SentenceRecord]:
         """The sentences a chunk is made of, in order."""
         rows = self._db.execute(
-            "SELECT id, article_id, ord, start, end FROM sentences WHERE id BETWEEN ? AND ? "
-            "ORDER BY id", (chunk.first_sentence, chunk.last_sentence))
+            "SELECT id, article_id, ord, start, end FROM sentences WHERE id BETWEEN ? AND ? ORDER BY id",
+            (chunk.first_sentence, chunk.last_sentence),
+        )
         return [SentenceRecord(*row) for row in rows]
+
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
+        """The chunk ids of each given article."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        out: dict[str, list[int]] = {a: [] for a in article_ids}
+        for cid, aid in self._db.execute(
+            f"SELECT id, article_id FROM chunks WHERE article_id IN ({marks}) ORDER BY id", list(article_ids)
+        ):
+            out[aid].append(cid)
+        return out
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
         """For each sentence id, the chunks that contain it."""
@@ -197,7 +235,8 @@ class NewsIndex:
         rows = self._db.execute(
             "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
             f"AND s.id BETWEEN c.first_sentence AND c.last_sentence WHERE s.id IN ({marks})",
-            [int(i) for i in sentence_ids]).fetchall()
+            [int(i) for i in sentence_ids],
+        ).fetchall()
         owners: dict[int, list[int]] = {}
         for sid, cid in rows:
             owners.setdefault(sid, []).append(cid)
@@ -207,18 +246,44 @@ class NewsIndex:
         """Rows of `table` with the given ids."""
         if not ids:
             return []
-        columns = ("id, article_id, ord, start, end, first_sentence, last_sentence"
-                   if table == "chunks" else "id, article_id, ord, start, end")
+        columns = (
+            "id, article_id, ord, start, end, first_sentence, last_sentence"
+            if table == "chunks"
+            else "id, article_id, ord, start, end"
+        )
         marks = ",".join("?" * len(ids))
-        return self._db.execute(f"SELECT {columns} FROM {table} WHERE id IN ({marks})",
-                                [int(i) for i in ids]).fetchall()
+        return self._db.execute(
+            f"SELECT {columns} FROM {table} WHERE id IN ({marks})", [int(i) for i in ids]
+        ).fetchall()
 
     # ---------- vectors ----------
     def sentence_vectors_of(self, ids: Sequence[int]) -> np.ndarray:
         """Stored vectors of the given sentences."""
-        index = self._vectors(_SENTENCE_VECTORS)
-        return np.vstack([index.reconstruct(int(i)) for i in ids]) if ids else \
-            np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return self._rows(_SENTENCE_VECTORS, ids)
+
+    def chunk_vectors_of(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of the given chunks."""
+        return self._rows(_CHUNK_VECTORS, ids)
+
+    def _rows(self, name: str, ids: Sequence[int]) -> np.ndarray:
+        """Vectors by id from a FAISS index, through an id-to-row map built once."""
+        if name not in self._row_maps:
+            index = self._vectors(name)
+            import faiss
+
+            stored_ids = faiss.vector_to_array(index.id_map)
+            matrix = (
+                index.index.reconstruct_n(0, index.ntotal)
+                if index.ntotal
+                else np.zeros((0, index.d), dtype=np.float32)
+            )
+            self._row_maps[name] = ({int(i): n for n, i in enumerate(stored_ids)}, matrix)
+        rows, matrix = self._row_maps[name]
+        return (
+            matrix[[rows[int(i)] for i in ids]]
+            if len(ids)
+            else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        )
 
     def _vectors(self, name: str):  # -> faiss.Index
         """A FAISS index from disk (or a new empty one), loaded once."""
@@ -231,8 +296,9 @@ class NewsIndex:
                 try:
                     index = faiss.read_index(str(path))
                 except RuntimeError as exc:
-                    raise IndexCorruptError(f"{path}: cannot read ({exc}); rebuild with "
-                                            "'newsbot index --rebuild PATH'") from exc
+                    raise IndexCorruptError(
+                        f"{path}: cannot read ({exc}); rebuild with 'newsbot index --rebuild PATH'"
+                    ) from exc
             else:
                 index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
             setattr(self, attr, index)
@@ -288,18 +354,22 @@ class NewsIndex:
                 self._bm25 = bm25s.BM25.load(str(path), allow_pickle=False)
                 self._bm25_ids = np.load(path / "ids.npy", allow_pickle=False)
             except (OSError, ValueError) as exc:
-                raise IndexCorruptError(f"{path}: cannot read the BM25 index ({exc}); rebuild "
-                                        "with 'newsbot index --rebuild PATH'") from exc
+                raise IndexCorruptError(
+                    f"{path}: cannot read the BM25 index ({exc}); rebuild with 'newsbot index --rebuild PATH'"
+                ) from exc
         return self._bm25, self._bm25_ids
 
     def check(self) -> None:
         """Raise IndexCorruptError if the parts on disk disagree."""
         _, chunks = self.counts()
         sentences = self._db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
-        if self._vectors(_CHUNK_VECTORS).ntotal != chunks or \
-                self._vectors(_SENTENCE_VECTORS).ntotal != sentences:
-            raise IndexCorruptError(f"{self.directory}: vectors and chunks disagree; rebuild with "
-                                    "'newsbot index --rebuild PATH'")
+        if (
+            self._vectors(_CHUNK_VECTORS).ntotal != chunks
+            or self._vectors(_SENTENCE_VECTORS).ntotal != sentences
+        ):
+            raise IndexCorruptError(
+                f"{self.directory}: vectors and chunks disagree; rebuild with 'newsbot index --rebuild PATH'"
+            )
 
     # ---------- writing ----------
     def add(self, articles: Iterable[Article], *, progress: bool = True) -> IndexReport:
@@ -316,8 +386,13 @@ class NewsIndex:
             else:
                 todo[article.id] = article  # a later duplicate id wins
         if todo:
-            embedded = plan_and_embed(list(todo.values()), self.embedder, self.chunk_sentences,
-                                      self.chunk_overlap, progress=progress)
+            embedded = plan_and_embed(
+                list(todo.values()),
+                self.embedder,
+                self.chunk_sentences,
+                self.chunk_overlap,
+                progress=progress,
+            )
             report.updated = sum(1 for a in todo if a in stored)
             report.added = len(todo) - report.updated
             report.chunks_embedded = len(embedded.chunk_vectors)
@@ -337,20 +412,44 @@ class NewsIndex:
             for article in todo.values():
                 self._db.execute(
                     "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (article.id, article.title, article.date, article.source, article.lang,
-                     json.dumps(article.meta, ensure_ascii=False, default=str), article.text,
-                     article.content_hash, time.time()))
+                    (
+                        article.id,
+                        article.title,
+                        article.date,
+                        article.source,
+                        article.lang,
+                        json.dumps(article.meta, ensure_ascii=False, default=str),
+                        article.text,
+                        article.content_hash,
+                        time.time(),
+                    ),
+                )
             sentence_ids = np.arange(next_sentence, next_sentence + len(embedded.sentences))
             self._db.executemany(
                 "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
-                [(int(i), s.article_id, s.ord, s.start, s.end)
-                 for i, s in zip(sentence_ids, embedded.sentences, strict=True)])
+                [
+                    (int(i), s.article_id, s.ord, s.start, s.end)
+                    for i, s in zip(sentence_ids, embedded.sentences, strict=True)
+                ],
+            )
             chunk_ids = np.arange(next_chunk, next_chunk + len(embedded.chunks))
             self._db.executemany(
                 "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(int(i), c.article_id, c.ord, c.start, c.end, int(sentence_ids[first]),
-                  int(sentence_ids[last]))
-                 for i, c, (first, last) in zip(chunk_ids, embedded.chunks, embedded.chunk_sentence_ranges, strict=True)])
+                [
+                    (
+                        int(i),
+                        c.article_id,
+                        c.ord,
+                        c.start,
+                        c.end,
+                        int(sentence_ids[first]),
+                        int(sentence_ids[last]),
+                    )
+                    for i, c, (first, last) in zip(
+                        chunk_ids, embedded.chunks, embedded.chunk_sentence_ranges, strict=True
+                    )
+                ],
+            )
             if len(chunk_ids):
                 chunk_index.add_with_ids(embedded.chunk_vectors, chunk_ids.astype(np.int64))
             if len(sentence_ids):
@@ -358,16 +457,19 @@ class NewsIndex:
             self._save_vectors()
             self._rebuild_bm25()
         self._text_cache.clear()
+        self._row_maps.clear()
 
     def _delete_articles(self, ids: list[str], chunk_index, sentence_index) -> None:
         """Drop the rows and vectors of the given articles (inside the open transaction)."""
         if not ids:
             return
         marks = ",".join("?" * len(ids))
-        chunk_ids = [r[0] for r in self._db.execute(
-            f"SELECT id FROM chunks WHERE article_id IN ({marks})", ids)]
-        sentence_ids = [r[0] for r in self._db.execute(
-            f"SELECT id FROM sentences WHERE article_id IN ({marks})", ids)]
+        chunk_ids = [
+            r[0] for r in self._db.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", ids)
+        ]
+        sentence_ids = [
+            r[0] for r in self._db.execute(f"SELECT id FROM sentences WHERE article_id IN ({marks})", ids)
+        ]
         chunk_index.remove_ids(np.array(chunk_ids, dtype=np.int64))
         sentence_index.remove_ids(np.array(sentence_ids, dtype=np.int64))
         for table in ("chunks", "sentences", "articles"):
@@ -396,8 +498,9 @@ class NewsIndex:
 
         rows = self._db.execute(
             "SELECT c.id, c.start, c.end, a.lang, a.id FROM chunks c JOIN articles a "
-            "ON a.id = c.article_id ORDER BY c.id").fetchall()
-        corpus = [terms(self.article_text(r[4])[r[1]:r[2]], r[3] or "de") for r in rows]
+            "ON a.id = c.article_id ORDER BY c.id"
+        ).fetchall()
+        corpus = [terms(self.article_text(r[4])[r[1] : r[2]], r[3] or "de") for r in rows]
         final = self.directory / _BM25_DIR
         tmp = self.directory / f"{_BM25_DIR}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)

@@ -34,16 +34,18 @@ class Embedded:
     chunk_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
 
-def plan_and_embed(articles: list[Article], embedder: Embedder, size: int, overlap: int,
-                   *, progress: bool = True) -> Embedded:
+def plan_and_embed(
+    articles: list[Article], embedder: Embedder, size: int, overlap: int, *, progress: bool = True
+) -> Embedded:
     """Chunk every article and embed its sentences and chunks, with a progress bar."""
     from tqdm import tqdm
 
     out = Embedded()
     sentence_parts: list[np.ndarray] = []
     chunk_parts: list[np.ndarray] = []
-    with tqdm(total=len(articles), desc="Embedding", unit="article", disable=not progress,
-              leave=False) as bar:
+    with tqdm(
+        total=len(articles), desc="Embedding", unit="article", disable=not progress, leave=False
+    ) as bar:
         for first in range(0, len(articles), _ARTICLES_PER_BATCH):
             batch = articles[first : first + _ARTICLES_PER_BATCH]
             sentence_texts, chunk_groups = _plan(batch, size, overlap, out)
@@ -56,8 +58,9 @@ def plan_and_embed(articles: list[Article], embedder: Embedder, size: int, overl
     return out
 
 
-def _plan(batch: list[Article], size: int, overlap: int,
-          out: Embedded) -> tuple[list[str], list[tuple[int, int]]]:
+def _plan(
+    batch: list[Article], size: int, overlap: int, out: Embedded
+) -> tuple[list[str], list[tuple[int, int]]]:
     """Add a batch's sentences and chunks to `out`; return texts and batch-local chunk ranges."""
     texts: list[str] = []
     groups: list[tuple[int, int]] = []
@@ -65,8 +68,7 @@ def _plan(batch: list[Article], size: int, overlap: int,
         base_global = len(out.sentences)
         base_local = len(texts)
         chunks = make_chunks(article.id, article.text, size, overlap)
-        spans = sorted({span for chunk in chunks for span in chunk.sentences},
-                       key=lambda span: span.start)
+        spans = sorted({span for chunk in chunks for span in chunk.sentences}, key=lambda span: span.start)
         position = {span: n for n, span in enumerate(spans)}
         for n, span in enumerate(spans):
             out.sentences.append(PlannedSentence(article.id, n, span.start, span.end))

@@ -31,8 +31,14 @@ class IndexOutcome:
 class Newsbot:
     """Articles in, cited answers out; the index and models load lazily, once."""
 
-    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
-                 index_dir: Path | None = None, answerer: Answerer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        index_dir: Path | None = None,
+        answerer: Answerer | None = None,
+    ) -> None:
         self.settings = settings or get_settings()
         self.index_dir = Path(index_dir) if index_dir else self.settings.index_dir
         self._embedder = embedder
@@ -58,8 +64,9 @@ class Newsbot:
         """Whether an index exists on disk."""
         return NewsIndex.exists(self.index_dir)
 
-    def index_paths(self, paths: Sequence[str | Path], *, rebuild: bool = False,
-                    progress: bool = True) -> IndexOutcome:
+    def index_paths(
+        self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: bool = True
+    ) -> IndexOutcome:
         """Index the articles under the paths; bad lines and files are skipped and reported."""
         loaded = load_articles(paths)
         if not loaded.articles:
@@ -73,18 +80,26 @@ class Newsbot:
     def _writable_index(self) -> NewsIndex:
         """The index, created empty when there is none yet."""
         if self._index is None:
-            self._index = NewsIndex(self.index_dir, self.embedder, create=True,
-                                    chunk_sentences=self.settings.chunk_sentences,
-                                    chunk_overlap=self.settings.chunk_overlap)
+            self._index = NewsIndex(
+                self.index_dir,
+                self.embedder,
+                create=True,
+                chunk_sentences=self.settings.chunk_sentences,
+                chunk_overlap=self.settings.chunk_overlap,
+            )
         return self._index
 
     def _rebuild(self, articles, progress: bool) -> IndexReport:
         """Build a new index beside the old one and swap it in only when complete."""
         fresh_dir = self.index_dir.with_name(self.index_dir.name + ".rebuild")
         shutil.rmtree(fresh_dir, ignore_errors=True)
-        fresh = NewsIndex(fresh_dir, self.embedder, create=True,
-                          chunk_sentences=self.settings.chunk_sentences,
-                          chunk_overlap=self.settings.chunk_overlap)
+        fresh = NewsIndex(
+            fresh_dir,
+            self.embedder,
+            create=True,
+            chunk_sentences=self.settings.chunk_sentences,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
         report = fresh.add(articles, progress=progress)
         fresh.close()
         if self._index is not None:
@@ -123,8 +138,7 @@ class Newsbot:
         """Answer the question from the indexed articles, quoting and citing them."""
         question = self.check_question(question)
         vector = self.embedder.embed([question])[0]
-        hits = Searcher(self.index).search(question, max(self.settings.top_k, RANKED_CHUNKS),
-                                           vector=vector)
+        hits = Searcher(self.index).search(question, max(self.settings.top_k, RANKED_CHUNKS), vector=vector)
         if not hits:
             return abstention(question)
         result = self.answerer.answer(question, hits[: self.settings.top_k], vector)
@@ -135,8 +149,9 @@ class Newsbot:
         """The configured answerer."""
         if self._answerer is None:
             if self.settings.answerer != "extractive":
-                raise NewsbotError(f"unknown answerer '{self.settings.answerer}'; "
-                                   "the built-in one is 'extractive'")
+                raise NewsbotError(
+                    f"unknown answerer '{self.settings.answerer}'; the built-in one is 'extractive'"
+                )
             self._answerer = ExtractiveAnswerer(self.index)
         return self._answerer
 

@@ -1,0 +1,532 @@
+"""The Telegram bot end to end: the real PTB application against a fake Bot API over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import html.parser
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from bot import telegram_format as fmt
+from bot.telegram import (
+    api_urls,
+    build_application,
+    parse_allowed,
+    run_application,
+    webhook_options,
+)
+from prompts import render
+from retrieval.answer import Answer, Citation, abstention
+from retrieval.config import Settings
+from retrieval.embeddings import HashEmbedder
+from retrieval.errors import ConfigError
+from retrieval.pipeline import Newsbot
+from tests.bot.fake_bot_api import BOT_USERNAME, FakeBotApi
+from tests.conftest import REPO_ROOT
+
+TOKEN = "123456:SECRET-tok3n-never-logged"
+OWNER, FRIEND, WATCHER, STRANGER = 111, 112, 999, 222
+QUESTION = "Who proposed direct military talks with Washington?"
+QUOTE = "Russia proposed direct military talks with Washington."
+TALKS = {"id": "talks", "title": "Q&A: <Budget> & defence talks", "date": "2015-09-18",
+         "source": "https://www.example.org/talks?a=1&b=2", "lang": "en",
+         "text": f"{QUOTE} The defence ministers spoke by phone for fifty minutes on Friday. "
+                 "Both sides called the conversation constructive and agreed to meet again."}
+FILLER = [{"id": f"filler-{n:02d}", "title": f"Local news {n}", "date": f"2015-10-{n:02d}",
+           "source": "Agency", "lang": "en",
+           "text": f"The town council met on day {n}. It discussed parking, bins and a new "
+                   "bicycle lane. Residents complained about the noise."} for n in range(1, 12)]
+
+
+# ---------- fixtures ----------
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of twelve small articles built once with the hash embedder."""
+    folder = tmp_path_factory.mktemp("telegram")
+    corpus = folder / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(a) for a in [TALKS, *FILLER]) + "\n", encoding="utf-8")
+    bot = Newsbot(Settings(home=folder), embedder=HashEmbedder(), index_dir=folder / "index")
+    bot.index_paths([corpus], progress=False)
+    bot.close()
+    return folder / "index"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBotApi]:
+    """The fake Bot API server."""
+    with FakeBotApi(TOKEN) as server:
+        yield server
+
+
+def settings(api: FakeBotApi, **overrides: Any) -> Settings:
+    """Settings pointing the bot at the fake server."""
+    values: dict[str, Any] = {"telegram_token": TOKEN, "telegram_api_url": api.url,
+                              "telegram_allowed": f"{OWNER}, {FRIEND} {WATCHER}",
+                              "embedder": "demo-hash", **overrides}
+    return Settings(**values)
+
+
+def newsbot(index_dir: Path, config: Settings, answerer: object = None) -> Newsbot:
+    """A Newsbot over the shared test index."""
+    return Newsbot(config, embedder=HashEmbedder(), index_dir=index_dir, answerer=answerer)
+
+
+class CitingAnswerer:
+    """Always answers with one citation of the best chunk (access tests need no real ranking)."""
+
+    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+        chunk = hits[0].chunk
+        citation = Citation(1, chunk.article_id, "Cited", "2015-09-18", "", chunk.id, "x",
+                            chunk.start, chunk.start + 1)
+        return Answer(question, "Cited. [1]", (citation,), language="en")
+
+
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Running:
+    """The application served by run_application in a thread, stopped like Ctrl-C would."""
+
+    def __init__(self, app: Any, api: FakeBotApi, webhook: Any = None) -> None:
+        self.app, self.api, self.webhook = app, api, webhook
+        self.loop = asyncio.new_event_loop()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            run_application(self.app, self.webhook, handle_signals=False)
+        except BaseException as exc:
+            self.error = exc
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        self.api.wait_for(lambda: self.error or (self.app.running and self.app.updater.running),
+                          timeout=10)
+        if self.error:
+            raise self.error
+        if self.webhook:
+            self.api.wait_for(lambda: _listening(self.webhook.port))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.app.stop_running)
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "the bot did not stop"
+        if self.error and not exc[0]:
+            raise self.error
+
+
+def serve(api: FakeBotApi, index_dir: Path, answerer: object = None, clock: Any = None,
+          **overrides: Any) -> Running:
+    """Build the application for a Newsbot over the test index and run it."""
+    config = settings(api, **overrides)
+    extra = {"clock": clock} if clock else {}
+    app = build_application(newsbot(index_dir, config, answerer), config, **extra)
+    return Running(app, api)
+
+
+def settle(api: FakeBotApi) -> None:
+    """Wait until every earlier update was handled: updates run in order, so ask for /help last."""
+    before = len(api.sent(WATCHER))
+    api.send_text("/help", user_id=WATCHER)
+    api.wait_sent(before + 1, WATCHER)
+
+
+def buttons(params: dict[str, Any]) -> list[str]:
+    """The callback data of a sent message's inline buttons."""
+    markup = params.get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+class _HtmlCheck(html.parser.HTMLParser):
+    """Checks that Telegram HTML is well formed: known tags, all closed, in order."""
+
+    ALLOWED = frozenset({"b", "i", "u", "s", "a", "code", "pre", "blockquote", "tg-spoiler"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        assert tag in self.ALLOWED, tag
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}>"
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def check_html(text: str) -> str:
+    """The visible text of valid Telegram HTML (AssertionError otherwise)."""
+    parser = _HtmlCheck()
+    parser.feed(text)
+    parser.close()
+    assert not parser.stack, f"unclosed {parser.stack}"
+    assert "<" not in "".join(parser.text) or "&lt;" in text
+    return "".join(parser.text)
+
+
+# ---------- answering ----------
+def test_question_gets_cited_answer_with_buttons_and_passage(api: FakeBotApi,
+                                                             index_dir: Path) -> None:
+    with serve(api, index_dir):
+        api.send_text(QUESTION, user_id=OWNER)
+        answer = api.wait_sent(1, OWNER)[0]
+        calls = [c.method for c in api.requests() if c.method in ("sendChatAction", "sendMessage")]
+        assert calls == ["sendChatAction", "sendMessage"]
+        assert api.requests("sendChatAction")[0].params["action"] == "typing"
+        assert answer["parse_mode"] == "HTML"
+        check_html(answer["text"])
+        assert f"„{QUOTE}" in answer["text"] and "“ [1]" in answer["text"]
+        assert ("[1] <b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b> — 2015-09-18 — "
+                '<a href="https://www.example.org/talks?a=1&amp;b=2">example.org</a>'
+                ) in answer["text"]
+        assert answer["link_preview_options"] == {"is_disabled": True}
+        [data] = buttons(answer)
+        assert data.startswith("cite:") and len(data.encode()) <= 64
+
+        shown = api.requests("sendMessage")[-1].result
+        api.press(data, on=shown, user_id=OWNER)
+        passage = api.wait_sent(2, OWNER)[1]
+        assert api.requests("answerCallbackQuery")
+        assert passage["reply_parameters"]["message_id"] == shown["message_id"]
+        check_html(passage["text"])
+        assert passage["text"].startswith("<b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b>"
+                                          " — 2015-09-18")
+        assert f"<blockquote><b>{QUOTE}" in passage["text"]
+
+        api.press("cite:999999:0:5:deadbeef", on=shown, user_id=OWNER)
+        gone = api.wait_for(lambda: api.requests("answerCallbackQuery")[1:])[0]
+        assert gone.params["show_alert"] is True and "no longer" in gone.params["text"]
+
+
+class AbstainingAnswerer:
+    """Finds nothing in the articles, whatever the question."""
+
+    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+        return abstention(question)
+
+
+def test_abstentions_read_naturally_in_the_question_language(api: FakeBotApi,
+                                                             index_dir: Path) -> None:
+    with serve(api, index_dir, answerer=AbstainingAnswerer()):
+        api.send_text("Wie hoch ist der Eiffelturm in Paris genau?", user_id=OWNER)
+        api.send_text("How tall is the Eiffel tower in Paris?", user_id=OWNER)
+        german, english = api.wait_sent(2, OWNER)
+    assert german["text"] == render("abstain_de") and english["text"] == render("abstain_en")
+    assert german["text"].startswith("Die Artikel sagen dazu nichts")
+    assert english["text"].startswith("The articles don't say")
+    assert not buttons(german) and not buttons(english)
+
+
+def test_help_and_paged_sources(api: FakeBotApi, index_dir: Path) -> None:
+    with serve(api, index_dir):
+        api.send_text("/start", user_id=OWNER)
+        help_text = api.wait_sent(1, OWNER)[0]["text"]
+        assert "12 news articles (2015-09-18 to 2015-10-11)" in help_text
+        assert f"@{BOT_USERNAME}" in help_text and "/ask" in help_text
+        assert api.requests("setMyCommands")
+
+        api.send_text("/sources", user_id=OWNER)
+        page = api.wait_sent(2, OWNER)[1]
+        assert "(page 1 of 2)" in page["text"] and "Q&amp;A: &lt;Budget&gt;" in page["text"]
+        assert buttons(page) == ["src:1"]
+        shown = api.requests("sendMessage")[-1].result
+        api.press("src:1", on=shown, user_id=OWNER)
+        edit = api.wait_for(lambda: api.requests("editMessageText"))[0].params
+        assert edit["message_id"] == shown["message_id"] and edit["chat_id"] == OWNER
+        assert "(page 2 of 2)" in edit["text"] and "11. <b>Local news 10</b>" in edit["text"]
+        assert buttons(edit) == ["src:0"]
+
+
+class LongAnswerer:
+    """Answers with ~11,000 characters of sentences full of characters HTML must escape."""
+
+    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+        sentences = [f"Point {n}: costs rose <5% & fell >2% in \"Q{n % 4}\" [1]."
+                     for n in range(140)]
+        paragraphs = [" ".join(sentences[i:i + 35]) for i in range(0, 140, 35)]
+        chunk = hits[0].chunk
+        citations = tuple(Citation(n, chunk.article_id, f"Title {n} <&>", "2015-09-18", "APA",
+                                   chunk.id, "x", chunk.start, chunk.start + 1) for n in (1, 2))
+        return Answer(question, "\n".join(paragraphs), citations, language="en")
+
+
+def test_long_answer_is_split_into_valid_html_messages(api: FakeBotApi, index_dir: Path) -> None:
+    hit = SimpleNamespace(chunk=SimpleNamespace(article_id="talks", id=1, start=0))
+    full = LongAnswerer().answer(QUESTION, [hit], None)
+    with serve(api, index_dir, answerer=LongAnswerer()):
+        api.send_text(QUESTION, user_id=OWNER)
+        api.wait_sent(1, OWNER)
+        settle(api)
+    parts = api.sent(OWNER)
+    assert len(parts) >= 3
+    shown = []
+    for number, part in enumerate(parts, start=1):
+        assert fmt.utf16_len(part["text"]) <= 4096
+        shown.append(check_html(part["text"]))
+        assert bool(buttons(part)) == (number == len(parts))
+        if number < len(parts):
+            assert shown[-1].rstrip().endswith("[1].")  # cut after a sentence
+    assert " ".join(shown).split() == fmt.visible_text(fmt.answer_html(full)).split()
+    assert len(buttons(parts[-1])) == 2
+
+
+# ---------- access and abuse ----------
+def test_allowlist_refuses_once_per_chat_and_logs_the_id(api: FakeBotApi, index_dir: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="newsbot")
+    with serve(api, index_dir, answerer=CitingAnswerer()):
+        api.send_text(QUESTION, user_id=STRANGER)
+        api.send_text("And another question?", user_id=STRANGER)
+        api.push(message=api.message(None, user_id=STRANGER, sticker=_sticker()))
+        api.send_text("Chatting among ourselves", user_id=333, chat_id=-500, kind="group")
+        api.send_text(f"@{BOT_USERNAME} {QUESTION}", user_id=333, chat_id=-500, kind="group")
+        api.send_text(f"/ask {QUESTION}", user_id=333, chat_id=-500, kind="group")
+        api.send_text(QUESTION, user_id=FRIEND)
+        settle(api)
+    [refusal] = api.sent(STRANGER)
+    assert "only answers people its owner has allowed" in refusal["text"]
+    assert f"<code>{STRANGER}</code>" in refusal["text"]
+    assert len(api.sent(-500)) == 1 and "333" in api.sent(-500)[0]["text"]
+    assert "[1]" in api.sent(FRIEND)[0]["text"]
+    assert not [c for c in api.requests("sendChatAction") if c.params["chat_id"] in
+                (STRANGER, -500)]
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert any(str(STRANGER) in m for m in refused) and any("333" in m for m in refused)
+
+
+def test_group_answers_only_mentions_replies_and_ask(api: FakeBotApi, index_dir: Path) -> None:
+    group = -100200
+    with serve(api, index_dir, answerer=CitingAnswerer()):
+        api.send_text(QUESTION, user_id=OWNER, chat_id=group, kind="group")
+        api.push(message=api.message(None, user_id=OWNER, chat_id=group, kind="group",
+                                     sticker=_sticker()))
+        api.send_text(f"/ask@some_other_bot {QUESTION}", user_id=OWNER, chat_id=group,
+                      kind="group")
+        mention = api.message(f"@{BOT_USERNAME} {QUESTION}", user_id=OWNER, chat_id=group,
+                              kind="group")
+        api.push(message=mention)
+        first = api.wait_sent(1, group)[0]
+        assert "[1]" in first["text"]
+        assert first["reply_parameters"]["message_id"] == mention["message_id"]
+        bot_message = api.requests("sendMessage")[-1].result
+        api.send_text(QUESTION, user_id=OWNER, chat_id=group, kind="group", reply_to=bot_message)
+        api.send_text(f"/ask {QUESTION}", user_id=OWNER, chat_id=group, kind="group")
+        api.send_text(f"/ask@{BOT_USERNAME}", user_id=OWNER, chat_id=group, kind="group")
+        sent = api.wait_sent(4, group)
+        settle(api)
+    assert len(api.sent(group)) == 4
+    assert ["[1]" in s["text"] for s in sent] == [True, True, True, False]
+    assert "/ask" in sent[3]["text"]
+
+
+def test_rate_limit_per_user(api: FakeBotApi, index_dir: Path) -> None:
+    clock = Clock()
+    with serve(api, index_dir, answerer=CitingAnswerer(), clock=clock, telegram_rate_limit=2):
+        for _ in range(3):
+            api.send_text(QUESTION, user_id=OWNER)
+        api.send_text(QUESTION, user_id=FRIEND)
+        replies = api.wait_sent(3, OWNER)
+        api.wait_sent(1, FRIEND)
+        assert ["[1]" in r["text"] for r in replies] == [True, True, False]
+        assert "at most 2 questions a minute" in replies[2]["text"]
+        assert "try again in 60 s" in replies[2]["text"]
+        clock.now += 61
+        api.send_text(QUESTION, user_id=OWNER)
+        assert "[1]" in api.wait_sent(4, OWNER)[3]["text"]
+
+
+def test_non_text_long_and_edited_messages(api: FakeBotApi, index_dir: Path) -> None:
+    with serve(api, index_dir):
+        api.push(message=api.message(None, user_id=OWNER, sticker=_sticker()))
+        api.push(message=api.message(None, user_id=OWNER, voice={
+            "file_id": "v1", "file_unique_id": "v1u", "duration": 3}))
+        api.send_text("x" * 2001, user_id=OWNER)
+        api.push(edited_message={**api.message(QUESTION, user_id=OWNER), "edit_date": 1})
+        api.send_text("/frobnicate", user_id=OWNER)
+        settle(api)
+    replies = [s["text"] for s in api.sent(OWNER)]
+    assert replies[:2] == ["Please send me a text question."] * 2
+    assert "2001 characters long" in replies[2] and "at most 2000" in replies[2]
+    assert "don't know that command" in replies[3]
+    assert len(replies) == 4  # the edited message got nothing
+    assert not api.requests("sendChatAction")
+
+
+class FlakyAnswerer:
+    """Raises on questions containing 'boom' (with the token in the message), else answers."""
+
+    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+        if "boom" in question:
+            raise RuntimeError(f"boom while using {TOKEN}")
+        return Answer(question, "All good.", language="en")
+
+
+def test_error_gets_apology_and_bot_keeps_running(api: FakeBotApi, index_dir: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="telegram")
+    with serve(api, index_dir, answerer=FlakyAnswerer()):
+        api.send_text("What went boom in the talks?", user_id=OWNER)
+        api.send_text("What happened in the talks?", user_id=OWNER)
+        replies = api.wait_sent(2, OWNER)
+    assert replies[0]["text"].startswith("Sorry, something went wrong")
+    assert replies[1]["text"] == "All good."
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and "RuntimeError: boom while using <token>" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
+    assert all(TOKEN not in json.dumps(c.params) for c in api.requests())
+    assert any(f"/bot{TOKEN}/getUpdates" == path for path in api.raw_paths)
+
+
+# ---------- settings and startup ----------
+def test_settings_are_checked_before_starting(api: FakeBotApi, index_dir: Path) -> None:
+    bot = newsbot(index_dir, settings(api))
+    with pytest.raises(ConfigError, match="set NEWSBOT_TELEGRAM_TOKEN"):
+        build_application(bot, settings(api, telegram_token=None))
+    with pytest.raises(ConfigError, match="--public"):
+        build_application(bot, settings(api, telegram_allowed=""))
+    assert build_application(bot, settings(api, telegram_allowed=""), public=True)
+    with pytest.raises(ConfigError, match="'@ada' is not a numeric"):
+        parse_allowed("111, @ada")
+    assert parse_allowed(" 111,-100200 42 ") == {111, -100200, 42}
+
+
+def test_api_url_root_or_bot_suffix() -> None:
+    root = ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
+    assert api_urls("http://127.0.0.1:8081") == root
+    assert api_urls("http://127.0.0.1:8081/bot/") == root
+    assert api_urls("https://api.telegram.org/bot") == ("https://api.telegram.org/bot",
+                                                        "https://api.telegram.org/file/bot")
+
+
+def test_webhook_options() -> None:
+    hook = webhook_options("https://bot.example.org/tg/hook", "0.0.0.0:8443", "s3cret_-X")
+    assert (hook.listen, hook.port, hook.url_path, hook.secret_token) == (
+        "0.0.0.0", 8443, "tg/hook", "s3cret_-X")
+    assert len(webhook_options("https://bot.example.org").secret_token) >= 32
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        webhook_options("https://bot.example.org", "8443")
+    with pytest.raises(ConfigError, match="secret token"):
+        webhook_options("https://bot.example.org", "127.0.0.1:8443", "not secret!")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tornado") is None,
+                    reason="needs python-telegram-bot[webhooks]")
+def test_webhook_mode_answers_posted_updates(api: FakeBotApi, index_dir: Path) -> None:
+    port = _free_port()
+    hook = webhook_options("https://bot.example.org/tg/hook", f"127.0.0.1:{port}", "s3cret")
+    config = settings(api)
+    app = build_application(newsbot(index_dir, config), config)
+    with Running(app, api, webhook=hook):
+        [call] = api.requests("setWebhook")
+        assert call.params["url"] == "https://bot.example.org/tg/hook"
+        assert call.params["secret_token"] == "s3cret"
+        update = {"update_id": 1, "message": api.message(QUESTION, user_id=OWNER)}
+        url = f"http://127.0.0.1:{port}/tg/hook"
+        assert httpx.post(url, json=update).status_code == 403
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        assert httpx.post(url, json=update, headers=headers).status_code == 200
+        assert "[1]" in api.wait_sent(1, OWNER)[0]["text"]
+
+
+def test_cli_runs_the_bot_against_the_api_url(api: FakeBotApi, tmp_path: Path) -> None:
+    env = {**os.environ, "NEWSBOT_HOME": str(tmp_path / "home"), "NEWSBOT_EMBEDDER": "demo-hash",
+           "NEWSBOT_TELEGRAM_TOKEN": TOKEN, "NEWSBOT_TELEGRAM_API_URL": api.url,
+           "NEWSBOT_TELEGRAM_ALLOWED": ""}
+    command = [sys.executable, "-m", "bot.cli", "telegram"]
+    refused = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode == 1 and "NEWSBOT_TELEGRAM_ALLOWED is not set" in refused.stderr
+    api.send_text("Wer hat die direkten Militärgespräche vorgeschlagen?", user_id=4242)
+    process = subprocess.Popen([*command, "--public"], env=env, cwd=REPO_ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        reply = api.wait_sent(1, 4242, timeout=60)[0]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert reply["parse_mode"] == "HTML" and reply["text"].strip()
+    assert "starting the Telegram bot (long polling)" in err
+    assert TOKEN not in err and TOKEN not in refused.stderr
+
+
+# ---------- formatting ----------
+def test_split_html_never_breaks_tags_and_reopens_them() -> None:
+    text = "<b>Title &amp; more</b>\n<blockquote>" + " ".join(
+        f"Sentence {n} has <b>bold &lt;{n}&gt;</b> and <a href=\"https://x.org/?a=1&amp;b={n}\">"
+        f"a link</a>." for n in range(60)) + "</blockquote>"
+    parts = fmt.split_html(text, limit=500)
+    assert len(parts) > 5
+    for part in parts:
+        assert fmt.utf16_len(part) <= 500
+        check_html(part)
+    assert parts[0].startswith("<b>Title &amp; more</b>\n<blockquote>Sentence 0 has")
+    assert all(p.startswith("<blockquote>") and p.endswith("</a>.</blockquote>")
+               for p in parts[1:])  # the quote reopened, cut after a sentence
+    visible = " ".join(fmt.visible_text(p) for p in parts).split()
+    assert visible == fmt.visible_text(text).split()
+
+
+def test_split_html_prefers_line_breaks() -> None:
+    lines = [" ".join(f"Line {n} sentence {m}." for m in range(8)) for n in range(30)]
+    parts = fmt.split_html("\n".join(lines), limit=1000)
+    assert all(part.split("\n")[-1].startswith("Line") and part.endswith("sentence 7.")
+               for part in parts)
+    assert "\n".join(parts).split("\n") == lines
+
+
+def test_split_html_counts_utf16_and_cuts_long_words() -> None:
+    assert fmt.split_html("short") == ["short"]
+    emoji = "😀" * 3000
+    parts = fmt.split_html(emoji)
+    assert [fmt.utf16_len(p) for p in parts] == [4096, 1904]
+    assert fmt.split_html("a" * 5000 + " b", limit=4096)[0] == "a" * 4096
+
+
+def _sticker() -> dict[str, Any]:
+    """A sticker as the Bot API sends it."""
+    return {"file_id": "s1", "file_unique_id": "s1u", "type": "regular", "width": 512,
+            "height": 512, "is_animated": False, "is_video": False}
+
+
+def _listening(port: int) -> bool:
+    """Whether something accepts connections on the local port."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
