@@ -176,6 +176,8 @@ def evaluate(
                 "hit2": bool(len(order)) and bool(y[order[:2]].any()),
                 "len1": len(cands[order[0]].text) if len(order) else 0,
                 "len2": sum(len(cands[i].text) for i in order[:2]),
+                "final_hit": final_hit(d, answerer, [cands[i] for i in order]),
+                "final_len": final_len(d, answerer, [cands[i] for i in order]),
                 "evidence": evidence(d, hits, x, order, cands, answerer),
                 "removed_evidence": removed_evidence(bot, d, searcher, sentence, answerer),
             }
@@ -183,11 +185,23 @@ def evaluate(
     return rows
 
 
+def final_hit(d: QuestionData, answerer: ExtractiveAnswerer, ranked: list) -> bool:
+    """Whether the quotes the answerer picks hold a gold answer."""
+    quotes = " ".join(c.text for group in answerer.pick(d.question, ranked) for c in group) if ranked else ""
+    return any(fold(a) in fold(quotes) for a in d.answers)
+
+
+def final_len(d: QuestionData, answerer: ExtractiveAnswerer, ranked: list) -> int:
+    """Length of the answer text the answerer would give (quotes, marks and markers)."""
+    groups = answerer.pick(d.question, ranked) if ranked else []
+    return sum(sum(len(c.text) for c in group) + 6 for group in groups) + max(len(groups) - 1, 0)
+
+
 def evidence(d: QuestionData, hits: list[Hit], x: np.ndarray, order, cands, answerer) -> np.ndarray:
     """Abstention features of the answer the answerer would give."""
     if not len(order):
         return np.zeros(len(ABSTAIN_FEATURES))
-    chosen = answerer._choose([cands[i] for i in order[:2]])
+    chosen = answerer.pick(d.question, [cands[i] for i in order])
     quote = " ".join(c.text for group in chosen for c in group)
     return abstain_features(d.question, hits[0], x[order[0]], quote)
 
@@ -216,6 +230,10 @@ def cross_validate(bot: Newsbot, data: list[QuestionData], folds: int = 5) -> li
             print(
                 f"  {lang}: second sentence when both fit in {limit}: hit {hit:.3f}, median {size:.0f} chars"
             )
+        print(
+            f"  {lang}: answerer's pick: hit {np.mean([r['final_hit'] for r in sub]):.3f}, "
+            f"median {np.median([r['final_len'] for r in sub]):.0f} chars"
+        )
         mean = {k: float(np.mean([r[k] for r in sub])) for k in ("r1", "r5", "hit1", "hit2")}
         med = {k: float(np.median([r[k] for r in sub])) for k in ("len1", "len2")}
         print(
@@ -260,24 +278,37 @@ def calibrate(rows: list[dict], max_false: float, folds: int = 5) -> dict:
         train, test = fold != k, fold == k
         held[test, 0] = fit_logistic(x[train], y[train], ABSTAIN_FEATURES).scores(x[test])
         held[test, 1] = fit_absolute(x[train], y[train], absolute).scores(x[test])
-    best = (-1.0, 0.0, 0.0, 0.0)
-    for q0 in np.linspace(0, max_false, 11):
-        for q1 in np.linspace(0, max_false, 11):
-            floors = np.quantile(held[y == 1, 0], q0), np.quantile(held[y == 1, 1], q1)
-            abstain = (held[:, 0] < floors[0]) | (held[:, 1] < floors[1])
-            false, caught = abstain[y == 1].mean(), abstain[y == 0].mean()
-            if false <= max_false and caught > best[0]:
-                best = (float(caught), float(false), float(floors[0]), float(floors[1]))
+    strict = x[:, ABSTAIN_FEATURES.index("count_missing")] > 0
     print(
-        f"abstention: answerable abstained {best[1]:.3f}, article-removed abstained {best[0]:.3f} (out of fold)"
+        f"number/date questions quoting none: answerable {strict[y == 1].mean():.3f}, "
+        f"article-removed {strict[y == 0].mean():.3f}"
+    )
+    best = (-1.0, 0.0, 0.0, 0.0, False)
+    for use_strict in (False, True):
+        for q0 in np.linspace(0, max_false, 15):
+            for q1 in np.linspace(0, max_false, 15):
+                floors = np.quantile(held[y == 1, 0], q0), np.quantile(held[y == 1, 1], q1)
+                abstain = (held[:, 0] < floors[0]) | (held[:, 1] < floors[1]) | (strict & use_strict)
+                false, caught = abstain[y == 1].mean(), abstain[y == 0].mean()
+                if false <= max_false and caught > best[0]:
+                    best = (float(caught), float(false), float(floors[0]), float(floors[1]), use_strict)
+    print(
+        f"abstention: answerable abstained {best[1]:.3f}, "
+        f"article-removed abstained {best[0]:.3f} (out of fold)"
     )
     models = fit_logistic(x, y, ABSTAIN_FEATURES), fit_absolute(x, y, absolute)
     for model in models:
         print(
             "abstain", {f: round(float(w), 3) for f, w in zip(ABSTAIN_FEATURES, model.weights, strict=True)}
         )
-    rules = [{"model": m.to_json(), "floor": f} for m, f in zip(models, best[2:], strict=True)]
-    return {"rules": rules, "max_false_abstain": max_false, "removed_abstained": best[0]}
+    rules = [{"model": m.to_json(), "floor": f} for m, f in zip(models, best[2:4], strict=True)]
+    print(f"strict number/date rule: {best[4]}")
+    return {
+        "rules": rules,
+        "strict_counts": best[4],
+        "max_false_abstain": max_false,
+        "removed_abstained": best[0],
+    }
 
 
 def fit_absolute(x: np.ndarray, y: np.ndarray, columns: list[int]) -> LinearRanker:

@@ -96,7 +96,9 @@ SENTENCE_FEATURES = (
     "next_cos",
 )
 # Two quoted sentences are given when together they stay within this many characters.
-QUOTE_BUDGET = 280
+QUOTE_BUDGET = 300
+# A place or person named this many times in its article is the article's topic, not an answer.
+TOPIC_NAME = 3
 # Used until trained rankers are in retrieval/models/.
 _FALLBACK = LinearRanker.uniform(
     SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0]
@@ -114,6 +116,7 @@ _PLACE_Q = re.compile(
     re.I,
 )
 _PERSON_Q = re.compile(r"^\W*(who|whom|whose|wer|wen|wem|wessen)\b", re.I)
+_TYPE_PATTERNS = (("number", _NUMBER_Q), ("time", _TIME_Q), ("place", _PLACE_Q), ("person", _PERSON_Q))
 _QUANTITY = re.compile(
     r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|hundert|tausend|"
     r"dutzend|million\w*|milliard\w*|two|three|four|five|six|seven|eight|nine|ten|twelve|"
@@ -141,13 +144,11 @@ class AnswerType:
 
     @classmethod
     def of(cls, question: str) -> AnswerType:
-        """The answer type of a question, from its question words (English and German)."""
-        return cls(
-            bool(_NUMBER_Q.search(question)),
-            bool(_TIME_Q.search(question)),
-            bool(_PLACE_Q.search(question)),
-            bool(_PERSON_Q.search(question)),
-        )
+        """The answer type of a question, from its first question word (English and German)."""
+        found = [(m.start(), kind) for kind, pattern in _TYPE_PATTERNS if (m := pattern.search(question))]
+        first = min((start for start, _ in found), default=None)
+        kinds = {kind for start, kind in found if start == first}
+        return cls("number" in kinds, "time" in kinds, "place" in kinds, "person" in kinds)
 
     def matches(self, sentence: str, question_words: set[str]) -> dict[str, bool]:
         """Which of the asked-for kinds the sentence holds (names not already in the question)."""
@@ -186,12 +187,16 @@ class SentenceCandidate:
 
 @dataclass(frozen=True)
 class AbstainPolicy:
-    """Abstain when any evidence model's logit is below its floor."""
+    """Abstain when any evidence model's logit is below its floor, or, with `strict_counts`, when a
+    question asking for a number or a date gets quotes that hold none."""
 
     rules: tuple[tuple[LinearRanker, float], ...]
+    strict_counts: bool = False
 
     def abstains(self, evidence: np.ndarray) -> bool:
         """Whether the evidence (ABSTAIN_FEATURES order) is too weak to answer from."""
+        if self.strict_counts and evidence[ABSTAIN_FEATURES.index("count_missing")] > 0:
+            return True
         return any(model.scores(evidence[None, :])[0] < floor for model, floor in self.rules)
 
 
@@ -267,13 +272,15 @@ ABSTAIN_FEATURES = (
     "quote_cognates",
     "quote_keys",
     "type_missing",
+    "count_missing",
 )
 
 
 def abstain_features(question: str, hit: Hit, quote: np.ndarray, quote_text: str) -> np.ndarray:
     """Evidence strength of an answer: its top hit's features and its best quote's."""
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
-    missing = AnswerType.of(question).missing(quote_text, question_words(question))
+    kind = AnswerType.of(question)
+    missing = kind.missing(quote_text, question_words(question))
     return np.array(
         [
             hit.relevance,
@@ -286,6 +293,7 @@ def abstain_features(question: str, hit: Hit, quote: np.ndarray, quote_text: str
             quote[col["cognates"]],
             quote[col["keys"]],
             float(missing),
+            float(missing and (kind.number or kind.time)),
         ]
     )
 
@@ -320,7 +328,7 @@ class ExtractiveAnswerer:
             return abstention(question, retrieved)
         features = sentence_features(question, candidates)
         order = np.argsort(-self.ranker.scores(features), kind="stable")
-        chosen = self._choose([candidates[i] for i in order[:2]])
+        chosen = self.pick(question, [candidates[i] for i in order])
         quote_text = " ".join(c.text for group in chosen for c in group)
         evidence = abstain_features(question, hits[0], features[order[0]], quote_text)
         if self.policy.abstains(evidence):
@@ -329,17 +337,38 @@ class ExtractiveAnswerer:
         text = " ".join(f"„{c.quote}“ [{c.n}]" for c in citations)
         return Answer(question, text, citations, language=question_language(question), retrieved=retrieved)
 
-    def _choose(self, best: list[SentenceCandidate]) -> list[list[SentenceCandidate]]:
-        """The best sentence, plus the runner-up when both fit the budget; neighbours quote as one."""
-        if len(best) < 2 or len(best[0].text) + len(best[1].text) > self.quote_budget:
-            return [best[:1]]
-        first, second = best
+    def pick(self, question: str, ranked: list[SentenceCandidate]) -> list[list[SentenceCandidate]]:
+        """The quotes to give, from all candidates best first: the best one, plus the runner-up
+        when both fit the budget. When the best lacks what the question asks for (a number, a
+        date, a place or person other than the question's and the passage's recurring ones) and
+        one of the next two has it, that one is quoted with it or instead."""
+        if len(ranked) < 2:
+            return [ranked[:1]]
+        kind = AnswerType.of(question)
+        words = question_words(question) | self._topic_names(kind, ranked[:3])
+        best, second = ranked[0], ranked[1]
+        if kind.missing(best.text, words):
+            typed = [c for c in ranked[1:3] if not kind.missing(c.text, words)]
+            if typed:
+                second = typed[0]
+                if len(best.text) + len(second.text) > self.quote_budget:
+                    return [[second]]
+        if len(best.text) + len(second.text) > self.quote_budget:
+            return [[best]]
         if (
-            first.hit.chunk.article_id == second.hit.chunk.article_id
-            and abs(first.sentence_id - second.sentence_id) == 1
+            best.hit.chunk.article_id == second.hit.chunk.article_id
+            and abs(best.sentence_id - second.sentence_id) == 1
         ):
-            return [sorted(best, key=lambda c: c.start)]
-        return [[first], [second]]
+            return [sorted([best, second], key=lambda c: c.start)]
+        return [[best], [second]]
+
+    def _topic_names(self, kind: AnswerType, ranked: list[SentenceCandidate]) -> set[str]:
+        """Names (of the asked-for kind) that recur in their article: its topic, not an answer."""
+        topic = set()
+        for cand in ranked:
+            text = self.index.article_text(cand.hit.chunk.article_id)
+            topic.update(n.lower() for n in kind.names(cand.text, set()) if text.count(n) >= TOPIC_NAME)
+        return topic
 
     def _cite(self, n: int, group: list[SentenceCandidate]) -> Citation:
         """A citation quoting one sentence, or adjacent sentences as one passage."""
@@ -371,6 +400,7 @@ def _default_policy() -> AbstainPolicy:
     """The calibrated abstention rules from retrieval/models/abstain.json, if trained."""
     path = MODELS_DIR / "abstain.json"
     if not path.exists():
-        return AbstainPolicy(((LinearRanker.uniform(ABSTAIN_FEATURES, [1.0] + [0.0] * 9), -3.0),))
-    rules = json.loads(path.read_text("utf-8"))["rules"]
-    return AbstainPolicy(tuple((LinearRanker.from_json(r["model"]), float(r["floor"])) for r in rules))
+        return AbstainPolicy(((LinearRanker.uniform(ABSTAIN_FEATURES, [1.0] + [0.0] * 10), -3.0),))
+    data = json.loads(path.read_text("utf-8"))
+    rules = tuple((LinearRanker.from_json(r["model"]), float(r["floor"])) for r in data["rules"])
+    return AbstainPolicy(rules, bool(data.get("strict_counts", False)))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from retrieval.answer import question_language
+from retrieval.answer import ABSTAIN_FEATURES, AbstainPolicy, ExtractiveAnswerer, question_language
 from retrieval.errors import InputError
 from retrieval.pipeline import Newsbot
+from retrieval.ranker import LinearRanker
 
 
 def test_answer_quotes_and_cites_verbatim(fake_bot: Newsbot) -> None:
@@ -22,29 +24,51 @@ def test_answer_quotes_and_cites_verbatim(fake_bot: Newsbot) -> None:
     assert answer.retrieved[0] == "graz-1"
 
 
-def test_unrelated_question_abstains_in_its_language(fake_bot: Newsbot) -> None:
+def test_weak_evidence_abstains_in_the_questions_language(fake_bot: Newsbot) -> None:
+    # A policy on the best chunk's similarity alone, so the fake embedder's scale is known.
+    weights = [1.0 if name == "cos_chunk" else 0.0 for name in ABSTAIN_FEATURES]
+    policy = AbstainPolicy(((LinearRanker.uniform(ABSTAIN_FEATURES, weights), 0.4),))
+    fake_bot._answerer = ExtractiveAnswerer(fake_bot.index, policy=policy)
     german = fake_bot.answer("Wer gewann die Fußball-Weltmeisterschaft 2014?")
     assert german.abstained and german.citations == ()
     assert german.language == "de" and german.text.startswith("Die Artikel sagen dazu nichts")
     english = fake_bot.answer("Who won the football world cup in 2014?")
     assert english.abstained and english.text.startswith("The articles don't say")
+    assert not fake_bot.answer("Wie viele Feuerwehrleute waren in Graz im Einsatz?").abstained
 
 
-@pytest.mark.parametrize("question, message", [
-    ("", "the question is empty"),
-    ("   \n", "the question is empty"),
-    ("x" * 2001, "2001 characters long; the limit is 2000"),
-])
+def test_abstain_policy_rules() -> None:
+    model = LinearRanker.uniform(ABSTAIN_FEATURES, [1.0] + [0.0] * (len(ABSTAIN_FEATURES) - 1))
+    evidence = np.zeros(len(ABSTAIN_FEATURES))
+    evidence[0] = -1.0
+    assert AbstainPolicy(((model, 0.0),)).abstains(evidence)
+    evidence[0] = 1.0
+    assert not AbstainPolicy(((model, 0.0),)).abstains(evidence)
+    evidence[ABSTAIN_FEATURES.index("count_missing")] = 1.0
+    assert AbstainPolicy(((model, 0.0),), strict_counts=True).abstains(evidence)
+
+
+@pytest.mark.parametrize(
+    "question, message",
+    [
+        ("", "the question is empty"),
+        ("   \n", "the question is empty"),
+        ("x" * 2001, "2001 characters long; the limit is 2000"),
+    ],
+)
 def test_bad_questions_are_refused(fake_bot: Newsbot, question: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         fake_bot.answer(question)
 
 
-@pytest.mark.parametrize("question, lang", [
-    ("Who proposed the military talks?", "en"),
-    ("Wer hat die Gespräche vorgeschlagen?", "de"),
-    ("Wo liegt Latakia?", "de"),
-    ("Where is Latakia?", "en"),
-])
+@pytest.mark.parametrize(
+    "question, lang",
+    [
+        ("Who proposed the military talks?", "en"),
+        ("Wer hat die Gespräche vorgeschlagen?", "de"),
+        ("Wo liegt Latakia?", "de"),
+        ("Where is Latakia?", "en"),
+    ],
+)
 def test_question_language(question: str, lang: str) -> None:
     assert question_language(question) == lang
