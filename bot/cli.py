@@ -178,12 +178,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
-    except Exception as exc:  # unexpected: keep the traceback in the log
-        log.exception("unexpected error")
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
-                   err=True)
+    except Exception as exc:  # unexpected: keep the traceback in the log file
+        where = _log_traceback()
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (traceback in {where})", err=True)
         return 2
     return 0
+
+
+def _log_traceback() -> Path:
+    """Append the current exception's traceback to NEWSBOT_HOME/newsbot.log; return the path."""
+    from retrieval.config import Settings
+
+    path = Settings().home / "newsbot.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    errors = logging.getLogger("newsbot.errors")
+    errors.propagate = False
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    errors.addHandler(handler)
+    try:
+        errors.exception("unexpected error")
+    finally:
+        errors.removeHandler(handler)
+        handler.close()
+    return path
 
 
 if __name__ == "__main__":

