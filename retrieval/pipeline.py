@@ -49,7 +49,9 @@ class Newsbot:
     def embedder(self) -> Embedder:
         """The configured embedder, created on first use."""
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings.embedder, self.settings.threads)
+            self._embedder = get_embedder(
+                self.settings.embedder, self.settings.threads, self.settings.home / "models"
+            )
         return self._embedder
 
     @property

