@@ -14,9 +14,9 @@ import numpy as np
 from prompts import render
 from retrieval.gazetteer import people_in, places_in
 from retrieval.index import NewsIndex
-from retrieval.language import guess_language
+from retrieval.language import cognate_keys, guess_language, key_terms, query_terms
 from retrieval.ranker import MODELS_DIR, LinearRanker, load_ranker
-from retrieval.search import Hit, cognate_keys, key_terms, query_terms
+from retrieval.search import Hit
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,8 @@ class SentenceCandidate:
     start: int
     end: int
     text: str
+    terms: frozenset[str] = frozenset()
+    cognates: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -205,13 +207,18 @@ def sentence_candidates(index: NewsIndex, hits: Sequence[Hit]) -> list[SentenceC
     seen: set[int] = set()
     out: list[SentenceCandidate] = []
     for hit in hits:
-        records = index.sentences([sid for sid, _ in hit.sentence_scores])
+        ids = [sid for sid, _ in hit.sentence_scores]
+        records, lexical = index.sentences(ids), index.sentence_terms(ids)
         text = index.article_text(hit.chunk.article_id)
-        for sid, _ in hit.sentence_scores:
+        for sid in ids:
             if sid not in seen and sid in records:
                 seen.add(sid)
-                rec = records[sid]
-                out.append(SentenceCandidate(hit, sid, rec.start, rec.end, text[rec.start : rec.end]))
+                rec, lex = records[sid], lexical[sid]
+                out.append(
+                    SentenceCandidate(
+                        hit, sid, rec.start, rec.end, text[rec.start : rec.end], lex.terms, lex.cognates
+                    )
+                )
     return out
 
 
@@ -229,7 +236,7 @@ def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) ->
     names = [kind.names(c.text, q_words) for c in candidates]
     seen = Counter(name for found in names for name in found)
     for row, cand in enumerate(candidates):
-        s_terms = set(query_terms(cand.text))
+        s_terms = cand.terms
         overlap[cand.sentence_id] = _share(q_terms, s_terms)
         entities = [w for w in _INNER_CAPITAL.findall(cand.text) if w.lower() not in q_words]
         has = kind.matches(cand.text, q_words)
@@ -247,7 +254,7 @@ def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) ->
             rarest if kind.person else 0.0,
             len(s_terms - q_terms) / max(len(s_terms), 1),
             len(cand.text) / 200,
-            _share(q_cognates, cognate_keys(cand.text)),
+            _share(q_cognates, cand.cognates),
         )
     for row, cand in enumerate(candidates):
         sid = cand.sentence_id
@@ -298,7 +305,7 @@ def abstain_features(question: str, hit: Hit, quote: np.ndarray, quote_text: str
     )
 
 
-def _share(needles: set[str], haystack: set[str]) -> float:
+def _share(needles: set[str] | frozenset[str], haystack: set[str] | frozenset[str]) -> float:
     """Share of `needles` found in `haystack` (0 when there are none)."""
     return len(needles & haystack) / len(needles) if needles else 0.0
 

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from retrieval.documents import Article
 from retrieval.embeddings import Embedder
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _DB = "newsbot.sqlite3"
 _CHUNK_VECTORS = "chunks.faiss"
 _SENTENCE_VECTORS = "sentences.faiss"
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
-    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL);
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    terms TEXT NOT NULL DEFAULT '', cognates TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id);
 """
@@ -63,6 +65,14 @@ class SentenceRecord:
     end: int
 
 
+@dataclass(frozen=True)
+class SentenceTerms:
+    """A sentence's lexical fingerprint: stemmed terms (both languages) and cognate keys."""
+
+    terms: frozenset[str]
+    cognates: frozenset[str]
+
+
 @dataclass
 class IndexReport:
     """What one indexing run did."""
@@ -84,6 +94,14 @@ class ArticleSummary:
     date: str
     source: str
     chunks: int
+
+
+@lru_cache(maxsize=1)
+def _single_threaded_faiss() -> None:
+    """Run FAISS searches on one thread (set once per process)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 class NewsIndex:
@@ -118,6 +136,7 @@ class NewsIndex:
         self._bm25_ids: np.ndarray | None = None
         self._text_cache: dict[str, str] = {}
         self._row_maps: dict[str, tuple[dict[int, int], np.ndarray]] = {}
+        self._terms_cache: dict[int, SentenceTerms] = {}
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -133,8 +152,8 @@ class NewsIndex:
             return
         if meta.get("schema") != SCHEMA_VERSION:
             raise IndexCorruptError(
-                f"{self.directory}: index format {meta.get('schema')} is not "
-                f"{SCHEMA_VERSION}; delete the folder and index again"
+                f"{self.directory}: the index has format {meta.get('schema')}, this newsbot reads "
+                f"{SCHEMA_VERSION}; rebuild it with 'newsbot index --rebuild PATH'"
             )
         if meta.get("embedder") != self.embedder.name or int(meta.get("dim", -1)) != self.embedder.dim:
             raise EmbedderMismatchError(
@@ -206,6 +225,19 @@ class NewsIndex:
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceRecord]:
         """Sentences by id."""
         return {row[0]: SentenceRecord(*row) for row in self._select("sentences", ids)}
+
+    def sentence_terms(self, ids: Sequence[int]) -> dict[int, SentenceTerms]:
+        """Each sentence's stemmed terms and cognate keys (computed at indexing), cached."""
+        missing = [int(i) for i in ids if int(i) not in self._terms_cache]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            for sid, term_text, cognate_text in self._db.execute(
+                f"SELECT id, terms, cognates FROM sentences WHERE id IN ({marks})", missing
+            ):
+                self._terms_cache[sid] = SentenceTerms(
+                    frozenset(term_text.split()), frozenset(cognate_text.split())
+                )
+        return {int(i): self._terms_cache[int(i)] for i in ids if int(i) in self._terms_cache}
 
     def chunk_sentences_of(self, chunk: ChunkRecord) -> list[SentenceRecord]:
         """The sentences a chunk is made of, in order."""
@@ -314,9 +346,10 @@ class NewsIndex:
 
     @staticmethod
     def _search(index, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top-k of one FAISS index."""
+        """Top-k of one FAISS index (one thread: for a single query, threads cost more than they save)."""
         if index.ntotal == 0:
             return []
+        _single_threaded_faiss()
         scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), min(k, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -426,9 +459,9 @@ class NewsIndex:
                 )
             sentence_ids = np.arange(next_sentence, next_sentence + len(embedded.sentences))
             self._db.executemany(
-                "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (int(i), s.article_id, s.ord, s.start, s.end)
+                    (int(i), s.article_id, s.ord, s.start, s.end, s.terms, s.cognates)
                     for i, s in zip(sentence_ids, embedded.sentences, strict=True)
                 ],
             )
@@ -458,6 +491,7 @@ class NewsIndex:
             self._rebuild_bm25()
         self._text_cache.clear()
         self._row_maps.clear()
+        self._terms_cache.clear()
 
     def _delete_articles(self, ids: list[str], chunk_index, sentence_index) -> None:
         """Drop the rows and vectors of the given articles (inside the open transaction)."""

@@ -9,6 +9,7 @@ import numpy as np
 from retrieval.chunking import Chunk, make_chunks
 from retrieval.documents import Article
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
+from retrieval.language import cognate_keys, query_terms
 
 _ARTICLES_PER_BATCH = 64
 
@@ -21,6 +22,8 @@ class PlannedSentence:
     ord: int
     start: int
     end: int
+    terms: str = ""
+    cognates: str = ""
 
 
 @dataclass
@@ -71,8 +74,18 @@ def _plan(
         spans = sorted({span for chunk in chunks for span in chunk.sentences}, key=lambda span: span.start)
         position = {span: n for n, span in enumerate(spans)}
         for n, span in enumerate(spans):
-            out.sentences.append(PlannedSentence(article.id, n, span.start, span.end))
-            texts.append(article.text[span.start : span.end])
+            text = article.text[span.start : span.end]
+            out.sentences.append(
+                PlannedSentence(
+                    article.id,
+                    n,
+                    span.start,
+                    span.end,
+                    " ".join(query_terms(text)),
+                    " ".join(sorted(cognate_keys(text))),
+                )
+            )
+            texts.append(text)
         for chunk in chunks:
             first, last = position[chunk.sentences[0]], position[chunk.sentences[-1]]
             out.chunks.append(chunk)

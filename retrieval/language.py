@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -182,3 +183,63 @@ def terms(text: str, lang: str, stop: frozenset[str] | None = None) -> list[str]
     if stemmer is None:
         return kept
     return [w if w.isdigit() else stem for w, stem in zip(kept, stemmer.stemWords(kept), strict=True)]
+
+
+QUERY_LANGUAGES = ("de", "en")
+_CAPITALIZED_OR_NUMBER = re.compile(r"\b(?:\w*\d\w*|[A-ZÄÖÜ][\w'’-]*)")
+
+
+def query_terms(question: str, languages: Sequence[str] = QUERY_LANGUAGES) -> list[str]:
+    """Stemmed query terms in each language, without repeats."""
+    stop = (
+        _all_stopwords()
+        if tuple(languages) == QUERY_LANGUAGES
+        else frozenset().union(*(stopwords(lang) for lang in languages))
+    )
+    seen: dict[str, None] = {}
+    for lang in languages:
+        for term in terms(question, lang, stop):
+            seen.setdefault(term, None)
+    return list(seen)
+
+
+def key_terms(question: str) -> list[str]:
+    """Stemmed names and numbers of a question: capitalized words past the first, and numbers."""
+    found = _CAPITALIZED_OR_NUMBER.findall(question)
+    first = re.match(r"\W*(\w+)", question)
+    if first and found and found[0] == first.group(1) and not any(c.isdigit() for c in found[0]):
+        found = found[1:]
+    return query_terms(" ".join(found))
+
+
+_SPELLING = (
+    ("ph", "f"),
+    ("th", "t"),
+    ("c", "k"),
+    ("y", "i"),
+    ("ä", "a"),
+    ("ö", "o"),
+    ("ü", "u"),
+    ("ß", "ss"),
+)
+COGNATE_PREFIX = 5
+
+
+def cognate_keys(text: str) -> set[str]:
+    """Spelling-normalized 5-letter prefixes of the longer non-stop words: they match across
+    languages for names and shared roots (Universität ~ university, Defensive ~ defense)."""
+    stop = _all_stopwords()
+    out = set()
+    for word in re.findall(r"[^\W\d_]{4,}", text.lower()):
+        if word in stop:
+            continue
+        for old, new in _SPELLING:
+            word = word.replace(old, new)
+        out.add(word[:COGNATE_PREFIX])
+    return out
+
+
+@lru_cache(maxsize=1)
+def _all_stopwords() -> frozenset[str]:
+    """Stop words of every query language."""
+    return frozenset().union(*(stopwords(lang) for lang in QUERY_LANGUAGES))

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from retrieval.index import ChunkRecord, NewsIndex
-from retrieval.language import stopwords, terms
+from retrieval.language import cognate_keys, key_terms, query_terms
 from retrieval.ranker import LinearRanker, load_ranker
 
 # Each side fetches more than is answered; their union is re-ranked (about 75 chunks).
 DENSE_CANDIDATES = 30
 SENTENCE_CANDIDATES = 40
 SPARSE_CANDIDATES = 15
-QUERY_LANGUAGES = ("de", "en")
 
 CHUNK_FEATURES = (
     "cos_chunk",
@@ -43,8 +40,6 @@ CHUNK_FEATURES = (
 # Used until a trained ranker is in retrieval/models/chunk_ranker.json.
 _FALLBACK = LinearRanker.uniform(CHUNK_FEATURES, [0.5, 0.5, 0, 0, 0, 0, 0.35, 0.1] + [0] * 11)
 
-_CAPITALIZED_OR_NUMBER = re.compile(r"\b(?:\w*\d\w*|[A-ZÄÖÜ][\w'’-]*)")
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -59,61 +54,9 @@ class Hit:
     features: dict[str, float] = field(default_factory=dict, compare=False)
 
 
-def query_terms(question: str, languages: Sequence[str] = QUERY_LANGUAGES) -> list[str]:
-    """Stemmed query terms in each language, without repeats."""
-    stop = (
-        _all_stopwords()
-        if tuple(languages) == QUERY_LANGUAGES
-        else frozenset().union(*(stopwords(lang) for lang in languages))
-    )
-    seen: dict[str, None] = {}
-    for lang in languages:
-        for term in terms(question, lang, stop):
-            seen.setdefault(term, None)
-    return list(seen)
-
-
-def key_terms(question: str) -> list[str]:
-    """Stemmed names and numbers of a question: capitalized words past the first, and numbers."""
-    found = _CAPITALIZED_OR_NUMBER.findall(question)
-    first = re.match(r"\W*(\w+)", question)
-    if first and found and found[0] == first.group(1) and not any(c.isdigit() for c in found[0]):
-        found = found[1:]
-    return query_terms(" ".join(found))
-
-
-def fuse(
-    dense: Sequence[tuple[int, float]], sparse: Sequence[tuple[int, float]], sparse_weight: float
-) -> list[tuple[int, float]]:
-    """Dense scores plus `sparse_weight` times max-normalized sparse scores, best first."""
-    top = max((score for _, score in sparse), default=0.0)
-    floor = min((score for _, score in dense), default=0.0)
-    fused = {cid: score for cid, score in dense}
-    for cid, score in sparse:
-        base = fused.get(cid, floor)
-        fused[cid] = base + sparse_weight * (score / top if top > 0 else 0.0)
-    return sorted(fused.items(), key=lambda item: -item[1])
-
-
-def dense_chunk_scores(
-    chunks: Sequence[tuple[int, float]],
-    sentences: Sequence[tuple[int, float]],
-    sentence_to_chunks: dict[int, list[int]],
-) -> list[tuple[int, float]]:
-    """Mean of a chunk's own similarity and its best sentence's, best first."""
-    best_sentence: dict[int, float] = {}
-    for sid, score in sentences:
-        for cid in sentence_to_chunks.get(sid, ()):
-            best_sentence[cid] = max(best_sentence.get(cid, -1.0), score)
-    floor_chunk = min((s for _, s in chunks), default=0.0)
-    floor_sentence = min((s for _, s in sentences), default=0.0)
-    chunk_score = dict(chunks)
-    ids = set(chunk_score) | set(best_sentence)
-    scored = {
-        cid: 0.5 * chunk_score.get(cid, floor_chunk) + 0.5 * best_sentence.get(cid, floor_sentence)
-        for cid in ids
-    }
-    return sorted(scored.items(), key=lambda item: -item[1])
+def union(*sides: Sequence[int]) -> list[int]:
+    """Candidate ids from every side, each once, in the order first seen."""
+    return list(dict.fromkeys(cid for side in sides for cid in side))
 
 
 @dataclass
@@ -165,11 +108,12 @@ class Searcher:
         q_terms = query_terms(question)
         sentence_hits = self.index.search_sentences(vector, SENTENCE_CANDIDATES)
         owners = self.index.sentence_owners([sid for sid, _ in sentence_hits])
-        shortlist = [cid for cid, _ in self.index.search_chunks(vector, DENSE_CANDIDATES)]
-        shortlist += [cid for sid, _ in sentence_hits for cid in owners.get(sid, ())]
         sparse = self.index.search_terms(q_terms, SPARSE_CANDIDATES)
-        shortlist += [cid for cid, _ in sparse]
-        ids = list(dict.fromkeys(shortlist))
+        ids = union(
+            [cid for cid, _ in self.index.search_chunks(vector, DENSE_CANDIDATES)],
+            [cid for sid, _ in sentence_hits for cid in owners.get(sid, ())],
+            [cid for cid, _ in sparse],
+        )
         records = self.index.chunks(ids)
         chunks = [records[cid] for cid in ids if cid in records]
         return self._featurize(question, vector, chunks, dict(sparse), self.index.vocabulary_share(q_terms))
@@ -198,11 +142,14 @@ class Searcher:
         f[:, col["bm25_raw_shared"]] = raw * share
         f[:, col["bm25"]] = raw / (max(sparse.values(), default=0.0) or 1.0)
         f[:, col["bm25_shared"]] = f[:, col["bm25"]] * share
-        keys = set(key_terms(question))
-        f[:, col["keys"]] = [_share_found(keys, self._text(c)) for c in chunks]
-        q_prefixes = cognate_keys(question)
-        f[:, col["cognates"]] = [_share_in(q_prefixes, cognate_keys(self._text(c))) for c in chunks]
-        f[:, col["sentence_keys"]] = [self._best_sentence_keys(keys, c) for c in chunks]
+        keys, q_cognates = set(key_terms(question)), cognate_keys(question)
+        lexical = self.index.sentence_terms([sid for scores in sentence_scores for sid, _ in scores])
+        for row, scores in enumerate(sentence_scores):
+            parts = [lexical[sid] for sid, _ in scores if sid in lexical]
+            chunk_terms = frozenset().union(*(p.terms for p in parts))
+            f[row, col["keys"]] = _share_in(keys, chunk_terms)
+            f[row, col["cognates"]] = _share_in(q_cognates, frozenset().union(*(p.cognates for p in parts)))
+            f[row, col["sentence_keys"]] = max((_share_in(keys, p.terms) for p in parts), default=0.0)
         articles = [c.article_id for c in chunks]
         f[:, col["support"]] = [min(articles.count(a), 5) / 5 for a in articles]
         article_cos = self._article_similarity(sorted(set(articles)), vector)
@@ -241,61 +188,10 @@ class Searcher:
             out[article_id] = float(mean @ vector / max(float(np.linalg.norm(mean)), 1e-9))
         return out
 
-    def _best_sentence_keys(self, keys: set[str], chunk: ChunkRecord) -> float:
-        """The highest share of key terms found in any one sentence of the chunk."""
-        if not keys:
-            return 0.0
-        text = self.index.article_text(chunk.article_id)
-        return max(_share_found(keys, text[s.start : s.end]) for s in self.index.chunk_sentences_of(chunk))
 
-    def _text(self, chunk: ChunkRecord) -> str:
-        """A chunk's text."""
-        return self.index.article_text(chunk.article_id)[chunk.start : chunk.end]
-
-
-_SPELLING = (
-    ("ph", "f"),
-    ("th", "t"),
-    ("c", "k"),
-    ("y", "i"),
-    ("ä", "a"),
-    ("ö", "o"),
-    ("ü", "u"),
-    ("ß", "ss"),
-)
-COGNATE_PREFIX = 5
-
-
-def cognate_keys(text: str) -> set[str]:
-    """Spelling-normalized 5-letter prefixes of the longer non-stop words: they match across
-    languages for names and shared roots (Universität ~ university, Defensive ~ defense)."""
-    stop = _all_stopwords()
-    out = set()
-    for word in re.findall(r"[^\W\d_]{4,}", text.lower()):
-        if word in stop:
-            continue
-        for old, new in _SPELLING:
-            word = word.replace(old, new)
-        out.add(word[:COGNATE_PREFIX])
-    return out
-
-
-@lru_cache(maxsize=1)
-def _all_stopwords() -> frozenset[str]:
-    """Stop words of every query language."""
-    return frozenset().union(*(stopwords(lang) for lang in QUERY_LANGUAGES))
-
-
-def _share_in(needles: set[str], haystack: set[str]) -> float:
+def _share_in(needles: set[str] | frozenset[str], haystack: set[str] | frozenset[str]) -> float:
     """Share of `needles` found in `haystack`."""
     return len(needles & haystack) / len(needles) if needles else 0.0
-
-
-def _share_found(keys: set[str], text: str) -> float:
-    """Share of the key terms that occur in the text."""
-    if not keys:
-        return 0.0
-    return len(keys & set(query_terms(text))) / len(keys)
 
 
 def _trained(name: str) -> LinearRanker:

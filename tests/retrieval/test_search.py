@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from retrieval.pipeline import Newsbot
-from retrieval.search import dense_chunk_scores, fuse, query_terms
+from retrieval.ranker import LinearRanker, fit_listwise
+from retrieval.search import query_terms, union
 
 
-def test_fuse_adds_weighted_normalized_sparse_scores() -> None:
-    dense = [(1, 0.9), (2, 0.5)]
-    sparse = [(2, 10.0), (3, 5.0)]
-    fused = dict(fuse(dense, sparse, sparse_weight=0.6))
-    assert fused[1] == 0.9
-    assert abs(fused[2] - (0.5 + 0.6)) < 1e-9
-    assert abs(fused[3] - (0.5 + 0.3)) < 1e-9  # absent from dense: the dense floor
-    assert [cid for cid, _ in fuse(dense, sparse, 0.6)] == [2, 1, 3]
+def test_union_keeps_every_side_once_in_first_seen_order() -> None:
+    assert union([3, 1], [1, 7], [], [9, 3]) == [3, 1, 7, 9]
 
 
-def test_fuse_with_zero_weight_keeps_dense_order() -> None:
-    assert [c for c, _ in fuse([(1, 0.9), (2, 0.5)], [(2, 9.0)], 0.0)] == [1, 2]
+def test_ranker_fuses_dense_and_lexical_features() -> None:
+    features = ("dense", "lexical")
+    rows = np.array([[0.9, 0.0], [0.5, 1.0], [0.6, 0.2]])
+    dense_only = LinearRanker.uniform(features, [1.0, 0.0]).scores(rows)
+    assert list(np.argsort(-dense_only)) == [0, 2, 1]
+    fused = LinearRanker.uniform(features, [1.0, 0.6]).scores(rows)
+    assert list(np.argsort(-fused)) == [1, 0, 2]
 
 
-def test_best_sentence_counts_with_the_chunk() -> None:
-    chunks = [(10, 0.6), (11, 0.5)]
-    sentences = [(100, 0.9), (101, 0.2)]
-    owners = {100: [11], 101: [10]}
-    scores = dict(dense_chunk_scores(chunks, sentences, owners))
-    assert abs(scores[11] - 0.7) < 1e-9 and abs(scores[10] - 0.4) < 1e-9
+def test_listwise_fit_learns_which_feature_finds_the_answer() -> None:
+    rng = np.random.default_rng(0)
+    groups = []
+    for _ in range(60):
+        x = rng.normal(size=(8, 2))
+        y = np.zeros(8)
+        y[int(np.argmax(x[:, 1]))] = 1.0  # the second feature marks the positive
+        groups.append((x, y))
+    ranker = fit_listwise(groups, ("noise", "signal"))
+    assert ranker.weights[1] > 3 * abs(ranker.weights[0])
 
 
 def test_query_terms_are_stemmed_in_both_languages() -> None:
