@@ -7,22 +7,25 @@ import textwrap
 from retrieval.answer import Answer, Citation
 from retrieval.index import ArticleSummary
 
+TITLE_CHARS = 120
+
 
 def citation_header(citation: Citation) -> str:
-    """'[n] Title — date — source' with the parts that are known."""
-    parts = [citation.title] + [p for p in (citation.date, citation.source) if p]
+    """'[n] Title — date — source' with the parts that are known (long titles shortened)."""
+    title = citation.title if len(citation.title) <= TITLE_CHARS else citation.title[: TITLE_CHARS - 1] + "…"
+    parts = [title] + [p for p in (citation.date, citation.source) if p]
     return f"[{citation.n}] " + " — ".join(parts)
 
 
 def format_answer(answer: Answer, width: int = 100) -> str:
     """The answer text, then its sources with the quoted sentences."""
-    lines = [textwrap.fill(answer.text, width)]
+    lines = [textwrap.fill(answer.text, width, break_on_hyphens=False)]
     if answer.citations:
         lines += ["", "Sources:" if answer.language != "de" else "Quellen:"]
         for citation in answer.citations:
-            lines.append(citation_header(citation))
+            lines.append(textwrap.fill(citation_header(citation), width, subsequent_indent="    "))
             lines.append(textwrap.fill(f"„{citation.quote}“", width, initial_indent="    ",
-                                       subsequent_indent="    "))
+                                       subsequent_indent="    ", break_on_hyphens=False))
     return "\n".join(lines)
 
 
