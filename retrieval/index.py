@@ -239,14 +239,6 @@ class NewsIndex:
                 )
         return {int(i): self._terms_cache[int(i)] for i in ids if int(i) in self._terms_cache}
 
-    def chunk_sentences_of(self, chunk: ChunkRecord) -> list[SentenceRecord]:
-        """The sentences a chunk is made of, in order."""
-        rows = self._db.execute(
-            "SELECT id, article_id, ord, start, end FROM sentences WHERE id BETWEEN ? AND ? ORDER BY id",
-            (chunk.first_sentence, chunk.last_sentence),
-        )
-        return [SentenceRecord(*row) for row in rows]
-
     def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
         """The chunk ids of each given article."""
         if not article_ids:
