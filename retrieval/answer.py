@@ -14,7 +14,7 @@ import numpy as np
 from prompts import render
 from retrieval.gazetteer import people_in, places_in
 from retrieval.index import NewsIndex
-from retrieval.language import cognate_keys, guess_language, key_terms, query_terms
+from retrieval.language import cognate_keys, guess_language, key_terms, query_terms, share_in
 from retrieval.ranker import MODELS_DIR, LinearRanker, load_ranker
 from retrieval.search import Hit
 
@@ -237,7 +237,7 @@ def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) ->
     seen = Counter(name for found in names for name in found)
     for row, cand in enumerate(candidates):
         s_terms = cand.terms
-        overlap[cand.sentence_id] = _share(q_terms, s_terms)
+        overlap[cand.sentence_id] = share_in(q_terms, s_terms)
         entities = [w for w in _INNER_CAPITAL.findall(cand.text) if w.lower() not in q_words]
         has = kind.matches(cand.text, q_words)
         rarest = max((1.0 / seen[name] for name in names[row]), default=0.0)
@@ -246,7 +246,7 @@ def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) ->
             0.0,
             max(cand.hit.score - top_hit, -10.0),
             overlap[cand.sentence_id],
-            _share(keys, s_terms),
+            share_in(keys, s_terms),
             float(has["number"]),
             float(has["time"]),
             min(len(entities), 3) / 3 if (kind.place or kind.person) else 0.0,
@@ -254,7 +254,7 @@ def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) ->
             rarest if kind.person else 0.0,
             len(s_terms - q_terms) / max(len(s_terms), 1),
             len(cand.text) / 200,
-            _share(q_cognates, cand.cognates),
+            share_in(q_cognates, cand.cognates),
         )
     for row, cand in enumerate(candidates):
         sid = cand.sentence_id
@@ -303,11 +303,6 @@ def abstain_features(question: str, hit: Hit, quote: np.ndarray, quote_text: str
             float(missing and (kind.number or kind.time)),
         ]
     )
-
-
-def _share(needles: set[str] | frozenset[str], haystack: set[str] | frozenset[str]) -> float:
-    """Share of `needles` found in `haystack` (0 when there are none)."""
-    return len(needles & haystack) / len(needles) if needles else 0.0
 
 
 class ExtractiveAnswerer:

@@ -161,3 +161,8 @@ def cognate_keys(text: str) -> set[str]:
 def _all_stopwords() -> frozenset[str]:
     """Stop words of every query language."""
     return frozenset().union(*(stopwords(lang) for lang in QUERY_LANGUAGES))
+
+
+def share_in(needles: set[str] | frozenset[str], haystack: set[str] | frozenset[str]) -> float:
+    """Share of `needles` found in `haystack` (0 when there are none)."""
+    return len(needles & haystack) / len(needles) if needles else 0.0

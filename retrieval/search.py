@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retrieval.index import ChunkRecord, NewsIndex
-from retrieval.language import cognate_keys, key_terms, query_terms
+from retrieval.language import cognate_keys, key_terms, query_terms, share_in
 from retrieval.ranker import LinearRanker, load_ranker
 
 # Each side fetches more than is answered; their union is re-ranked (about 75 chunks).
@@ -147,9 +147,9 @@ class Searcher:
         for row, scores in enumerate(sentence_scores):
             parts = [lexical[sid] for sid, _ in scores if sid in lexical]
             chunk_terms = frozenset().union(*(p.terms for p in parts))
-            f[row, col["keys"]] = _share_in(keys, chunk_terms)
-            f[row, col["cognates"]] = _share_in(q_cognates, frozenset().union(*(p.cognates for p in parts)))
-            f[row, col["sentence_keys"]] = max((_share_in(keys, p.terms) for p in parts), default=0.0)
+            f[row, col["keys"]] = share_in(keys, chunk_terms)
+            f[row, col["cognates"]] = share_in(q_cognates, frozenset().union(*(p.cognates for p in parts)))
+            f[row, col["sentence_keys"]] = max((share_in(keys, p.terms) for p in parts), default=0.0)
         articles = [c.article_id for c in chunks]
         f[:, col["support"]] = [min(articles.count(a), 5) / 5 for a in articles]
         article_cos = self._article_similarity(sorted(set(articles)), vector)
@@ -187,11 +187,6 @@ class Searcher:
             mean = self.index.chunk_vectors_of(chunk_ids).mean(axis=0)
             out[article_id] = float(mean @ vector / max(float(np.linalg.norm(mean)), 1e-9))
         return out
-
-
-def _share_in(needles: set[str] | frozenset[str], haystack: set[str] | frozenset[str]) -> float:
-    """Share of `needles` found in `haystack`."""
-    return len(needles & haystack) / len(needles) if needles else 0.0
 
 
 def _trained(name: str) -> LinearRanker:
