@@ -218,19 +218,21 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """(set, metric, newsbot, reference, ratio) rows."""
     rows = []
     for name, pair in results["sets"].items():
-        label = f"{name} ({pair['newsbot']['questions']} q)"
-        for metric_label, key in TABLE_METRICS:
-            ours, theirs = pair["newsbot"][key], pair["reference"][key]
-            rows.append((label, metric_label, _fmt(key, ours), _fmt(key, theirs),
-                         _ratio(ours, theirs)))
-            label = ""
+        rows += _pair_rows(f"{name} ({pair['newsbot']['questions']} q)", pair, TABLE_METRICS)
     for corpus, pair in results["indexes"].items():
         label = f"index {corpus} ({pair['newsbot']['articles']:,} articles)"
-        for metric_label, key in INDEX_METRICS:
-            ours, theirs = pair["newsbot"][key], pair["reference"][key]
-            rows.append((label, metric_label, _fmt(key, ours), _fmt(key, theirs),
-                         _ratio(ours, theirs)))
-            label = ""
+        rows += _pair_rows(label, pair, INDEX_METRICS)
+    return rows
+
+
+def _pair_rows(label: str, pair: dict[str, Any], metrics: Sequence[tuple[str, str]]
+               ) -> list[tuple[str, str, str, str, str]]:
+    """One row per metric, the label on the first only."""
+    rows = []
+    for metric_label, key in metrics:
+        ours, theirs = pair["newsbot"][key], pair["reference"][key]
+        rows.append((label, metric_label, _fmt(key, ours), _fmt(key, theirs), _ratio(ours, theirs)))
+        label = ""
     return rows
 
 

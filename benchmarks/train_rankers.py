@@ -53,6 +53,7 @@ class QuestionData:
     articles: list[str]
     x: np.ndarray
     y: np.ndarray
+    found: Candidates
 
 
 def fold(text: str) -> str:
@@ -99,10 +100,9 @@ def chunk_data(bot: Newsbot, questions: list[dict]) -> list[QuestionData]:
                 articles,
                 found.features,
                 y,
+                found,
             )
         )
-        out[-1].found = found  # type: ignore[attr-defined]
-        out[-1].vector = vector  # type: ignore[attr-defined]
     return out
 
 
@@ -124,7 +124,7 @@ def retrieval_metrics(data: list[QuestionData], ranker: LinearRanker) -> tuple[f
 
 def hits_for(d: QuestionData, searcher: Searcher, exclude_gold: bool = False) -> list[Hit]:
     """The top hits of one question under the searcher's models."""
-    found = d.found  # type: ignore[attr-defined]
+    found = d.found
     if exclude_gold:
         keep = [i for i, a in enumerate(d.articles) if a not in d.gold]
         found = Candidates(

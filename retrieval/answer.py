@@ -15,7 +15,7 @@ from prompts import render
 from retrieval.gazetteer import people_in, places_in
 from retrieval.index import NewsIndex
 from retrieval.language import cognate_keys, guess_language, key_terms, query_terms, share_in
-from retrieval.ranker import MODELS_DIR, LinearRanker, load_ranker
+from retrieval.ranker import MODELS_DIR, LinearRanker, trained_or
 from retrieval.search import Hit
 
 
@@ -318,7 +318,7 @@ class ExtractiveAnswerer:
         quote_budget: int = QUOTE_BUDGET,
     ) -> None:
         self.index = index
-        self.ranker = ranker or _default("sentence_ranker", _FALLBACK)
+        self.ranker = ranker or trained_or("sentence_ranker", _FALLBACK)
         self.policy = policy or _default_policy()
         self.quote_budget = quote_budget
 
@@ -388,14 +388,6 @@ class ExtractiveAnswerer:
             start=start,
             end=end,
         )
-
-
-def _default(name: str, fallback: LinearRanker) -> LinearRanker:
-    """A trained ranker from retrieval/models, or the fallback before training."""
-    try:
-        return load_ranker(name)
-    except FileNotFoundError:
-        return fallback
 
 
 def _default_policy() -> AbstainPolicy:

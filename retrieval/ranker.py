@@ -68,6 +68,14 @@ def load_ranker(name: str) -> LinearRanker:
     return LinearRanker.from_json(json.loads((MODELS_DIR / f"{name}.json").read_text("utf-8")))
 
 
+def trained_or(name: str, fallback: LinearRanker) -> LinearRanker:
+    """A trained ranker from retrieval/models, or `fallback` before training."""
+    try:
+        return load_ranker(name)
+    except FileNotFoundError:
+        return fallback
+
+
 def fit_logistic(
     x: np.ndarray, y: np.ndarray, features: Sequence[str], l2: float = 1.0, iterations: int = 50
 ) -> LinearRanker:

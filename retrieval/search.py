@@ -9,7 +9,7 @@ import numpy as np
 
 from retrieval.index import ChunkRecord, NewsIndex
 from retrieval.language import cognate_keys, key_terms, query_terms, share_in
-from retrieval.ranker import LinearRanker, load_ranker
+from retrieval.ranker import LinearRanker, trained_or
 
 # Each side fetches more than is answered; their union is re-ranked (about 75 chunks).
 DENSE_CANDIDATES = 30
@@ -76,8 +76,8 @@ class Searcher:
         self, index: NewsIndex, ranker: LinearRanker | None = None, relevance: LinearRanker | None = None
     ) -> None:
         self.index = index
-        self.ranker = ranker or _trained("chunk_ranker")
-        self.relevance = relevance or _trained("chunk_relevance")
+        self.ranker = ranker or trained_or("chunk_ranker", _FALLBACK)
+        self.relevance = relevance or trained_or("chunk_relevance", _FALLBACK)
 
     def search(self, question: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
         """The top-k chunks for the question, best first."""
@@ -187,11 +187,3 @@ class Searcher:
             mean = self.index.chunk_vectors_of(chunk_ids).mean(axis=0)
             out[article_id] = float(mean @ vector / max(float(np.linalg.norm(mean)), 1e-9))
         return out
-
-
-def _trained(name: str) -> LinearRanker:
-    """A trained model from retrieval/models, or the hand-set fallback before training."""
-    try:
-        return load_ranker(name)
-    except FileNotFoundError:
-        return _FALLBACK
