@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.answer import (  # noqa: E402
+from retrieval.answering.abstain import AbstainPolicy  # noqa: E402
+from retrieval.answering.extractive import ExtractiveAnswerer  # noqa: E402
+from retrieval.answering.features import (  # noqa: E402
     ABSTAIN_FEATURES,
     SENTENCE_FEATURES,
-    AbstainPolicy,
-    ExtractiveAnswerer,
     abstain_features,
     sentence_candidates,
     sentence_features,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from retrieval.answer import Answer, Citation
+from retrieval.answering.types import Answer, Citation
 from retrieval.index import ArticleSummary
 
 TITLE_CHARS = 120

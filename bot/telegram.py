@@ -43,7 +43,7 @@ from telegram.ext import (
 
 from bot import telegram_format as fmt
 from prompts import render
-from retrieval.answer import Answer, Citation
+from retrieval.answering.types import Answer, Citation
 from retrieval.config import Settings
 from retrieval.errors import ConfigError, InputError, NewsbotError
 from retrieval.pipeline import Newsbot

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from prompts import render
-from retrieval.answer import Answer, Citation
+from retrieval.answering.types import Answer, Citation
 from retrieval.index import ArticleSummary
 
 MAX_MESSAGE = 4096  # telegram.constants.MessageLimit.MAX_TEXT_LENGTH, in UTF-16 code units

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrieval.answer import Answer, Answerer, ExtractiveAnswerer, abstention, ranked_articles
+from retrieval.answering.extractive import ExtractiveAnswerer
+from retrieval.answering.types import Answer, Answerer, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
 from retrieval.documents import Problem, load_articles
 from retrieval.embeddings import Embedder, get_embedder

@@ -30,7 +30,7 @@ from bot.telegram import (
     webhook_options,
 )
 from prompts import render
-from retrieval.answer import Answer, Citation, abstention
+from retrieval.answering.types import Answer, Citation, abstention
 from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
 from retrieval.errors import ConfigError

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.answer import ABSTAIN_FEATURES, AbstainPolicy, ExtractiveAnswerer, question_language
+from retrieval.answering.abstain import AbstainPolicy
+from retrieval.answering.extractive import ExtractiveAnswerer
+from retrieval.answering.features import ABSTAIN_FEATURES
+from retrieval.answering.types import question_language
 from retrieval.errors import InputError
 from retrieval.pipeline import Newsbot
 from retrieval.ranker import LinearRanker

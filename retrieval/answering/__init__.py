@@ -1,0 +1,1 @@
+"""Answering: the Answer types, question typing, evidence features, abstention, the answerers."""

@@ -1,0 +1,116 @@
+"""The extractive answerer: quotes the sentence that answers, verbatim, or abstains."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.answering.abstain import AbstainPolicy, default_policy
+from retrieval.answering.features import (
+    SENTENCE_FEATURES,
+    SentenceCandidate,
+    abstain_features,
+    sentence_candidates,
+    sentence_features,
+)
+from retrieval.answering.questions import AnswerType, question_words
+from retrieval.answering.types import Answer, Citation, abstention, question_language, ranked_articles
+from retrieval.index import NewsIndex
+from retrieval.ranker import LinearRanker, trained_or
+from retrieval.search import Hit
+
+# Two quoted sentences are given when together they stay within this many characters.
+QUOTE_BUDGET = 300
+# A place or person named this many times in its article is the article's topic, not an answer.
+TOPIC_NAME = 3
+# Used until trained rankers are in retrieval/models/.
+_FALLBACK = LinearRanker.uniform(
+    SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0]
+)
+
+
+class ExtractiveAnswerer:
+    """Quotes the best evidence sentence from the top chunks, or abstains."""
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        index: NewsIndex,
+        ranker: LinearRanker | None = None,
+        policy: AbstainPolicy | None = None,
+        quote_budget: int = QUOTE_BUDGET,
+    ) -> None:
+        self.index = index
+        self.ranker = ranker or trained_or("sentence_ranker", _FALLBACK)
+        self.policy = policy or default_policy()
+        self.quote_budget = quote_budget
+
+    def answer(self, question: str, hits: Sequence[Hit], vector: np.ndarray) -> Answer:
+        """The best sentence(s) quoted and cited; an abstention when the evidence is weak."""
+        retrieved = ranked_articles(hits)
+        candidates = sentence_candidates(self.index, hits)
+        if not candidates:
+            return abstention(question, retrieved)
+        features = sentence_features(question, candidates)
+        order = np.argsort(-self.ranker.scores(features), kind="stable")
+        chosen = self.pick(question, [candidates[i] for i in order])
+        quote_text = " ".join(c.text for group in chosen for c in group)
+        evidence = abstain_features(question, hits[0], features[order[0]], quote_text)
+        if self.policy.abstains(evidence):
+            return abstention(question, retrieved)
+        citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
+        text = " ".join(f"„{c.quote}“ [{c.n}]" for c in citations)
+        return Answer(question, text, citations, language=question_language(question), retrieved=retrieved)
+
+    def pick(self, question: str, ranked: list[SentenceCandidate]) -> list[list[SentenceCandidate]]:
+        """The quotes to give, from all candidates best first: the best one, plus the runner-up
+        when both fit the budget. When the best lacks what the question asks for (a number, a
+        date, a place or person other than the question's and the passage's recurring ones) and
+        one of the next two has it, that one is quoted with it or instead."""
+        if len(ranked) < 2:
+            return [ranked[:1]]
+        kind = AnswerType.of(question)
+        words = question_words(question) | self._topic_names(kind, ranked[:3])
+        best, second = ranked[0], ranked[1]
+        if kind.missing(best.text, words):
+            typed = [c for c in ranked[1:3] if not kind.missing(c.text, words)]
+            if typed:
+                second = typed[0]
+                if len(best.text) + len(second.text) > self.quote_budget:
+                    return [[second]]
+        if len(best.text) + len(second.text) > self.quote_budget:
+            return [[best]]
+        if (
+            best.hit.chunk.article_id == second.hit.chunk.article_id
+            and abs(best.sentence_id - second.sentence_id) == 1
+        ):
+            return [sorted([best, second], key=lambda c: c.start)]
+        return [[best], [second]]
+
+    def _topic_names(self, kind: AnswerType, ranked: list[SentenceCandidate]) -> set[str]:
+        """Names (of the asked-for kind) that recur in their article: its topic, not an answer."""
+        topic = set()
+        for cand in ranked:
+            text = self.index.article_text(cand.hit.chunk.article_id)
+            topic.update(n.lower() for n in kind.names(cand.text, set()) if text.count(n) >= TOPIC_NAME)
+        return topic
+
+    def _cite(self, n: int, group: list[SentenceCandidate]) -> Citation:
+        """A citation quoting one sentence, or adjacent sentences as one passage."""
+        head = group[0]
+        article = self.index.article(head.hit.chunk.article_id)
+        start, end = group[0].start, group[-1].end
+        return Citation(
+            n=n,
+            article_id=article.id,
+            title=article.display_title,
+            date=article.date,
+            source=article.source,
+            chunk_id=head.hit.chunk.id,
+            quote=article.text[start:end],
+            start=start,
+            end=end,
+        )
+

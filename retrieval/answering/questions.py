@@ -1,0 +1,83 @@
+"""Question typing: what kind of thing a question asks for, and its words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.gazetteer import people_in, places_in
+
+_NUMBER_Q = re.compile(
+    r"\b(how (many|much|long|old|far|high|big|large)|wie (viele?|lange|alt|"
+    r"weit|hoch|groß|gross)|wieviele?|what (percentage|number))\b",
+    re.I,
+)
+_TIME_Q = re.compile(r"\b(when|what year|which year|wann|in welchem jahr|seit wann)\b", re.I)
+_PLACE_Q = re.compile(
+    r"^\W*(where|wo|wohin|woher)\b|\b(which|what) (city|country|place|state|region)\b|"
+    r"\b(welche[mnrs]?) (stadt|land|ort|staat|region)\b",
+    re.I,
+)
+_PERSON_Q = re.compile(r"^\W*(who|whom|whose|wer|wen|wem|wessen)\b", re.I)
+_TYPE_PATTERNS = (("number", _NUMBER_Q), ("time", _TIME_Q), ("place", _PLACE_Q), ("person", _PERSON_Q))
+_QUANTITY = re.compile(
+    r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|hundert|tausend|"
+    r"dutzend|million\w*|milliard\w*|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+    r"twenty|dozen|hundred|thousand|billion)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d{1,2}\.\s*[A-ZÄÖÜ][a-zäöü]+|"
+    r"\b(januar|jänner|februar|märz|april|mai|juni|juli|august|september|"
+    r"oktober|november|dezember|montag|dienstag|mittwoch|donnerstag|freitag|"
+    r"samstag|sonntag|jahrhundert\w*)\b",
+    re.I,
+)
+_INNER_CAPITAL = re.compile(r"(?<=\s)[A-ZÄÖÜ][\w-]+")
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    """What kind of thing a question asks for."""
+
+    number: bool
+    time: bool
+    place: bool
+    person: bool
+
+    @classmethod
+    def of(cls, question: str) -> AnswerType:
+        """The answer type of a question, from its first question word (English and German)."""
+        found = [(m.start(), kind) for kind, pattern in _TYPE_PATTERNS if (m := pattern.search(question))]
+        first = min((start for start, _ in found), default=None)
+        kinds = {kind for start, kind in found if start == first}
+        return cls("number" in kinds, "time" in kinds, "place" in kinds, "person" in kinds)
+
+    def matches(self, sentence: str, question_words: set[str]) -> dict[str, bool]:
+        """Which of the asked-for kinds the sentence holds (names not already in the question)."""
+        return {
+            "number": self.number and bool(_QUANTITY.search(sentence)),
+            "time": self.time and bool(_DATE.search(sentence)),
+            "place": self.place and bool(places_in(sentence, question_words)),
+            "person": self.person and bool(people_in(sentence, question_words)),
+        }
+
+    def names(self, sentence: str, question_words: set[str]) -> set[str]:
+        """The places or people (as asked for) that the sentence names beyond the question."""
+        found: set[str] = set()
+        if self.place:
+            found.update(places_in(sentence, question_words))
+        if self.person:
+            found.update(people_in(sentence, question_words))
+        return found
+
+    def missing(self, text: str, question_words: set[str]) -> bool:
+        """Whether the text lacks every kind of thing the question asks for."""
+        wanted = [self.number, self.time, self.place, self.person]
+        return any(wanted) and not any(self.matches(text, question_words).values())
+
+
+def question_words(question: str) -> set[str]:
+    """The question's words, lower-cased."""
+    return {w.lower() for w in re.findall(r"\w+", question)}
+
