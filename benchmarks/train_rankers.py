@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from retrieval.answering.features import (  # noqa: E402
     sentence_candidates,
     sentence_features,
 )
+from retrieval.answering.short import SHORT_FEATURES, choose_span, short_features  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
 from retrieval.pipeline import Newsbot  # noqa: E402
 from retrieval.ranker import MODELS_DIR, LinearRanker, fit_listwise, fit_logistic  # noqa: E402
@@ -59,6 +63,42 @@ class QuestionData:
 def fold(text: str) -> str:
     """Lower-cased, whitespace-folded text for answer matching."""
     return " ".join(text.lower().split())
+
+
+_ARTICLES = {
+    "a",
+    "an",
+    "the",
+    "der",
+    "die",
+    "das",
+    "den",
+    "dem",
+    "des",
+    "ein",
+    "eine",
+    "einen",
+    "einem",
+    "einer",
+    "eines",
+}
+
+
+def _tokens(text: str) -> list[str]:
+    """SQuAD-style tokens: lower-cased, punctuation and articles removed."""
+    return [t for t in re.sub(r"[^\w\s]", " ", text.lower()).split() if t not in _ARTICLES]
+
+
+def short_answer_f1(short: str, golds: list[str]) -> float:
+    """Token F1 of a short answer against the best gold answer."""
+    best = 0.0
+    for gold in golds:
+        a, b = _tokens(short), _tokens(gold)
+        common = sum((Counter(a) & Counter(b)).values())
+        if common:
+            p, r = common / len(a), common / len(b)
+            best = max(best, 2 * p * r / (p + r))
+    return best
 
 
 def load_questions() -> list[dict]:
@@ -122,11 +162,11 @@ def retrieval_metrics(data: list[QuestionData], ranker: LinearRanker) -> tuple[f
     return r1 / len(data), r5 / len(data)
 
 
-def hits_for(d: QuestionData, searcher: Searcher, exclude_gold: bool = False) -> list[Hit]:
-    """The top hits of one question under the searcher's models."""
+def hits_for(d: QuestionData, searcher: Searcher, exclude: Callable[[str], bool] | None = None) -> list[Hit]:
+    """The top hits of one question under the searcher's models, leaving out excluded articles."""
     found = d.found
-    if exclude_gold:
-        keep = [i for i, a in enumerate(d.articles) if a not in d.gold]
+    if exclude is not None:
+        keep = [i for i, a in enumerate(d.articles) if not exclude(a)]
         found = Candidates(
             [found.chunks[i] for i in keep],
             found.features[keep],
@@ -159,7 +199,9 @@ def fit_all(bot: Newsbot, data: list[QuestionData]) -> tuple[Searcher, LinearRan
 def evaluate(
     bot: Newsbot, test: list[QuestionData], searcher: Searcher, sentence: LinearRanker
 ) -> list[dict]:
-    """Per-question outcomes: retrieval ranks, chosen sentences, abstention evidence."""
+    """Per-question outcomes: retrieval ranks, chosen sentences, and the abstention evidence of the
+    question and of its unanswerable twins (its paragraph removed, its whole topic removed, the
+    sentences that state the answer removed)."""
     answerer = ExtractiveAnswerer(bot.index, sentence, AbstainPolicy(()))
     rows = []
     for d in test:
@@ -178,11 +220,27 @@ def evaluate(
                 "len2": sum(len(cands[i].text) for i in order[:2]),
                 "final_hit": final_hit(d, answerer, [cands[i] for i in order]),
                 "final_len": final_len(d, answerer, [cands[i] for i in order]),
-                "evidence": evidence(d, hits, x, order, cands, answerer),
-                "removed_evidence": removed_evidence(bot, d, searcher, sentence, answerer),
+                "evidence": evidence(d, answerer, hits),
+                "short": short_row(d, answerer, hits),
+                "twins": [
+                    evidence(d, answerer, hits_for(d, searcher, d.gold.__contains__)),
+                    evidence(d, answerer, hits_for(d, searcher, topic_of(d))),
+                    evidence(d, answerer, hits, gold_sentences(d, cands)),
+                ],
             }
         )
     return rows
+
+
+def topic_of(d: QuestionData) -> Callable[[str], bool]:
+    """Whether an article belongs to the question's topic (all paragraphs of its XQuAD article)."""
+    prefix = d.group + "-"
+    return lambda article_id: article_id.startswith(prefix)
+
+
+def gold_sentences(d: QuestionData, cands: list) -> frozenset[int]:
+    """The candidate sentences that state a gold answer."""
+    return frozenset(c.sentence_id for c in cands if any(fold(a) in fold(c.text) for a in d.answers))
 
 
 def final_hit(d: QuestionData, answerer: ExtractiveAnswerer, ranked: list) -> bool:
@@ -197,21 +255,25 @@ def final_len(d: QuestionData, answerer: ExtractiveAnswerer, ranked: list) -> in
     return sum(sum(len(c.text) for c in group) + 6 for group in groups) + max(len(groups) - 1, 0)
 
 
-def evidence(d: QuestionData, hits: list[Hit], x: np.ndarray, order, cands, answerer) -> np.ndarray:
-    """Abstention features of the answer the answerer would give."""
-    if not len(order):
-        return np.zeros(len(ABSTAIN_FEATURES))
-    chosen = answerer.pick(d.question, [cands[i] for i in order])
-    quote = " ".join(c.text for group in chosen for c in group)
-    return abstain_features(d.question, hits[0], x[order[0]], quote)
+def evidence(
+    d: QuestionData, answerer: ExtractiveAnswerer, hits: list[Hit], drop: frozenset[int] = frozenset()
+) -> np.ndarray | None:
+    """Abstention features of the answer the answerer would give (its own code), or None."""
+    found = answerer.evidence(d.question, hits, drop) if hits else None
+    return abstain_features(found) if found is not None else None
 
 
-def removed_evidence(bot: Newsbot, d: QuestionData, searcher: Searcher, sentence: LinearRanker, answerer):
-    """Abstention features when the gold article is not in the index (an unanswerable twin)."""
-    hits = hits_for(d, searcher, exclude_gold=True)
-    x, _, cands = sentence_data(bot, d, hits)
-    order = np.argsort(-sentence.scores(x), kind="stable") if len(x) else []
-    return evidence(d, hits, x, order, cands, answerer)
+def short_row(d: QuestionData, answerer: ExtractiveAnswerer, hits: list[Hit]) -> dict | None:
+    """The phrase the answerer would offer as the short answer, its span features and its F1."""
+    found = answerer.evidence(d.question, hits) if hits else None
+    if found is None:
+        return None
+    first = answerer.pick(d.question, list(found.ranked))[0][0]
+    chosen = choose_span(d.question, first.text)
+    if chosen is None:
+        return None
+    span, row = chosen
+    return {"row": row, "f1": short_answer_f1(span.text, d.answers), "question": d.question}
 
 
 def cross_validate(bot: Newsbot, data: list[QuestionData], folds: int = 5) -> list[dict]:
@@ -264,59 +326,63 @@ def fit_sentence_ranker(bot: Newsbot, data: list[QuestionData], chunk_ranker: Li
 
 
 def calibrate(rows: list[dict], max_false: float, folds: int = 5) -> dict:
-    """Fit two abstention models (answerable vs. article removed): one with the ranker's relevance,
-    which knows the corpus, and one on absolute evidence only, which holds for any corpus size.
-    Their floors are chosen together, out of fold, so that at most `max_false` of answerable
-    questions abstain while as many article-removed twins as possible do."""
-    pos = np.array([r["evidence"] for r in rows])
-    neg = np.array([r["removed_evidence"] for r in rows])
-    x, y = np.vstack([pos, neg]), np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    fold = np.arange(len(x)) % len(rows) % folds
-    absolute = [i for i, name in enumerate(ABSTAIN_FEATURES) if name != "relevance"]
-    held = np.zeros((len(x), 2))
+    """Fit the abstention model (answerable vs. its unanswerable twins) and choose its floor out of
+    fold, so that at most `max_false` of answerable questions abstain while as many twins as
+    possible do."""
+    pos = [r["evidence"] for r in rows if r["evidence"] is not None]
+    negs = [[r["twins"][k] for r in rows if r["twins"][k] is not None] for k in range(3)]
+    x = np.vstack([pos, *negs])
+    y = np.concatenate([np.ones(len(pos)), np.zeros(sum(len(n) for n in negs))])
+    kind = np.concatenate([np.full(len(pos), -1)] + [np.full(len(n), k) for k, n in enumerate(negs)])
+    fold = np.arange(len(x)) % folds
+    held = np.zeros(len(x))
     for k in range(folds):
-        train, test = fold != k, fold == k
-        held[test, 0] = fit_logistic(x[train], y[train], ABSTAIN_FEATURES).scores(x[test])
-        held[test, 1] = fit_absolute(x[train], y[train], absolute).scores(x[test])
-    strict = x[:, ABSTAIN_FEATURES.index("count_missing")] > 0
-    print(
-        f"number/date questions quoting none: answerable {strict[y == 1].mean():.3f}, "
-        f"article-removed {strict[y == 0].mean():.3f}"
-    )
-    best = (-1.0, 0.0, 0.0, 0.0, False)
-    for use_strict in (False, True):
-        for q0 in np.linspace(0, max_false, 15):
-            for q1 in np.linspace(0, max_false, 15):
-                floors = np.quantile(held[y == 1, 0], q0), np.quantile(held[y == 1, 1], q1)
-                abstain = (held[:, 0] < floors[0]) | (held[:, 1] < floors[1]) | (strict & use_strict)
-                false, caught = abstain[y == 1].mean(), abstain[y == 0].mean()
-                if false <= max_false and caught > best[0]:
-                    best = (float(caught), float(false), float(floors[0]), float(floors[1]), use_strict)
-    print(
-        f"abstention: answerable abstained {best[1]:.3f}, "
-        f"article-removed abstained {best[0]:.3f} (out of fold)"
-    )
-    models = fit_logistic(x, y, ABSTAIN_FEATURES), fit_absolute(x, y, absolute)
-    for model in models:
-        print(
-            "abstain", {f: round(float(w), 3) for f, w in zip(ABSTAIN_FEATURES, model.weights, strict=True)}
-        )
-    rules = [{"model": m.to_json(), "floor": f} for m, f in zip(models, best[2:4], strict=True)]
-    print(f"strict number/date rule: {best[4]}")
-    return {
-        "rules": rules,
-        "strict_counts": best[4],
-        "max_false_abstain": max_false,
-        "removed_abstained": best[0],
-    }
+        held[fold == k] = fit_logistic(x[fold != k], y[fold != k], ABSTAIN_FEATURES).scores(x[fold == k])
+    floor = float(np.quantile(held[y == 1], max_false))
+    print(f"abstention (out of fold): answerable abstained {(held[y == 1] < floor).mean():.3f}", end="")
+    for k, name in enumerate(("paragraph removed", "topic removed", "answer sentences removed")):
+        print(f", {name} {(held[kind == k] < floor).mean():.3f}", end="")
+    print()
+    model = fit_logistic(x, y, ABSTAIN_FEATURES)
+    print("abstain", {f: round(float(w), 3) for f, w in zip(ABSTAIN_FEATURES, model.weights, strict=True)})
+    return {"rules": [{"model": model.to_json(), "floor": floor}], "max_false_abstain": max_false}
 
 
-def fit_absolute(x: np.ndarray, y: np.ndarray, columns: list[int]) -> LinearRanker:
-    """A logistic model that ignores the columns not listed (weight 0)."""
-    sub = fit_logistic(x[:, columns], y, [ABSTAIN_FEATURES[i] for i in columns])
-    weights, mean, scale = np.zeros(x.shape[1]), np.zeros(x.shape[1]), np.ones(x.shape[1])
-    weights[columns], mean[columns], scale[columns] = sub.weights, sub.mean, sub.scale
-    return LinearRanker(ABSTAIN_FEATURES, weights, sub.bias, mean, scale)
+def calibrate_short(rows: list[dict], policy: AbstainPolicy, min_precision: float, folds: int = 5) -> dict:
+    """Fit the short-answer model (is the offered phrase the answer: F1 >= 0.5) and choose its floor
+    out of fold for the precision asked for."""
+    usable = [r for r in rows if r["short"] is not None and r["evidence"] is not None]
+    x = np.array(
+        [
+            short_features(r["short"]["question"], r["short"]["row"], policy.margin(r["evidence"]))
+            for r in usable
+        ]
+    )
+    f1 = np.array([r["short"]["f1"] for r in usable])
+    y = (f1 >= 0.5).astype(np.float64)
+    fold = np.arange(len(x)) % folds
+    held = np.zeros(len(x))
+    for k in range(folds):
+        held[fold == k] = fit_logistic(x[fold != k], y[fold != k], SHORT_FEATURES).scores(x[fold == k])
+    floor, best = float("inf"), 0
+    for candidate in np.sort(held):
+        given = held >= candidate
+        if given.any() and f1[given].mean() >= min_precision and given.sum() > best:
+            floor, best = float(candidate), int(given.sum())
+    given = held >= floor
+    print(
+        f"short answers (out of fold): offered for {len(usable)} of {len(rows)}, given {given.sum()} "
+        f"({given.sum() / len(rows):.3f} of all), precision {f1[given].mean() if given.any() else 0:.3f}"
+    )
+    model = fit_logistic(x, y, SHORT_FEATURES)
+    return {"model": model.to_json(), "floor": floor, "min_precision": min_precision}
+
+
+def load_policy(data: dict) -> AbstainPolicy:
+    """The policy a calibration result describes (as default_policy reads it)."""
+    return AbstainPolicy(
+        tuple((LinearRanker.from_json(r["model"]), float(r["floor"])) for r in data["rules"])
+    )
 
 
 def main() -> None:
@@ -325,12 +391,14 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=Path("/tmp/newsbot-train/index"))
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--max-false-abstain", type=float, default=0.03)
+    parser.add_argument("--min-short-precision", type=float, default=0.85)
     args = parser.parse_args()
     bot = open_bot(args.index)
     data = chunk_data(bot, load_questions())
     print(f"questions {len(data)}, candidates with the gold article {np.mean([d.y.any() for d in data]):.3f}")
     rows = cross_validate(bot, data)
     policy = calibrate(rows, args.max_false_abstain)
+    short = calibrate_short(rows, load_policy(policy), args.min_short_precision)
     searcher, sentence = fit_all(bot, data)
     print("fitted on all: recall@1 {:.3f} recall@5 {:.3f}".format(*retrieval_metrics(data, searcher.ranker)))
     models = {
@@ -345,6 +413,7 @@ def main() -> None:
         for name, ranker in models.items():
             (MODELS_DIR / f"{name}.json").write_text(json.dumps(ranker.to_json(), indent=1) + "\n")
         (MODELS_DIR / "abstain.json").write_text(json.dumps(policy, indent=1) + "\n")
+        (MODELS_DIR / "short_answer.json").write_text(json.dumps(short, indent=1) + "\n")
         print(f"wrote {MODELS_DIR}")
 
 

@@ -23,3 +23,7 @@ class EmbedderMismatchError(NewsbotError):
 
 class ConfigError(NewsbotError):
     """A setting has a value that cannot work."""
+
+
+class ModelError(NewsbotError):
+    """A shipped model file does not fit the code (features renamed or missing)."""

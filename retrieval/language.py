@@ -157,6 +157,11 @@ def cognate_keys(text: str) -> set[str]:
     return out
 
 
+def stop_words_of_queries() -> frozenset[str]:
+    """Stop words of every query language (English and German)."""
+    return _all_stopwords()
+
+
 @lru_cache(maxsize=1)
 def _all_stopwords() -> frozenset[str]:
     """Stop words of every query language."""

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.errors import ModelError
+
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 
@@ -62,16 +64,31 @@ class LinearRanker:
         return cls(tuple(features), np.asarray(weights, dtype=np.float64), 0.0, np.zeros(n), np.ones(n))
 
 
+def checked(model: LinearRanker, features: Sequence[str], where: Path | str) -> LinearRanker:
+    """The model, when its feature names are the code's, in the code's order; else ModelError."""
+    if tuple(model.features) != tuple(features):
+        ours, theirs = set(features), set(model.features)
+        detail = (
+            f"missing {sorted(ours - theirs)}, unknown {sorted(theirs - ours)}"
+            if ours != theirs
+            else "same names in another order"
+        )
+        raise ModelError(f"{where}: the model's features do not match the code's ({detail}); retrain it")
+    return model
+
+
 @lru_cache(maxsize=8)
-def load_ranker(name: str) -> LinearRanker:
-    """A ranker from retrieval/models/NAME.json."""
-    return LinearRanker.from_json(json.loads((MODELS_DIR / f"{name}.json").read_text("utf-8")))
+def load_ranker(name: str, features: tuple[str, ...]) -> LinearRanker:
+    """A ranker from retrieval/models/NAME.json, checked against the code's feature names."""
+    path = MODELS_DIR / f"{name}.json"
+    return checked(LinearRanker.from_json(json.loads(path.read_text("utf-8"))), features, path)
 
 
 def trained_or(name: str, fallback: LinearRanker) -> LinearRanker:
-    """A trained ranker from retrieval/models, or `fallback` before training."""
+    """A trained ranker from retrieval/models (its features checked against the fallback's, which
+    are the code's), or `fallback` before training."""
     try:
-        return load_ranker(name)
+        return load_ranker(name, tuple(fallback.features))
     except FileNotFoundError:
         return fallback
 

@@ -9,13 +9,16 @@ import numpy as np
 from retrieval.answering.abstain import AbstainPolicy, default_policy
 from retrieval.answering.features import (
     SENTENCE_FEATURES,
+    Evidence,
     SentenceCandidate,
     abstain_features,
     sentence_candidates,
     sentence_features,
 )
-from retrieval.answering.questions import AnswerType, question_words
-from retrieval.answering.types import Answer, Citation, abstention, question_language, ranked_articles
+from retrieval.answering.focus import WordVectors
+from retrieval.answering.questions import AnswerType, focus_words, question_words
+from retrieval.answering.short import ShortPolicy, best_span, default_short_policy
+from retrieval.answering.types import Answer, Citation, abstention, question_language, quoted, ranked_articles
 from retrieval.index import NewsIndex
 from retrieval.ranker import LinearRanker, trained_or
 from retrieval.search import Hit
@@ -26,7 +29,7 @@ QUOTE_BUDGET = 300
 TOPIC_NAME = 3
 # Used until trained rankers are in retrieval/models/.
 _FALLBACK = LinearRanker.uniform(
-    SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0]
+    SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0, 0.5, -0.5]
 )
 
 
@@ -41,28 +44,70 @@ class ExtractiveAnswerer:
         ranker: LinearRanker | None = None,
         policy: AbstainPolicy | None = None,
         quote_budget: int = QUOTE_BUDGET,
+        short_policy: ShortPolicy | None = None,
     ) -> None:
         self.index = index
         self.ranker = ranker or trained_or("sentence_ranker", _FALLBACK)
         self.policy = policy or default_policy()
         self.quote_budget = quote_budget
+        self.short_policy = short_policy or default_short_policy()
+        self._words: WordVectors | None = None
+
+    @property
+    def words(self) -> WordVectors:
+        """Word vectors for focus coverage, from the index's embedder (cached per answerer)."""
+        if self._words is None:
+            self._words = WordVectors(self.index.embedder)
+        return self._words
 
     def answer(self, question: str, hits: Sequence[Hit], vector: np.ndarray) -> Answer:
-        """The best sentence(s) quoted and cited; an abstention when the evidence is weak."""
+        """The best sentence(s) quoted and cited, the short answer first when the quote holds it;
+        an abstention naming the closest article when the evidence does not answer."""
         retrieved = ranked_articles(hits)
-        candidates = sentence_candidates(self.index, hits)
-        if not candidates:
+        evidence = self.evidence(question, hits)
+        if evidence is None:
             return abstention(question, retrieved)
-        features = sentence_features(question, candidates)
-        order = np.argsort(-self.ranker.scores(features), kind="stable")
-        chosen = self.pick(question, [candidates[i] for i in order])
-        quote_text = " ".join(c.text for group in chosen for c in group)
-        evidence = abstain_features(question, hits[0], features[order[0]], quote_text)
-        if self.policy.abstains(evidence):
+        margin = self.policy.margin(abstain_features(evidence))
+        if margin < 0:
             return abstention(question, retrieved)
+        chosen = self.pick(question, list(evidence.ranked))
         citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
-        text = " ".join(f"„{c.quote}“ [{c.n}]" for c in citations)
-        return Answer(question, text, citations, language=question_language(question), retrieved=retrieved)
+        short = best_span(question, chosen[0][0].text, self.short_policy, margin)
+        quotes = " ".join(f"{quoted(c.quote)} [{c.n}]" for c in citations)
+        text = f"**{short}** — {quotes}" if short else quotes
+        return Answer(
+            question,
+            text,
+            citations,
+            language=question_language(question),
+            retrieved=retrieved,
+            short_answer=short,
+        )
+
+    def evidence(
+        self, question: str, hits: Sequence[Hit], drop: frozenset[int] = frozenset()
+    ) -> Evidence | None:
+        """The sentences of the hits ranked best first with their features, and how well the best
+        covers the question; `drop` leaves sentences out (training makes near-miss twins so)."""
+        candidates = [c for c in sentence_candidates(self.index, hits) if c.sentence_id not in drop]
+        if not candidates:
+            return None
+        features = sentence_features(question, candidates)
+        scores = self.ranker.scores(features)
+        order = np.argsort(-scores, kind="stable")
+        best = candidates[order[0]]
+        article = self.index.article(best.hit.chunk.article_id)
+        focus = focus_words(question)
+        return Evidence(
+            question,
+            hits,
+            [candidates[i] for i in order],
+            features[order],
+            scores[order],
+            f"{article.title}\n{article.text}",
+            self.words.coverage(focus, best.text),
+            len(focus),
+        )
 
     def pick(self, question: str, ranked: list[SentenceCandidate]) -> list[list[SentenceCandidate]]:
         """The quotes to give, from all candidates best first: the best one, plus the runner-up
@@ -113,4 +158,3 @@ class ExtractiveAnswerer:
             start=start,
             end=end,
         )
-

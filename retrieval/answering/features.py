@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from retrieval.answering.questions import _INNER_CAPITAL, AnswerType, question_words
+from retrieval.answering.short import span_features, spans
 from retrieval.index import NewsIndex
-from retrieval.language import cognate_keys, key_terms, query_terms, share_in
+from retrieval.language import cognate_keys, key_terms, query_terms, share_in, terms
 from retrieval.search import Hit
 
 SENTENCE_FEATURES = (
@@ -31,6 +33,8 @@ SENTENCE_FEATURES = (
     "prev_cos",
     "prev_overlap",
     "next_cos",
+    "span_ok",
+    "span_dist",
 )
 
 
@@ -103,45 +107,123 @@ def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) ->
         )
     for row, cand in enumerate(candidates):
         sid = cand.sentence_id
-        f[row, 13:] = (cos.get(sid - 1, 0.0), overlap.get(sid - 1, 0.0), cos.get(sid + 1, 0.0))
+        f[row, 13:16] = (cos.get(sid - 1, 0.0), overlap.get(sid - 1, 0.0), cos.get(sid + 1, 0.0))
     f[:, 1] = f[:, 0] - f[:, 0].max()
+    f[:, 16:] = [_span_evidence(question, kind, cand.text) for cand in candidates]
     return f
+
+
+def _span_evidence(question: str, kind: AnswerType, text: str) -> tuple[float, float]:
+    """Whether the sentence holds a phrase of the asked-for kind that the question does not name,
+    and how near (0 near .. 1 far) the nearest such phrase is to the question's words in it."""
+    if not (kind.number or kind.time or kind.place or kind.person or kind.entity):
+        return 0.0, 1.0
+    found = spans(text, kind)
+    usable = [f for f in span_features(question, text, found) if f["kind_match"] and not f["in_question"]]
+    return float(bool(usable)), min((f["distance"] for f in usable), default=1.0)
 
 
 ABSTAIN_FEATURES = (
     "relevance",
     "cos_chunk",
     "cos_sentence",
-    "keys",
-    "cognates",
+    "hit_keys",
+    "hit_cognates",
     "bm25_shared",
+    "quote_cos",
     "quote_overlap",
-    "quote_cognates",
     "quote_keys",
+    "quote_cognates",
+    "quote_score",
+    "quote_margin",
+    "quote_softmax",
     "type_missing",
     "count_missing",
+    "article_terms",
+    "article_cognates",
+    "article_keys",
+    "hit_gap",
+    "hit_articles",
+    "typed",
+    "span_ok",
+    "quote_novel",
+    "prev_cos",
+    "next_cos",
+    "typed_cos",
+    "question_length",
+    "focus_min",
+    "focus_mean",
+    "focus_words",
 )
 
 
-def abstain_features(question: str, hit: Hit, quote: np.ndarray, quote_text: str) -> np.ndarray:
-    """Evidence strength of an answer: its top hit's features and its best quote's."""
+@dataclass(frozen=True)
+class Evidence:
+    """What an answer would rest on: the question, the hits, the ranked sentences with their
+    features and ranker scores (best first), the best sentence's article, and how well the best
+    sentence covers the question's focus words (least, mean)."""
+
+    question: str
+    hits: Sequence[Hit]
+    ranked: Sequence[SentenceCandidate]
+    features: np.ndarray
+    scores: np.ndarray
+    article_text: str
+    focus: tuple[float, float]
+    focus_count: int
+
+
+def abstain_features(e: Evidence) -> np.ndarray:
+    """The evidence as a vector in ABSTAIN_FEATURES order, built by name."""
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
-    kind = AnswerType.of(question)
-    missing = kind.missing(quote_text, question_words(question))
-    return np.array(
-        [
-            hit.relevance,
-            hit.features.get("cos_chunk", 0.0),
-            hit.features.get("cos_sentence", 0.0),
-            hit.features.get("keys", 0.0),
-            hit.features.get("cognates", 0.0),
-            hit.features.get("bm25_shared", 0.0),
-            quote[col["overlap"]],
-            quote[col["cognates"]],
-            quote[col["keys"]],
-            float(missing),
-            float(missing and (kind.number or kind.time)),
-        ]
+    best, x, hit = e.ranked[0], e.features[0], e.hits[0]
+    kind = AnswerType.of(e.question)
+    q_terms, keys, q_cognates = (
+        set(query_terms(e.question)),
+        set(key_terms(e.question)),
+        cognate_keys(e.question),
     )
+    a_terms, a_cognates = _article_terms(e.article_text)
+    missing = kind.missing(best.text, question_words(e.question))
+    typed = float(any((kind.number, kind.time, kind.place, kind.person)))
+    p = np.exp(e.scores - e.scores.max())
+    scores = [h.score for h in e.hits]
+    named = {
+        "relevance": hit.relevance,
+        "cos_chunk": hit.features.get("cos_chunk", 0.0),
+        "cos_sentence": hit.features.get("cos_sentence", 0.0),
+        "hit_keys": hit.features.get("keys", 0.0),
+        "hit_cognates": hit.features.get("cognates", 0.0),
+        "bm25_shared": hit.features.get("bm25_shared", 0.0),
+        "quote_cos": x[col["cos"]],
+        "quote_overlap": x[col["overlap"]],
+        "quote_keys": x[col["keys"]],
+        "quote_cognates": x[col["cognates"]],
+        "quote_score": float(e.scores[0]),
+        "quote_margin": float(e.scores[0] - e.scores[1]) if len(e.scores) > 1 else 3.0,
+        "quote_softmax": float(p[0] / p.sum()),
+        "type_missing": float(missing),
+        "count_missing": float(missing and (kind.number or kind.time)),
+        "article_terms": share_in(q_terms, a_terms),
+        "article_cognates": share_in(q_cognates, a_cognates),
+        "article_keys": share_in(keys, a_terms),
+        "hit_gap": scores[0] - scores[1] if len(scores) > 1 else 3.0,
+        "hit_articles": float(len({h.chunk.article_id for h in e.hits})),
+        "typed": typed,
+        "span_ok": x[col["span_ok"]],
+        "quote_novel": x[col["novel"]],
+        "prev_cos": x[col["prev_cos"]],
+        "next_cos": x[col["next_cos"]],
+        "typed_cos": x[col["cos"]] * typed,
+        "question_length": len(e.question) / 100,
+        "focus_min": e.focus[0],
+        "focus_mean": e.focus[1],
+        "focus_words": float(e.focus_count),
+    }
+    return np.array([named[name] for name in ABSTAIN_FEATURES], dtype=np.float64)
 
 
+@lru_cache(maxsize=256)
+def _article_terms(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """An article's stemmed terms (German and English stemming) and cognate keys."""
+    return frozenset(terms(text, "de")) | frozenset(terms(text, "en")), frozenset(cognate_keys(text))

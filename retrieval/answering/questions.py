@@ -19,6 +19,7 @@ _PLACE_Q = re.compile(
     re.I,
 )
 _PERSON_Q = re.compile(r"^\W*(who|whom|whose|wer|wen|wem|wessen)\b", re.I)
+_ENTITY_Q = re.compile(r"\b(which|welche[mnrs]?|what is the name|wie hei(ß|ss)t)\b", re.I)
 _TYPE_PATTERNS = (("number", _NUMBER_Q), ("time", _TIME_Q), ("place", _PLACE_Q), ("person", _PERSON_Q))
 _QUANTITY = re.compile(
     r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|hundert|tausend|"
@@ -44,6 +45,7 @@ class AnswerType:
     time: bool
     place: bool
     person: bool
+    entity: bool = False
 
     @classmethod
     def of(cls, question: str) -> AnswerType:
@@ -51,7 +53,8 @@ class AnswerType:
         found = [(m.start(), kind) for kind, pattern in _TYPE_PATTERNS if (m := pattern.search(question))]
         first = min((start for start, _ in found), default=None)
         kinds = {kind for start, kind in found if start == first}
-        return cls("number" in kinds, "time" in kinds, "place" in kinds, "person" in kinds)
+        entity = not kinds and bool(_ENTITY_Q.search(question))
+        return cls("number" in kinds, "time" in kinds, "place" in kinds, "person" in kinds, entity)
 
     def matches(self, sentence: str, question_words: set[str]) -> dict[str, bool]:
         """Which of the asked-for kinds the sentence holds (names not already in the question)."""
@@ -81,3 +84,24 @@ def question_words(question: str) -> set[str]:
     """The question's words, lower-cased."""
     return {w.lower() for w in re.findall(r"\w+", question)}
 
+
+# Question words and verbs that say what kind of answer is wanted, not what it is about.
+_ASKING = frozenset(
+    """
+    how many much long old far high big large what which who whom whose when where why does did do
+    is are was were has have had according name called wie viele viel lange alt weit hoch groß gross
+    welche welcher welches welchen welchem wer wen wem wessen wann wo wohin woher warum was laut heißt
+    heisst nennt
+    """.split()
+)
+_NAME_OR_NUMBER = re.compile(r"\b(?:\w*\d\w*|[A-ZÄÖÜ][\w'’-]*)")
+
+
+def focus_words(question: str) -> list[str]:
+    """What the question asks about beyond its names and numbers ("spectators", "born", "Firma"):
+    its content words other than question words, stop words, names and numbers."""
+    from retrieval.language import stop_words_of_queries
+
+    names = _NAME_OR_NUMBER.findall(question)[1:]
+    skip = {w.lower() for w in re.findall(r"\w+", " ".join(names))} | _ASKING | stop_words_of_queries()
+    return list(dict.fromkeys(w for w in re.findall(r"[^\W\d_]{3,}", question) if w.lower() not in skip))

@@ -28,8 +28,6 @@ class Citation:
     end: int
 
 
-
-
 @dataclass(frozen=True)
 class Answer:
     """What the bot says: text with [n] markers, the short answer, the citations, and whether it
@@ -85,8 +83,14 @@ def abstention(question: str, retrieved: Sequence[str] = ()) -> Answer:
     )
 
 
-
 def ranked_articles(hits: Sequence[Hit]) -> tuple[str, ...]:
     """Article ids in the order of their best chunk."""
     return tuple(dict.fromkeys(hit.chunk.article_id for hit in hits))
 
+
+def quoted(text: str) -> str:
+    """The text in German quotation marks „…“, unless it already opens with „ (then it is shown
+    as it is, with the closing mark added only when missing)."""
+    if text.startswith("„"):
+        return text if text.rstrip().endswith(("“", '"')) else f"{text}“"
+    return f"„{text}“"

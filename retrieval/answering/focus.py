@@ -1,0 +1,53 @@
+"""Does a sentence speak of what the question asks about? Word-level cross-lingual similarity of
+the question's focus words ("spectators") to a sentence's words ("Zuschauer"), with the
+multilingual encoder, word vectors cached."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.embeddings import Embedder
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+# Distinct words whose vectors are kept (about 1 KiB each).
+CACHE_WORDS = 50_000
+
+
+def sentence_words(text: str) -> list[str]:
+    """The words of a sentence worth comparing (letters only, three or more), each once."""
+    return list(dict.fromkeys(_WORD.findall(text)))
+
+
+class WordVectors:
+    """Unit vectors of single words from an embedder, computed once per word (LRU-bounded)."""
+
+    def __init__(self, embedder: Embedder, capacity: int = CACHE_WORDS) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def vectors(self, words: Sequence[str]) -> np.ndarray:
+        """One row per word; the words not seen before are embedded in one batch."""
+        missing = [w for w in dict.fromkeys(words) if w not in self._cache]
+        if missing:
+            for word, vector in zip(missing, self.embedder.embed(missing), strict=True):
+                self._cache[word] = np.asarray(vector, dtype=np.float32)
+        for word in words:
+            self._cache.move_to_end(word)
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        return np.array([self._cache[w] for w in words], dtype=np.float32).reshape(len(words), -1)
+
+    def coverage(self, focus: Sequence[str], text: str) -> tuple[float, float]:
+        """(least, mean) over the focus words of their best similarity to a word of the text;
+        (1, 1) when there is nothing to compare."""
+        words = sentence_words(text)
+        if not focus or not words:
+            return 1.0, 1.0
+        vectors = self.vectors([*focus, *words])
+        best = (vectors[: len(focus)] @ vectors[len(focus) :].T).max(axis=1)
+        return float(best.min()), float(best.mean())

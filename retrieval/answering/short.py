@@ -1,0 +1,223 @@
+"""Short answers: the phrase in a quoted sentence that answers the question (a number with its
+unit, a date, a person, a place, a name), taken verbatim, with the features that decide whether
+the evidence supports giving it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.answering.questions import AnswerType, question_words
+from retrieval.gazetteer import first_names, place_names
+from retrieval.language import cognate_keys, query_terms
+from retrieval.ranker import MODELS_DIR, LinearRanker, checked
+
+# Magnitudes and units that belong to a number ("857 Millionen", "58 Mio. Euro", "160 km/h").
+_UNIT = (
+    r"(?:\s?(?:%|Prozent|Promille|Millionen|Million|Milliarden|Milliarde|Mio\.|Mrd\.|Tausend|"
+    r"Euro|Cent|Dollar|US-Dollar|Franken|Pfund|Yuan|Rubel|Kronen|km/h|Kilometern?|km|Metern?|m|"
+    r"Zentimetern?|cm|Millimetern?|mm|Kilogramm|kg|Gramm|Tonnen|Litern?|Grad|°C?|Hektar|"
+    r"Quadratkilometern?|Stunden|Minuten|Sekunden|Tagen?|Wochen|Monaten?|Jahren?|Jahrhunderts?|"
+    r"percent|million|billion|thousand|euros?|dollars?|miles?|kilometres?|kilometers?|meters?|"
+    r"metres?|feet|tons?|years?|hours?|minutes?|days?)(?![\w-]))*"
+)
+_NUMBER_WORD = (
+    r"(?:zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|vierzig|"
+    r"fünfzig|hundert|tausend|dutzend|eine[mn]?|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|twenty|dozen|hundred|thousand)"
+)
+_NUMBER = re.compile(
+    rf"(?<![\w.,])(?:\d[\d.,]*\d|\d)(?:[-–]\d[\d.,]*)?(?:-(?:fach|prozentige?|jährige?)\w*)?{_UNIT}"
+    rf"|\b{_NUMBER_WORD}\b{_UNIT}",
+    re.I,
+)
+_MONTH = (
+    r"(?:Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
+    r"Dezember|January|February|March|June|July|October|December)"
+)
+_DATE = re.compile(
+    rf"\b\d{{1,2}}\.\s?{_MONTH}(?:\s\d{{4}})?|\b{_MONTH}\s\d{{4}}|\b{_MONTH}\s\d{{1,2}},?\s\d{{4}}"
+    r"|\b\d{1,2}\.\s?Jahrhunderts?|\b1[0-9]{3}er(?:\sJahren?)?|\b(?:1[0-9]{3}|20[0-9]{2})\b"
+    rf"|\b{_MONTH}\b"
+)
+_CAPITALIZED = re.compile(
+    r"\b[A-ZÄÖÜ][\w'’.-]*[\w](?:\s(?:von|van|de|der|del|da|di|dos|du|al|bin|ibn|und)?\s?[A-ZÄÖÜ][\w'’-]*[\w])*"
+)
+_SENTENCE_START = re.compile(r"^\W*\w+")
+SPAN_FEATURES = (
+    "kind_match",
+    "in_question",
+    "distance",
+    "near_terms",
+    "tokens",
+    "candidates",
+    "first_name",
+    "place",
+)
+# A short answer is a phrase, not a clause.
+MAX_SPAN_TOKENS = 6
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer phrase: where it is in its sentence and what kind it is."""
+
+    start: int
+    end: int
+    text: str
+    kind: str
+
+
+def spans(sentence: str, kind: AnswerType) -> list[Span]:
+    """Candidate phrases of the kinds the question asks for, left to right, without overlaps."""
+    found: list[Span] = []
+    if kind.time:
+        found += [Span(m.start(), m.end(), m.group(), "time") for m in _DATE.finditer(sentence)]
+    if kind.number:
+        for m in _NUMBER.finditer(sentence):
+            text = m.group().rstrip(".,")
+            found.append(Span(m.start(), m.start() + len(text), text, "number"))
+    if kind.person or kind.place or kind.entity:
+        start = _SENTENCE_START.match(sentence)
+        first_end = start.end() if start else 0
+        for m in _CAPITALIZED.finditer(sentence):
+            text = m.group().rstrip(".")
+            if m.start() == 0 and m.end() <= first_end:
+                continue  # the sentence's first word is capitalized anyway
+            found.append(Span(m.start(), m.start() + len(text), text, "name"))
+    return _without_overlaps(found)
+
+
+def _without_overlaps(found: list[Span]) -> list[Span]:
+    """The longest spans first, then any that do not overlap them, in reading order."""
+    kept: list[Span] = []
+    for span in sorted(found, key=lambda s: (-(s.end - s.start), s.start)):
+        if all(span.end <= k.start or span.start >= k.end for k in kept):
+            kept.append(span)
+    return sorted(kept, key=lambda s: s.start)
+
+
+def span_features(question: str, sentence: str, candidates: Sequence[Span]) -> list[dict[str, float]]:
+    """Features by name (SPAN_FEATURES) of each candidate phrase."""
+    kind = AnswerType.of(question)
+    q_words, q_terms, q_cognates = (
+        question_words(question),
+        set(query_terms(question)),
+        cognate_keys(question),
+    )
+    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if _matches(m.group(), q_words, q_cognates)]
+    firsts, places = first_names(), place_names()
+    rows = []
+    for span in candidates:
+        words = re.findall(r"\w+", span.text)
+        inside = bool(words) and all(_matches(w, q_words, q_cognates) for w in words)
+        dist = min((abs(a - span.start) for a in anchors), default=len(sentence))
+        rows.append(
+            {
+                "kind_match": float(_kind_match(span, kind, firsts, places)),
+                "in_question": float(
+                    inside or bool(set(query_terms(span.text)) & q_terms and len(words) == 1)
+                ),
+                "distance": min(dist, 200) / 200,
+                "near_terms": float(len(anchors) > 0),
+                "tokens": min(len(words), MAX_SPAN_TOKENS) / MAX_SPAN_TOKENS,
+                "candidates": min(len(candidates), 6) / 6,
+                "first_name": float(bool(words) and words[0] in firsts),
+                "place": float(any(w in places for w in words)),
+            }
+        )
+    return rows
+
+
+def _matches(word: str, q_words: set[str], q_cognates: set[str]) -> bool:
+    """Whether a sentence word is one of the question's (as written, or as a cognate)."""
+    low = word.lower()
+    return low in q_words or (len(low) >= 4 and bool(cognate_keys(low) & q_cognates))
+
+
+def _kind_match(span: Span, kind: AnswerType, firsts: frozenset[str], places: frozenset[str]) -> bool:
+    """Whether the phrase is of a kind the question asks for."""
+    words = span.text.split()
+    if span.kind in ("time", "number"):
+        return True
+    if kind.person and words and words[0] in firsts and len(words) >= 2:
+        return True
+    if kind.place and any(w in places for w in words):
+        return True
+    return kind.entity
+
+
+SHORT_FEATURES = (
+    *SPAN_FEATURES,
+    "confidence",
+    "asks_number",
+    "asks_time",
+    "asks_person",
+    "asks_place",
+    "asks_entity",
+)
+
+
+@dataclass(frozen=True)
+class ShortPolicy:
+    """Give the short answer when the model's logit for "this phrase is the answer" reaches the floor."""
+
+    model: LinearRanker
+    floor: float
+
+
+def choose_span(question: str, sentence: str) -> tuple[Span, dict[str, float]] | None:
+    """The phrase of the asked-for kind, not named in the question, nearest the question's words."""
+    kind = AnswerType.of(question)
+    if not (kind.number or kind.time or kind.place or kind.person or kind.entity):
+        return None
+    found = spans(sentence, kind)
+    rows = span_features(question, sentence, found)
+    usable = [(f["distance"], i) for i, f in enumerate(rows) if f["kind_match"] and not f["in_question"]]
+    if not usable:
+        return None
+    _, i = min(usable)
+    return found[i], rows[i]
+
+
+def short_features(question: str, row: dict[str, float], confidence: float) -> np.ndarray:
+    """The SHORT_FEATURES vector of a chosen phrase, built by name."""
+    kind = AnswerType.of(question)
+    named = {
+        **row,
+        "confidence": confidence,
+        "asks_number": float(kind.number),
+        "asks_time": float(kind.time),
+        "asks_person": float(kind.person),
+        "asks_place": float(kind.place),
+        "asks_entity": float(kind.entity),
+    }
+    return np.array([named[name] for name in SHORT_FEATURES], dtype=np.float64)
+
+
+def best_span(question: str, sentence: str, policy: ShortPolicy, confidence: float) -> str | None:
+    """The short answer taken verbatim from the sentence, or None when it is not supported."""
+    chosen = choose_span(question, sentence)
+    if chosen is None:
+        return None
+    span, row = chosen
+    if policy.model.scores(short_features(question, row, confidence)[None, :])[0] < policy.floor:
+        return None
+    return span.text
+
+
+def default_short_policy() -> ShortPolicy:
+    """The trained policy from retrieval/models/short_answer.json, or a cautious rule before training."""
+    path = MODELS_DIR / "short_answer.json"
+    if not path.exists():
+        weights = [0.0] * len(SHORT_FEATURES)
+        weights[SHORT_FEATURES.index("confidence")] = 1.0
+        return ShortPolicy(LinearRanker.uniform(SHORT_FEATURES, weights), 2.0)
+    data = json.loads(path.read_text("utf-8"))
+    return ShortPolicy(
+        checked(LinearRanker.from_json(data["model"]), SHORT_FEATURES, path), float(data["floor"])
+    )
