@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -11,6 +12,14 @@ import numpy as np
 from prompts import render
 from retrieval.language import guess_language
 from retrieval.search import Hit
+
+# Quote marks that open or close a quotation in German or English text.
+OPENING_MARKS = ("„", "“", "‚", '"', "»", "«")
+CLOSING_MARKS = ("“", "”", "‘", '"', "«", "»")
+# Longer titles are shortened in an abstention.
+ABSTAIN_TITLE_CHARS = 100
+# `**short answer**` at the start of an answer text.
+_SHORT_ANSWER = re.compile(r"\*\*(?P<short>[^*\n]+?)\*\*(?P<rest>.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,12 @@ class Citation:
     end: int
 
 
+@dataclass(frozen=True)
+class ArticleRef:
+    """The article an abstention names as the closest it looked at."""
+
+    title: str
+    date: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,17 +88,59 @@ def question_language(question: str) -> str:
     return guess_language(question, default="en")
 
 
-def abstention(question: str, retrieved: Sequence[str] = ()) -> Answer:
-    """The answer that says the articles do not answer the question."""
+def abstention(question: str, retrieved: Sequence[str] = (), closest: ArticleRef | None = None) -> Answer:
+    """The answer that says the articles do not answer the question, naming the closest article
+    it looked at when there is one. It cites nothing."""
     lang = question_language(question)
     return Answer(
         question=question,
-        text=render(f"abstain_{lang}"),
+        text=abstention_text(lang, closest),
         abstained=True,
         language=lang,
         retrieved=tuple(retrieved),
     )
 
+
+def abstention_text(lang: str, closest: ArticleRef | None = None) -> str:
+    """The abstention in `lang` ('en' or 'de'), with the closest article's title (and date)."""
+    title = _short_title(closest.title) if closest else ""
+    if not title:
+        return render(f"abstain_{lang}")
+    if closest.date.strip():
+        return render(f"abstain_closest_dated_{lang}", title=title, date=closest.date.strip())
+    return render(f"abstain_closest_{lang}", title=title)
+
+
+def _short_title(title: str) -> str:
+    """A title on one line, cut at a word with '…' past ABSTAIN_TITLE_CHARS."""
+    title = " ".join(title.split())
+    if len(title) <= ABSTAIN_TITLE_CHARS:
+        return title
+    return title[: ABSTAIN_TITLE_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+
+
+def quoted(text: str) -> str:
+    """The text in German quotation marks „…“, unless it already begins with an opening mark or
+    ends with a closing one (a sentence that is itself a quote), which is returned as it is."""
+    stripped = text.strip()
+    if stripped.startswith(OPENING_MARKS) or stripped.endswith(CLOSING_MARKS):
+        return stripped
+    return f"„{stripped}“"
+
+
+def split_short_answer(text: str) -> tuple[str | None, str]:
+    """An answer text's leading `**short answer**` and the rest (markers removed); (None, text)
+    when it does not start with one."""
+    match = _SHORT_ANSWER.match(text)
+    if not match:
+        return None, text
+    return match.group("short"), match.group("rest")
+
+
+def plain_text(text: str) -> str:
+    """The answer text as a reader sees it: the short answer's `**` markers removed."""
+    short, rest = split_short_answer(text)
+    return text if short is None else short + rest
 
 
 def ranked_articles(hits: Sequence[Hit]) -> tuple[str, ...]:
