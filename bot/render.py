@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from retrieval.answering.types import Answer, Citation
+import click
+
+from retrieval.answering.types import Answer, Citation, split_short_answer
 from retrieval.index import ArticleSummary
 
 TITLE_CHARS = 120
@@ -17,15 +19,30 @@ def citation_header(citation: Citation) -> str:
     return f"[{citation.n}] " + " — ".join(parts)
 
 
-def format_answer(answer: Answer, width: int = 100) -> str:
-    """The answer text, then its sources with the quoted sentences."""
-    lines = [textwrap.fill(answer.text, width, break_on_hyphens=False)]
+def format_answer(answer: Answer, width: int = 100, bold: bool = False) -> str:
+    """The answer text (its short answer first, in bold when `bold`: ANSI for a terminal), then
+    its sources, each as '[n] title — date — source' (the quotes are in the text already)."""
+    short, rest = split_short_answer(answer.text)
+    body = textwrap.fill((short or "") + rest, width, break_on_hyphens=False)
+    lines = [_bold_prefix(body, short) if short and bold else body]
     if answer.citations:
         lines += ["", "Sources:" if answer.language != "de" else "Quellen:"]
-        for citation in answer.citations:
-            lines.append(textwrap.fill(citation_header(citation), width, subsequent_indent="    "))
-            lines.append(textwrap.fill(f"„{citation.quote}“", width, initial_indent="    ",
-                                       subsequent_indent="    ", break_on_hyphens=False))
+        lines += [textwrap.fill(citation_header(c), width, subsequent_indent="    ")
+                  for c in answer.citations]
+    return "\n".join(lines)
+
+
+def _bold_prefix(wrapped: str, short: str) -> str:
+    """The wrapped text with its first characters, those of `short`, styled bold line by line
+    (wrapping only changed whitespace, so the short answer's other characters are counted)."""
+    remaining = sum(1 for ch in short if not ch.isspace())
+    lines = []
+    for line in wrapped.split("\n"):
+        end = 0
+        while remaining and end < len(line):
+            remaining -= not line[end].isspace()
+            end += 1
+        lines.append(click.style(line[:end], bold=True) + line[end:] if end else line)
     return "\n".join(lines)
 
 
