@@ -6,7 +6,7 @@ import textwrap
 
 import click
 
-from retrieval.answering.types import Answer, Citation, split_short_answer
+from retrieval.answering.types import Answer, Citation, bold_segments
 from retrieval.index import ArticleSummary
 
 TITLE_CHARS = 120
@@ -20,11 +20,12 @@ def citation_header(citation: Citation) -> str:
 
 
 def format_answer(answer: Answer, width: int = 100, bold: bool = False) -> str:
-    """The answer text (its short answer first, in bold when `bold`: ANSI for a terminal), then
-    its sources, each as '[n] title — date — source' (the quotes are in the text already)."""
-    short, rest = split_short_answer(answer.text)
-    body = textwrap.fill((short or "") + rest, width, break_on_hyphens=False)
-    lines = [_bold_prefix(body, short) if short and bold else body]
+    """The answer text (its short answer first, in bold when `bold`: ANSI for a terminal; never
+    with its `**` markers), then its sources, each as '[n] title — date — source' (the quotes are
+    in the text already)."""
+    segments = bold_segments(answer.text)
+    body = textwrap.fill("".join(piece for piece, _ in segments), width, break_on_hyphens=False)
+    lines = [_embolden(body, segments) if bold else body]
     if answer.citations:
         lines += ["", "Sources:" if answer.language != "de" else "Quellen:"]
         lines += [textwrap.fill(citation_header(c), width, subsequent_indent="    ")
@@ -32,18 +33,30 @@ def format_answer(answer: Answer, width: int = 100, bold: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _bold_prefix(wrapped: str, short: str) -> str:
-    """The wrapped text with its first characters, those of `short`, styled bold line by line
-    (wrapping only changed whitespace, so the short answer's other characters are counted)."""
-    remaining = sum(1 for ch in short if not ch.isspace())
+def _embolden(wrapped: str, segments: list[tuple[str, bool]]) -> str:
+    """The wrapped text with the bold segments' characters in ANSI bold, line by line. Wrapping
+    only changes whitespace, so the visible characters are matched up in order; a space is bold
+    when the visible characters on both sides of it on its line are."""
+    flags = iter([is_bold for piece, is_bold in segments for ch in piece if not ch.isspace()])
     lines = []
     for line in wrapped.split("\n"):
-        end = 0
-        while remaining and end < len(line):
-            remaining -= not line[end].isspace()
-            end += 1
-        lines.append(click.style(line[:end], bold=True) + line[end:] if end else line)
+        visible = [next(flags, False) if not ch.isspace() else None for ch in line]
+        marks = [_space_flag(visible, i) if flag is None else flag for i, flag in enumerate(visible)]
+        runs, start = [], 0
+        for end in range(1, len(line) + 1):
+            if end == len(line) or marks[end] != marks[start]:
+                piece = line[start:end]
+                runs.append(click.style(piece, bold=True) if marks[start] else piece)
+                start = end
+        lines.append("".join(runs))
     return "\n".join(lines)
+
+
+def _space_flag(visible: list[bool | None], i: int) -> bool:
+    """Whether the whitespace at i lies inside a bold run (bold characters on both sides)."""
+    before = next((f for f in reversed(visible[:i]) if f is not None), False)
+    after = next((f for f in visible[i + 1:] if f is not None), False)
+    return before and after
 
 
 def format_sources(articles: list[ArticleSummary]) -> str:

@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from retrieval.answering.types import quoted
+from retrieval.answering.types import plain_text, quoted
 from retrieval.config import Settings
 from retrieval.documents import Article, Problem, load_articles
 from retrieval.errors import InputError
@@ -281,8 +281,8 @@ def answer_hit(answer: str, golds: Iterable[str]) -> bool:
 
 
 def unmarked(answer: str) -> str:
-    """The answer text without `**` bold markup, as the reader sees it."""
-    return answer.replace("**", "")
+    """The answer text as the reader sees it: without the `**` markers of bold spans."""
+    return plain_text(answer)
 
 
 def answer_tokens(text: str) -> list[str]:

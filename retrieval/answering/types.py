@@ -18,8 +18,9 @@ OPENING_MARKS = ("„", "“", "‚", '"', "»", "«")
 CLOSING_MARKS = ("“", "”", "‘", '"', "«", "»")
 # Longer titles are shortened in an abstention.
 ABSTAIN_TITLE_CHARS = 100
-# `**short answer**` at the start of an answer text.
-_SHORT_ANSWER = re.compile(r"\*\*(?P<short>[^*\n]+?)\*\*(?P<rest>.*)", re.DOTALL)
+# `**bold**` in an answer text, markdown-style: the short answer at its start, or (from a model)
+# anywhere; the markers touch the bold words and the span stays on one line.
+_BOLD = re.compile(r"\*\*(?!\s)([^\n]+?)(?<!\s)\*\*")
 
 
 @dataclass(frozen=True)
@@ -129,18 +130,32 @@ def quoted(text: str) -> str:
 
 
 def split_short_answer(text: str) -> tuple[str | None, str]:
-    """An answer text's leading `**short answer**` and the rest (markers removed); (None, text)
-    when it does not start with one."""
-    match = _SHORT_ANSWER.match(text)
+    """An answer text's leading `**short answer**` and the rest as it is; (None, text) when it
+    does not start with one."""
+    match = _BOLD.match(text)
     if not match:
         return None, text
-    return match.group("short"), match.group("rest")
+    return match.group(1), text[match.end():]
+
+
+def bold_segments(text: str) -> list[tuple[str, bool]]:
+    """The answer text as (piece, bold) pairs, the `**` markers removed: what a front end shows,
+    the short answer (and any other `**…**` span) in bold."""
+    segments: list[tuple[str, bool]] = []
+    position = 0
+    for match in _BOLD.finditer(text):
+        if match.start() > position:
+            segments.append((text[position:match.start()], False))
+        segments.append((match.group(1), True))
+        position = match.end()
+    if position < len(text):
+        segments.append((text[position:], False))
+    return segments
 
 
 def plain_text(text: str) -> str:
-    """The answer text as a reader sees it: the short answer's `**` markers removed."""
-    short, rest = split_short_answer(text)
-    return text if short is None else short + rest
+    """The answer text as a reader sees it: the `**` markers of bold spans removed."""
+    return "".join(piece for piece, _ in bold_segments(text))
 
 
 def ranked_articles(hits: Sequence[Hit]) -> tuple[str, ...]:

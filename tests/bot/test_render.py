@@ -39,6 +39,14 @@ def test_plain_output_has_neither_markup_nor_ansi() -> None:
     assert "**" not in shown and "\x1b" not in shown
 
 
+def test_bold_inside_the_text_is_styled_and_never_shown_as_markers() -> None:
+    answer = Answer("Wer?", "**Lawrow** — „Er hatte **die Idee zu** Gesprächen.“ [1]", CITATIONS[:1])
+    shown = format_answer(answer, bold=True)
+    assert shown.startswith(click.style("Lawrow", bold=True) + " — „Er hatte "
+                            + click.style("die Idee zu", bold=True) + " Gesprächen.“ [1]")
+    assert format_answer(answer).startswith("Lawrow — „Er hatte die Idee zu Gesprächen.“ [1]")
+
+
 def test_a_short_answer_wrapped_over_lines_is_bold_on_each() -> None:
     short = "Außenminister Sergej Lawrow aus Russland"
     shown = format_answer(short_answer(short=short), width=16, bold=True)

@@ -530,6 +530,13 @@ def test_cli_runs_the_bot_against_the_api_url(api: FakeBotApi, tmp_path: Path) -
 
 
 # ---------- formatting ----------
+def test_answer_html_bolds_the_short_answer_and_escapes_the_rest() -> None:
+    answer = Answer(QUESTION, "**<b>R&D</b>** — „x < y & **z**“ [1] 2 ** 3", language="en")
+    assert fmt.answer_html(answer) == (
+        "<b>&lt;b&gt;R&amp;D&lt;/b&gt;</b> — „x &lt; y &amp; <b>z</b>“ [1] 2 ** 3")
+    assert check_html(fmt.answer_html(answer)).startswith("<b>R&D</b> — „x < y & z“")
+
+
 def test_split_html_never_breaks_tags_and_reopens_them() -> None:
     text = "<b>Title &amp; more</b>\n<blockquote>" + " ".join(
         f"Sentence {n} has <b>bold &lt;{n}&gt;</b> and <a href=\"https://x.org/?a=1&amp;b={n}\">"

@@ -10,6 +10,7 @@ from prompts import template
 from retrieval.answering.types import (
     ArticleRef,
     abstention,
+    bold_segments,
     plain_text,
     quoted,
     split_short_answer,
@@ -35,7 +36,16 @@ def test_the_leading_bold_short_answer_is_split_off() -> None:
     assert split_short_answer(text) == ("Sergej Lawrow", " — „Lawrow hatte die Idee.“ [1]")
     assert plain_text(text) == "Sergej Lawrow — „Lawrow hatte die Idee.“ [1]"
     no_short = "„Lawrow hatte die **Idee**.“ [1]"
-    assert split_short_answer(no_short) == (None, no_short) and plain_text(no_short) == no_short
+    assert split_short_answer(no_short) == (None, no_short)
+    assert plain_text(no_short) == "„Lawrow hatte die Idee.“ [1]"
+
+
+def test_bold_spans_are_markdown_style() -> None:
+    assert bold_segments("**300** — „Mehr als **300** Leute.“ [1]") == [
+        ("300", True), (" — „Mehr als ", False), ("300", True), (" Leute.“ [1]", False)]
+    assert bold_segments("„2 ** 3 ist 8.“ [1]") == [("„2 ** 3 ist 8.“ [1]", False)]
+    assert bold_segments("**a\nb** c") == [("**a\nb** c", False)]
+    assert bold_segments("") == []
 
 
 @pytest.mark.parametrize("question, closest, text", [
