@@ -129,15 +129,6 @@ def quoted(text: str) -> str:
     return f"„{stripped}“"
 
 
-def split_short_answer(text: str) -> tuple[str | None, str]:
-    """An answer text's leading `**short answer**` and the rest as it is; (None, text) when it
-    does not start with one."""
-    match = _BOLD.match(text)
-    if not match:
-        return None, text
-    return match.group(1), text[match.end():]
-
-
 def bold_segments(text: str) -> list[tuple[str, bool]]:
     """The answer text as (piece, bold) pairs, the `**` markers removed: what a front end shows,
     the short answer (and any other `**…**` span) in bold."""

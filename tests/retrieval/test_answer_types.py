@@ -13,7 +13,6 @@ from retrieval.answering.types import (
     bold_segments,
     plain_text,
     quoted,
-    split_short_answer,
 )
 
 
@@ -31,13 +30,11 @@ def test_quoted_never_wraps_a_quote_in_a_second_pair(sentence: str, shown: str) 
     assert shown.count("„") <= 1
 
 
-def test_the_leading_bold_short_answer_is_split_off() -> None:
-    text = "**Sergej Lawrow** — „Lawrow hatte die Idee.“ [1]"
-    assert split_short_answer(text) == ("Sergej Lawrow", " — „Lawrow hatte die Idee.“ [1]")
-    assert plain_text(text) == "Sergej Lawrow — „Lawrow hatte die Idee.“ [1]"
-    no_short = "„Lawrow hatte die **Idee**.“ [1]"
-    assert split_short_answer(no_short) == (None, no_short)
-    assert plain_text(no_short) == "„Lawrow hatte die Idee.“ [1]"
+def test_plain_text_drops_the_bold_markers() -> None:
+    assert plain_text("**Sergej Lawrow** — „Lawrow hatte die Idee.“ [1]") == \
+        "Sergej Lawrow — „Lawrow hatte die Idee.“ [1]"
+    assert plain_text("„Lawrow hatte die **Idee**.“ [1]") == "„Lawrow hatte die Idee.“ [1]"
+    assert plain_text("„2 ** 3 ist 8.“ [1]") == "„2 ** 3 ist 8.“ [1]"
 
 
 def test_bold_spans_are_markdown_style() -> None:
