@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -65,15 +66,26 @@ def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
 
 @cli.command()
 @click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the answer as one JSON object (text, short answer, citations…) for scripts.")
 @click.pass_context
-def ask(ctx: click.Context, question: tuple[str, ...]) -> None:
+def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     """Answer one question, quoting and citing the articles."""
-    from bot.render import format_answer
-
     bot = _bot(ctx)
     text = bot.check_question(" ".join(question))
     _ensure_index(bot)
-    click.echo(format_answer(bot.answer(text)))
+    answer = bot.answer(text)
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+    else:
+        from bot.render import format_answer
+
+        click.echo(format_answer(answer, bold=_is_terminal()))
+
+
+def _is_terminal() -> bool:
+    """Whether stdout is a terminal (then the short answer is shown in bold)."""
+    return sys.stdout.isatty()
 
 
 def _ensure_index(bot) -> None:

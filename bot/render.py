@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from retrieval.answering.types import Answer, Citation
+import click
+
+from retrieval.answering.types import Answer, Citation, bold_segments
 from retrieval.index import ArticleSummary
 
 TITLE_CHARS = 120
@@ -17,16 +19,44 @@ def citation_header(citation: Citation) -> str:
     return f"[{citation.n}] " + " — ".join(parts)
 
 
-def format_answer(answer: Answer, width: int = 100) -> str:
-    """The answer text, then its sources with the quoted sentences."""
-    lines = [textwrap.fill(answer.text, width, break_on_hyphens=False)]
+def format_answer(answer: Answer, width: int = 100, bold: bool = False) -> str:
+    """The answer text (its short answer first, in bold when `bold`: ANSI for a terminal; never
+    with its `**` markers), then its sources, each as '[n] title — date — source' (the quotes are
+    in the text already)."""
+    segments = bold_segments(answer.text)
+    body = textwrap.fill("".join(piece for piece, _ in segments), width, break_on_hyphens=False)
+    lines = [_embolden(body, segments) if bold else body]
     if answer.citations:
         lines += ["", "Sources:" if answer.language != "de" else "Quellen:"]
-        for citation in answer.citations:
-            lines.append(textwrap.fill(citation_header(citation), width, subsequent_indent="    "))
-            lines.append(textwrap.fill(f"„{citation.quote}“", width, initial_indent="    ",
-                                       subsequent_indent="    ", break_on_hyphens=False))
+        lines += [textwrap.fill(citation_header(c), width, subsequent_indent="    ")
+                  for c in answer.citations]
     return "\n".join(lines)
+
+
+def _embolden(wrapped: str, segments: list[tuple[str, bool]]) -> str:
+    """The wrapped text with the bold segments' characters in ANSI bold, line by line. Wrapping
+    only changes whitespace, so the visible characters are matched up in order; a space is bold
+    when the visible characters on both sides of it on its line are."""
+    flags = iter([is_bold for piece, is_bold in segments for ch in piece if not ch.isspace()])
+    lines = []
+    for line in wrapped.split("\n"):
+        visible = [next(flags, False) if not ch.isspace() else None for ch in line]
+        marks = [_space_flag(visible, i) if flag is None else flag for i, flag in enumerate(visible)]
+        runs, start = [], 0
+        for end in range(1, len(line) + 1):
+            if end == len(line) or marks[end] != marks[start]:
+                piece = line[start:end]
+                runs.append(click.style(piece, bold=True) if marks[start] else piece)
+                start = end
+        lines.append("".join(runs))
+    return "\n".join(lines)
+
+
+def _space_flag(visible: list[bool | None], i: int) -> bool:
+    """Whether the whitespace at i lies inside a bold run (bold characters on both sides)."""
+    before = next((f for f in reversed(visible[:i]) if f is not None), False)
+    after = next((f for f in visible[i + 1:] if f is not None), False)
+    return before and after
 
 
 def format_sources(articles: list[ArticleSummary]) -> str:

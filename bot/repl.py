@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from bot.render import format_answer, format_sources
@@ -14,8 +15,8 @@ HELP = """Type a question in English or German and press Enter.
   :quit      leave (Ctrl-D works too)"""
 
 
-def handle_line(bot: Newsbot, line: str) -> str | None:
-    """The reply to one input line; None means quit."""
+def handle_line(bot: Newsbot, line: str, bold: bool = False) -> str | None:
+    """The reply to one input line; None means quit. `bold`: the short answer in ANSI bold."""
     command = line.strip()
     if not command:
         return ""
@@ -28,22 +29,24 @@ def handle_line(bot: Newsbot, line: str) -> str | None:
     if command.startswith(":"):
         return f"Unknown command {command}. {HELP.splitlines()[0]} Commands: :sources :help :quit"
     try:
-        return format_answer(bot.answer(command))
+        return format_answer(bot.answer(command), bold=bold)
     except NewsbotError as exc:
         return f"Error: {exc}"
 
 
 def run_repl(bot: Newsbot, read: Callable[[str], str] | None = None,
-             write: Callable[[str], None] = print) -> None:
-    """Read questions until :quit or end of input; answers go to `write`."""
+             write: Callable[[str], None] = print, bold: bool | None = None) -> None:
+    """Read questions until :quit or end of input; answers go to `write`, with the short answer
+    in ANSI bold when `bold` (by default when stdout is a terminal)."""
     read = read or _prompt_reader(bot)
+    bold = sys.stdout.isatty() if bold is None else bold
     write("newsbot: ask about your articles (:help for commands).")
     while True:
         try:
             line = read("? ")
         except (EOFError, KeyboardInterrupt):
             return
-        reply = handle_line(bot, line)
+        reply = handle_line(bot, line, bold)
         if reply is None:
             return
         if reply:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from prompts import render
-from retrieval.answering.types import Answer, Citation
+from retrieval.answering.types import Answer, Citation, bold_segments
 from retrieval.index import ArticleSummary
 
 MAX_MESSAGE = 4096  # telegram.constants.MessageLimit.MAX_TEXT_LENGTH, in UTF-16 code units
@@ -62,8 +62,10 @@ def citation_line(citation: Citation) -> str:
 
 
 def answer_html(answer: Answer) -> str:
-    """The answer text with its [n] markers, then its sources."""
-    lines = [esc(answer.text)]
+    """The answer text with its [n] markers (its short answer first, in bold), then its sources,
+    each as '[n] title — date — source' (the quotes are in the text already)."""
+    lines = ["".join(f"<b>{esc(piece)}</b>" if bold else esc(piece)
+                     for piece, bold in bold_segments(answer.text))]
     if answer.citations:
         lines += ["", "<b>Quellen</b>" if answer.language == "de" else "<b>Sources</b>"]
         lines += [citation_line(c) for c in answer.citations]

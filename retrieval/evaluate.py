@@ -8,9 +8,17 @@ The metrics follow `../shared/FORMATS.md`; the choices the contract leaves open:
 - Retrieval metrics (`recall_at_k`, `mrr`) and `top_citation_hit` are over answerable
   questions that name gold `article_ids` (in the shipped sets that is every answerable one).
   MRR uses the full ranked list of `Answer.retrieved`; a gold article not in it scores 0.
-- `answer_hit`: an abstention is a miss. `answer_chars_median` is the median length of the
-  answer text of every answerable question, abstentions included (their text is what the
-  user reads), so neither a long answer nor a short refusal goes unseen.
+- `answer_hit`: an abstention is a miss. The answer text is matched, and measured, as the
+  reader sees it: `**` markup (the bold short answer) is folded away. `answer_chars_median` is
+  the median length of the answer text of every answerable question, abstentions included
+  (their text is what the user reads), so neither a long answer nor a short refusal goes unseen.
+- `short_answer_*`: an abstention carries no short answer. Normalization follows SQuAD
+  (lowercase, punctuation removed, articles removed, whitespace folded) with Unicode NFC,
+  Unicode punctuation (such as „“) counted as punctuation, and the German articles of the
+  contract added; when the short answer or a gold answer normalizes to nothing, F1 is 1 if both
+  do, else 0 (as in SQuAD v2). `short_answer_precision` averages over the answerable questions
+  that got a short answer (0.0 when none did); unanswerable ones have no gold to compare with
+  (answering them at all shows in `abstained_unanswerable`).
 - `citation_validity` is over all citations of all questions, checked against the article
   texts read from the corpus files (not from the index), so the check is independent; a
   citation of an article that is not in the corpus is invalid. With no citations at all it
@@ -30,12 +38,14 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retrieval.answering.types import plain_text, quoted
 from retrieval.config import Settings
 from retrieval.documents import Article, Problem, load_articles
 from retrieval.errors import InputError
@@ -45,6 +55,7 @@ METRIC_KEYS = (
     "questions", "answerable", "unanswerable",
     "recall_at_1", "recall_at_5", "mrr",
     "answer_hit", "answer_chars_median",
+    "short_answer_given", "short_answer_f1", "short_answer_precision",
     "top_citation_hit", "citation_validity",
     "abstained_unanswerable", "abstained_answerable",
     "latency_ms_p50", "latency_ms_p95",
@@ -53,6 +64,9 @@ METRIC_KEYS = (
 EXTRA_METRIC_KEYS = ("citations",)
 WARM_UP_QUESTION = "Was ist passiert?"
 REPORT_CASES = 20
+# Removed before short answers are compared (FORMATS.md: English and German articles).
+ARTICLES = frozenset("a an the der die das den dem des ein eine einen einem einer eines".split())
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 # ---------- question sets ----------
@@ -236,11 +250,22 @@ class Record:
     abstained: bool = False
     retrieved: tuple[str, ...] = ()
     latency_ms: float = 0.0
+    short_answer: str | None = None
 
     @property
     def answerable(self) -> bool:
         """Whether the gold says the articles answer it."""
         return bool(self.answers)
+
+    @property
+    def short_answer_given(self) -> bool:
+        """Whether the answer carries a short answer (an abstention never does)."""
+        return not self.abstained and bool((self.short_answer or "").strip())
+
+    @property
+    def short_answer_f1(self) -> float:
+        """Token F1 of the short answer against the best gold answer; 0.0 when none was given."""
+        return short_answer_f1(self.short_answer, self.answers) if self.short_answer_given else 0.0
 
 
 def fold(text: str) -> str:
@@ -249,9 +274,46 @@ def fold(text: str) -> str:
 
 
 def answer_hit(answer: str, golds: Iterable[str]) -> bool:
-    """Whether the answer contains a gold answer, case-insensitively, whitespace folded."""
-    folded = fold(answer).casefold()
+    """Whether the answer contains a gold answer, case-insensitively, whitespace folded, with
+    the `**` markup of a bold short answer folded away (gold answers have none)."""
+    folded = fold(unmarked(answer)).casefold()
     return any(fold(gold).casefold() in folded for gold in golds if fold(gold))
+
+
+def unmarked(answer: str) -> str:
+    """The answer text as the reader sees it: without the `**` markers of bold spans."""
+    return plain_text(answer)
+
+
+def answer_tokens(text: str) -> list[str]:
+    """SQuAD-style normalized tokens: lowercased, punctuation and articles removed."""
+    text = unicodedata.normalize("NFC", text).lower()
+    text = "".join(ch for ch in text if not _is_punctuation(ch))
+    return [token for token in text.split() if token not in ARTICLES]
+
+
+def _is_punctuation(char: str) -> bool:
+    """ASCII punctuation (as in SQuAD) or any Unicode punctuation character."""
+    return char in _ASCII_PUNCTUATION or unicodedata.category(char).startswith("P")
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD token F1 of a prediction against one gold answer."""
+    predicted, wanted = answer_tokens(prediction), answer_tokens(gold)
+    if not predicted or not wanted:
+        return float(predicted == wanted)
+    same = sum((Counter(predicted) & Counter(wanted)).values())
+    if not same:
+        return 0.0
+    precision, recall = same / len(predicted), same / len(wanted)
+    return 2 * precision * recall / (precision + recall)
+
+
+def short_answer_f1(short_answer: str | None, golds: Iterable[str]) -> float:
+    """Token F1 against the best of the gold answers; 0.0 without a short answer or golds."""
+    if not short_answer:
+        return 0.0
+    return max((token_f1(short_answer, gold) for gold in golds), default=0.0)
 
 
 def gold_rank(retrieved: Sequence[str], gold_ids: Iterable[str]) -> int | None:
@@ -282,6 +344,11 @@ def _share(hits: int, total: int) -> float:
     return round(hits / total, 4) if total else 0.0
 
 
+def _mean(values: Sequence[float]) -> float:
+    """The mean rounded to 4 decimals, 0.0 for no values."""
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
 def _median(values: Sequence[int]) -> int | float:
     """The median, as an int when it is whole; 0 for no values."""
     if not values:
@@ -308,7 +375,10 @@ def compute_metrics(records: Sequence[Record], texts: Mapping[str, str], *,
         "mrr": round(sum(1 / k for k in ranks if k) / len(ranked), 4) if ranked else 0.0,
         "answer_hit": _share(sum(1 for r in answerable if not r.abstained
                                  and answer_hit(r.answer, r.answers)), len(answerable)),
-        "answer_chars_median": _median([len(r.answer) for r in answerable]),
+        "answer_chars_median": _median([len(unmarked(r.answer)) for r in answerable]),
+        "short_answer_given": _share(sum(r.short_answer_given for r in answerable), len(answerable)),
+        "short_answer_f1": _mean([r.short_answer_f1 for r in answerable]),
+        "short_answer_precision": _mean([r.short_answer_f1 for r in answerable if r.short_answer_given]),
         "top_citation_hit": _share(sum(1 for r in ranked if _top_citation_hit(r)), len(ranked)),
         "citation_validity": (_share(sum(1 for c in citations if citation_valid(c, texts)),
                                      len(citations)) if citations else 1.0),
@@ -341,6 +411,8 @@ def record_row(record: Record, texts: Mapping[str, str]) -> dict[str, Any]:
         "gold_rank": rank,
         "answer_hit": record.answerable and not record.abstained
         and answer_hit(record.answer, record.answers),
+        "short_answer": record.short_answer if record.short_answer_given else None,
+        "short_answer_f1": round(record.short_answer_f1, 4) if record.answerable else None,
         "citations_valid": [citation_valid(c, texts) for c in record.citations],
     }
 
@@ -412,7 +484,8 @@ def answer_questions(bot: Any, questions: Sequence[Question], source: Path, *,
         records.append(Record(
             id=q.id, question=q.question, answers=q.answers, article_ids=q.article_ids,
             answer=answer.text, citations=tuple(asdict(c) for c in answer.citations),
-            abstained=answer.abstained, retrieved=tuple(answer.retrieved), latency_ms=ms))
+            abstained=answer.abstained, retrieved=tuple(answer.retrieved), latency_ms=ms,
+            short_answer=answer.short_answer))
     return records, problems
 
 
@@ -497,10 +570,13 @@ def _version() -> str:
 
 # ---------- output ----------
 _SHARES = frozenset({"recall_at_1", "recall_at_5", "mrr", "answer_hit", "top_citation_hit",
-                     "citation_validity", "abstained_unanswerable", "abstained_answerable"})
+                     "citation_validity", "abstained_unanswerable", "abstained_answerable",
+                     "short_answer_given", "short_answer_f1", "short_answer_precision"})
 _LABELS = {
     "recall_at_1": "recall@1", "recall_at_5": "recall@5", "mrr": "MRR",
     "answer_hit": "answer hit", "answer_chars_median": "answer chars (median)",
+    "short_answer_given": "short answer given", "short_answer_f1": "short answer F1",
+    "short_answer_precision": "short answer F1 (where given)",
     "top_citation_hit": "top citation hit", "citation_validity": "citation validity",
     "abstained_unanswerable": "abstained (unanswerable)",
     "abstained_answerable": "abstained (answerable; lower is better)",
@@ -587,9 +663,12 @@ def _case_lines(row: Mapping[str, Any]) -> list[str]:
              f"  - gold: {answers}" + (f" in {', '.join(gold['article_ids'])} ({where})"
                                        if gold["article_ids"] else ""),
              f"  - answer: {_md(fold(row['answer']))}"]
+    if row.get("short_answer"):
+        lines.append(f"  - short answer: `{_md(row['short_answer'])}` "
+                     f"(F1 {row.get('short_answer_f1') or 0:.2f})")
     if row["citations"]:
         first = row["citations"][0]
-        lines.append(f"  - cited: „{_md(fold(str(first.get('quote', ''))))}“ "
+        lines.append(f"  - cited: {quoted(_md(str(first.get('quote', ''))))} "
                      f"({first.get('article_id')})")
     return lines
 

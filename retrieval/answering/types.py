@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -11,6 +12,15 @@ import numpy as np
 from prompts import render
 from retrieval.language import guess_language
 from retrieval.search import Hit
+
+# Quote marks that open or close a quotation in German or English text.
+OPENING_MARKS = ("„", "“", "‚", '"', "»", "«")
+CLOSING_MARKS = ("“", "”", "‘", '"', "«", "»")
+# Longer titles are shortened in an abstention.
+ABSTAIN_TITLE_CHARS = 100
+# `**bold**` in an answer text, markdown-style: the short answer at its start, or (from a model)
+# anywhere; the markers touch the bold words and the span stays on one line.
+_BOLD = re.compile(r"\*\*(?!\s)([^\n]+?)(?<!\s)\*\*")
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,14 @@ class Citation:
     quote: str
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """The article an abstention names as the closest it looked at."""
+
+    title: str
+    date: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,26 +89,66 @@ def question_language(question: str) -> str:
     return guess_language(question, default="en")
 
 
-def abstention(question: str, retrieved: Sequence[str] = ()) -> Answer:
-    """The answer that says the articles do not answer the question."""
+def abstention(question: str, retrieved: Sequence[str] = (), closest: ArticleRef | None = None) -> Answer:
+    """The answer that says the articles do not answer the question, naming the closest article
+    it looked at when there is one. It cites nothing."""
     lang = question_language(question)
     return Answer(
         question=question,
-        text=render(f"abstain_{lang}"),
+        text=abstention_text(lang, closest),
         abstained=True,
         language=lang,
         retrieved=tuple(retrieved),
     )
 
 
-def ranked_articles(hits: Sequence[Hit]) -> tuple[str, ...]:
-    """Article ids in the order of their best chunk."""
-    return tuple(dict.fromkeys(hit.chunk.article_id for hit in hits))
+def abstention_text(lang: str, closest: ArticleRef | None = None) -> str:
+    """The abstention in `lang` ('en' or 'de'), with the closest article's title (and date)."""
+    title = _short_title(closest.title) if closest else ""
+    if not title:
+        return render(f"abstain_{lang}")
+    if closest.date.strip():
+        return render(f"abstain_closest_dated_{lang}", title=title, date=closest.date.strip())
+    return render(f"abstain_closest_{lang}", title=title)
+
+
+def _short_title(title: str) -> str:
+    """A title on one line, cut at a word with '…' past ABSTAIN_TITLE_CHARS."""
+    title = " ".join(title.split())
+    if len(title) <= ABSTAIN_TITLE_CHARS:
+        return title
+    return title[: ABSTAIN_TITLE_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
 
 
 def quoted(text: str) -> str:
-    """The text in German quotation marks „…“, unless it already opens with „ (then it is shown
-    as it is, with the closing mark added only when missing)."""
-    if text.startswith("„"):
-        return text if text.rstrip().endswith(("“", '"')) else f"{text}“"
-    return f"„{text}“"
+    """The text in German quotation marks „…“, unless it already begins with an opening mark or
+    ends with a closing one (a sentence that is itself a quote), which is returned as it is."""
+    stripped = text.strip()
+    if stripped.startswith(OPENING_MARKS) or stripped.endswith(CLOSING_MARKS):
+        return stripped
+    return f"„{stripped}“"
+
+
+def bold_segments(text: str) -> list[tuple[str, bool]]:
+    """The answer text as (piece, bold) pairs, the `**` markers removed: what a front end shows,
+    the short answer (and any other `**…**` span) in bold."""
+    segments: list[tuple[str, bool]] = []
+    position = 0
+    for match in _BOLD.finditer(text):
+        if match.start() > position:
+            segments.append((text[position:match.start()], False))
+        segments.append((match.group(1), True))
+        position = match.end()
+    if position < len(text):
+        segments.append((text[position:], False))
+    return segments
+
+
+def plain_text(text: str) -> str:
+    """The answer text as a reader sees it: the `**` markers of bold spans removed."""
+    return "".join(piece for piece, _ in bold_segments(text))
+
+
+def ranked_articles(hits: Sequence[Hit]) -> tuple[str, ...]:
+    """Article ids in the order of their best chunk."""
+    return tuple(dict.fromkeys(hit.chunk.article_id for hit in hits))

@@ -9,6 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.repl import handle_line, run_repl
+from retrieval.answering.types import Answer
 from retrieval.config import Settings
 from retrieval.pipeline import Newsbot
 from tests.conftest import ARTICLES
@@ -35,6 +36,40 @@ def test_ask_indexes_seeds_first_and_answers(seeds: Path, capsys: pytest.Capture
     assert "[1] Hochwasser in Graz" in out
     assert main(["ask", "Wie viele Feuerwehrleute?"]) == 0
     assert "indexing" not in capsys.readouterr().err
+
+
+def test_ask_json_prints_the_answer_object(seeds: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["ask", "--json", "Wie viele Feuerwehrleute waren in Graz im Einsatz?"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert list(doc) == ["question", "language", "text", "short_answer", "abstained", "answerer",
+                         "note", "citations", "retrieved"]
+    assert doc["question"] == "Wie viele Feuerwehrleute waren in Graz im Einsatz?"
+    assert doc["language"] == "de" and doc["abstained"] is False and doc["answerer"] == "extractive"
+    assert doc["retrieved"][0] == "graz-1" and "[1]" in doc["text"]
+    for citation in doc["citations"]:
+        article = (seeds / f"{citation['article_id']}.txt").read_text(encoding="utf-8")
+        assert citation["quote"] == article[citation["start"]:citation["end"]]
+        assert f"[{citation['n']}]" in doc["text"]
+    assert "„" in out and "\\u" not in out  # not ASCII-escaped
+    assert out.startswith('{\n  "question": ')  # indented
+    assert "Sources:" not in out and "Quellen:" not in out
+
+
+def test_ask_shows_the_short_answer_first_without_markup(
+    seeds: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def short(self: Newsbot, question: str) -> Answer:
+        return Answer(question, "**300** — „Mehr als 300 Feuerwehrleute waren im Einsatz.“ [1]",
+                      language="de", short_answer="300")
+
+    monkeypatch.setattr(Newsbot, "answer", short)
+    assert main(["ask", "Wie viele Feuerwehrleute?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("300 — „Mehr als 300") and "**" not in out and "\x1b" not in out
+    assert main(["ask", "--json", "Wie viele Feuerwehrleute?"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["short_answer"] == "300" and doc["text"].startswith("**300** — „")
 
 
 def test_index_twice_embeds_nothing_the_second_time(seeds: Path, capsys: pytest.CaptureFixture) -> None:

@@ -30,7 +30,7 @@ from bot.telegram import (
     webhook_options,
 )
 from prompts import render
-from retrieval.answering.types import Answer, Citation, abstention
+from retrieval.answering.types import Answer, ArticleRef, Citation, abstention, quoted
 from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
 from retrieval.errors import ConfigError
@@ -242,6 +242,56 @@ def test_abstentions_read_naturally_in_the_question_language(api: FakeBotApi,
     assert german["text"] == render("abstain_de") and english["text"] == render("abstain_en")
     assert german["text"].startswith("Die Artikel sagen dazu nichts")
     assert english["text"].startswith("The articles don't say")
+    assert not buttons(german) and not buttons(english)
+
+
+class ShortAnswerer:
+    """Answers with a short answer (holding characters HTML must escape) before the quote."""
+
+    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+        chunk = next(h.chunk for h in hits if h.chunk.article_id == "talks")
+        citation = Citation(1, "talks", TALKS["title"], TALKS["date"], TALKS["source"], chunk.id,
+                            QUOTE, 0, len(QUOTE))
+        text = f"**Russia & <its> army** — {quoted(QUOTE)} [1]"
+        return Answer(question, text, (citation,), language="en", short_answer="Russia & <its> army")
+
+
+def test_short_answer_is_bold_first_and_the_quote_shown_once(api: FakeBotApi,
+                                                             index_dir: Path) -> None:
+    with serve(api, index_dir, answerer=ShortAnswerer()):
+        api.send_text(QUESTION, user_id=OWNER)
+        answer = api.wait_sent(1, OWNER)[0]
+        visible = check_html(answer["text"])
+        assert answer["text"].startswith(f"<b>Russia &amp; &lt;its&gt; army</b> — „{QUOTE}“ [1]\n")
+        assert "**" not in answer["text"] and visible.count(QUOTE) == 1
+        assert answer["text"].endswith(
+            "<b>Sources</b>\n[1] <b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b> — 2015-09-18 — "
+            '<a href="https://www.example.org/talks?a=1&amp;b=2">example.org</a>')
+        [data] = buttons(answer)
+        api.press(data, on=api.requests("sendMessage")[-1].result, user_id=OWNER)
+        passage = api.wait_sent(2, OWNER)[1]
+        assert f"<blockquote><b>{QUOTE}</b>" in passage["text"]  # the button still shows it
+
+
+class ClosestAbstainer:
+    """Abstains, naming the article about the talks as the closest it looked at."""
+
+    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+        return abstention(question, closest=ArticleRef(TALKS["title"], TALKS["date"]))
+
+
+def test_abstention_names_the_closest_article_in_either_language(api: FakeBotApi,
+                                                                 index_dir: Path) -> None:
+    with serve(api, index_dir, answerer=ClosestAbstainer()):
+        api.send_text("Wie hoch ist der Eiffelturm in Paris genau?", user_id=OWNER)
+        api.send_text("How tall is the Eiffel tower in Paris?", user_id=OWNER)
+        german, english = api.wait_sent(2, OWNER)
+    title = "‹Q&amp;A: &lt;Budget&gt; &amp; defence talks› (2015-09-18)"
+    assert german["text"] == ("Die Artikel sagen dazu nichts. Auch der am ehesten passende Artikel, "
+                              f"{title}, beantwortet die Frage nicht.")
+    assert english["text"] == (f"The articles don't say. Even the closest one, {title}, "
+                               "doesn't answer the question.")
+    assert "‹Q&A: <Budget> & defence talks›" in check_html(english["text"])
     assert not buttons(german) and not buttons(english)
 
 
@@ -480,6 +530,13 @@ def test_cli_runs_the_bot_against_the_api_url(api: FakeBotApi, tmp_path: Path) -
 
 
 # ---------- formatting ----------
+def test_answer_html_bolds_the_short_answer_and_escapes_the_rest() -> None:
+    answer = Answer(QUESTION, "**<b>R&D</b>** — „x < y & **z**“ [1] 2 ** 3", language="en")
+    assert fmt.answer_html(answer) == (
+        "<b>&lt;b&gt;R&amp;D&lt;/b&gt;</b> — „x &lt; y &amp; <b>z</b>“ [1] 2 ** 3")
+    assert check_html(fmt.answer_html(answer)).startswith("<b>R&D</b> — „x < y & z“")
+
+
 def test_split_html_never_breaks_tags_and_reopens_them() -> None:
     text = "<b>Title &amp; more</b>\n<blockquote>" + " ".join(
         f"Sentence {n} has <b>bold &lt;{n}&gt;</b> and <a href=\"https://x.org/?a=1&amp;b={n}\">"

@@ -14,6 +14,7 @@ from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
 from retrieval.evaluate import (
     METRIC_KEYS,
+    EvalResult,
     Record,
     answer_hit,
     compute_metrics,
@@ -23,13 +24,16 @@ from retrieval.evaluate import (
     gold_rank,
     load_questions,
     percentile,
+    record_row,
     run_eval,
+    short_answer_f1,
+    token_f1,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"
 ROW_KEYS = {"id", "question", "gold", "answer", "citations", "abstained", "retrieved",
-            "latency_ms"}
+            "latency_ms", "short_answer"}
 
 TEXTS = {
     "a1": "Der Hund bellt laut. Die Katze schläft.",
@@ -45,25 +49,33 @@ def _cite(article_id: str, quote: str) -> dict[str, str]:
 
 # 4 answerable and 2 unanswerable questions; every metric is worked out by hand below.
 RECORDS = [
-    # gold ranked 1; answer hits; top citation gold; 1 valid citation
+    # gold ranked 1; answer hits; top citation gold; 1 valid citation;
+    # short answer "Der Hund" -> [hund] vs [hund]: F1 1
     Record("q1", "Wer bellt?", ("Hund",), ("a1",), "Der Hund bellt.",
-           (_cite("a1", "Der Hund bellt laut."),), False, ("a1", "a2"), 10.0),
-    # gold ranked 6 (outside top 5); wrong answer; top citation not gold; valid (whitespace folded)
+           (_cite("a1", "Der Hund bellt laut."),), False, ("a1", "a2"), 10.0,
+           short_answer="Der Hund"),
+    # gold ranked 6 (outside top 5); wrong answer; top citation not gold; valid (whitespace folded);
+    # short answer [katze] vs [berlin]: F1 0
     Record("q2", "Was ist groß?", ("Berlin",), ("a2",), "Die Katze schläft.",
            (_cite("a1", "Die  Katze\nschläft."),), False,
-           ("a1", "a3", "a4", "a5", "a6", "a2"), 20.0),
-    # gold ranked 2; hit despite case; top citation gold; 2nd citation invalid (case differs)
-    Record("q3", "Was scheint?", ("Mond",), ("a3",), "DER MOND scheint hell",
+           ("a1", "a3", "a4", "a5", "a6", "a2"), 20.0, short_answer="Die Katze"),
+    # gold ranked 2; hit despite case and the ** of the bold short answer; top citation gold;
+    # 2nd citation invalid (case differs); short answer [mond] vs [sonne, scheint]: 0,
+    # vs [mond, scheint]: P 1, R 1/2, F1 2/3 -> best 2/3
+    Record("q3", "Was scheint?", ("Sonne scheint", "Mond scheint"), ("a3",),
+           "**DER MOND** scheint hell",
            (_cite("a3", "Der Mond scheint"), _cite("a3", "der mond scheint")), False,
-           ("a2", "a3"), 30.0),
-    # abstained (a miss even though the text holds the gold answer); nothing retrieved
+           ("a2", "a3"), 30.0, short_answer="DER MOND"),
+    # abstained (a miss even though the text holds the gold answer); nothing retrieved;
+    # an abstention's short answer does not count
     Record("q4", "Wie heiß ist die Sonne?", ("Sonne",), ("a4",), "Nichts zur Sonne.", (), True,
-           (), 40.0),
+           (), 40.0, short_answer="Sonne"),
     # unanswerable, rightly abstained
     Record("q5", "Wer gewann 2014?", (), (), "Keine Antwort.", (), True, ("a1",), 50.0),
-    # unanswerable, answered anyway, citing an article that is not in the corpus (invalid)
+    # unanswerable, answered anyway, citing an article that is not in the corpus (invalid);
+    # its short answer has no gold to count against
     Record("q6", "Wer gewann 2010?", (), (), "Der Hund bellt.",
-           (_cite("a9", "Der Hund bellt laut."),), False, ("a1",), 60.0),
+           (_cite("a9", "Der Hund bellt laut."),), False, ("a1",), 60.0, short_answer="Hund"),
 ]
 
 
@@ -75,7 +87,10 @@ def test_metrics_match_the_hand_computed_values() -> None:
         "recall_at_5": 0.5,  # q1, q3
         "mrr": 0.4167,  # (1 + 1/6 + 1/2 + 0) / 4
         "answer_hit": 0.5,  # q1, q3
-        "answer_chars_median": 17.5,  # lengths 15, 18, 21, 17
+        "answer_chars_median": 17.5,  # lengths 15, 18, 21 (without the **), 17
+        "short_answer_given": 0.75,  # q1, q2, q3
+        "short_answer_f1": 0.4167,  # (1 + 0 + 2/3 + 0) / 4
+        "short_answer_precision": 0.5556,  # (1 + 0 + 2/3) / 3
         "top_citation_hit": 0.5,  # q1, q3
         "citation_validity": 0.6,  # 3 of 5: q1, q2, q3's first
         "abstained_unanswerable": 0.5,  # q5
@@ -104,6 +119,51 @@ def test_helpers_fold_case_and_whitespace() -> None:
     assert answer_hit("STRASSE", ["Straße"])  # casefold
     assert gold_rank(["x", "y", "z"], ["z", "y"]) == 2 and gold_rank(["x"], ["q"]) is None
     assert percentile([3.0], 95) == 3.0 and percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_short_answer_token_f1_follows_squad_with_german_articles() -> None:
+    assert token_f1("die Hauptstadt", "Hauptstadt") == 1.0  # German article removed
+    assert token_f1("einem Jahrhundertprojekt", "ein Jahrhundertprojekt") == 1.0
+    assert token_f1("The Eiffel Tower", "eiffel tower") == 1.0  # English article, case
+    assert token_f1("„Lawrow“,", "Lawrow") == 1.0  # Unicode and ASCII punctuation
+    assert token_f1("U-Bahn", "ubahn") == 1.0  # punctuation removed, not split on
+    assert token_f1("Sergej Lawrow", "Lawrow") == pytest.approx(2 / 3)  # P 1/2, R 1
+    assert token_f1("950 Millionen Euro", "950 Millionen") == pytest.approx(0.8)  # P 2/3, R 1
+    assert token_f1("the", "a") == 1.0 and token_f1("der", "Berlin") == 0.0  # empty after removal
+    assert token_f1("Wien Wien", "Wien") == pytest.approx(2 / 3)  # tokens counted with repeats
+    assert short_answer_f1("Lawrow", ["Russland", "Sergej Lawrow"]) == pytest.approx(2 / 3)
+    assert short_answer_f1(None, ["Lawrow"]) == 0.0 and short_answer_f1("Lawrow", []) == 0.0
+
+
+def test_bold_markers_neither_hide_a_hit_nor_count_as_characters() -> None:
+    text = "**Sergej Lawrow** — „Lawrow schlug Gespräche vor.“ [1]"
+    assert answer_hit(text, ["Sergej Lawrow"]) and answer_hit(text, ["lawrow —"])
+    assert not answer_hit(text, ["Lawrow schlug nichts"])
+    record = Record("q", "Wer?", ("Sergej Lawrow",), ("a1",), text, (), False, ("a1",),
+                    short_answer="Sergej Lawrow")
+    metrics = compute_metrics([record], TEXTS)
+    assert metrics["answer_hit"] == 1.0 and metrics["answer_chars_median"] == len(text) - 4
+    assert metrics["short_answer_f1"] == 1.0 and metrics["short_answer_precision"] == 1.0
+
+
+def test_rows_summary_and_report_show_the_short_answer() -> None:
+    rows = [record_row(r, TEXTS) for r in RECORDS]
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["q1"]["short_answer"] == "Der Hund" and by_id["q1"]["short_answer_f1"] == 1.0
+    assert by_id["q3"]["short_answer_f1"] == 0.6667 and by_id["q3"]["answer_hit"] is True
+    assert by_id["q4"]["short_answer"] is None and by_id["q4"]["short_answer_f1"] == 0.0
+    assert by_id["q6"]["short_answer"] == "Hund" and by_id["q6"]["short_answer_f1"] is None
+    metrics = compute_metrics(RECORDS, TEXTS)
+    summary = format_summary(metrics)
+    assert re.search(r"^short answer given +0\.7500$", summary, re.M)
+    assert re.search(r"^short answer F1 +0\.4167$", summary, re.M)
+    assert re.search(r"^short answer F1 \(where given\) +0\.5556$", summary, re.M)
+    report = format_report(EvalResult(metrics, {}, rows))
+    assert "| short answer F1 | 0.4167 |" in report
+    assert "| short answer F1 (where given) | 0.5556 |" in report
+    wrong = report.split("## Wrong answers")[1].split("##")[0]
+    assert "- short answer: `Die Katze` (F1 0.00)" in wrong
+    assert "- cited: „Die Katze schläft.“ (a1)" in wrong
 
 
 def test_jsonl_bad_lines_are_skipped_with_line_numbers(tmp_path: Path) -> None:
