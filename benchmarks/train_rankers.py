@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from retrieval.answering.features import (  # noqa: E402
 )
 from retrieval.answering.short import SHORT_FEATURES, choose_span, short_features  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
+from retrieval.evaluate import short_answer_f1  # noqa: E402
 from retrieval.pipeline import Newsbot  # noqa: E402
 from retrieval.ranker import MODELS_DIR, LinearRanker, fit_listwise, fit_logistic  # noqa: E402
 from retrieval.search import CHUNK_FEATURES, Candidates, Hit, Searcher  # noqa: E402
@@ -63,42 +62,6 @@ class QuestionData:
 def fold(text: str) -> str:
     """Lower-cased, whitespace-folded text for answer matching."""
     return " ".join(text.lower().split())
-
-
-_ARTICLES = {
-    "a",
-    "an",
-    "the",
-    "der",
-    "die",
-    "das",
-    "den",
-    "dem",
-    "des",
-    "ein",
-    "eine",
-    "einen",
-    "einem",
-    "einer",
-    "eines",
-}
-
-
-def _tokens(text: str) -> list[str]:
-    """SQuAD-style tokens: lower-cased, punctuation and articles removed."""
-    return [t for t in re.sub(r"[^\w\s]", " ", text.lower()).split() if t not in _ARTICLES]
-
-
-def short_answer_f1(short: str, golds: list[str]) -> float:
-    """Token F1 of a short answer against the best gold answer."""
-    best = 0.0
-    for gold in golds:
-        a, b = _tokens(short), _tokens(gold)
-        common = sum((Counter(a) & Counter(b)).values())
-        if common:
-            p, r = common / len(a), common / len(b)
-            best = max(best, 2 * p * r / (p + r))
-    return best
 
 
 def load_questions() -> list[dict]:

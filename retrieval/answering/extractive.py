@@ -18,7 +18,15 @@ from retrieval.answering.features import (
 from retrieval.answering.focus import WordVectors
 from retrieval.answering.questions import AnswerType, focus_words, question_words
 from retrieval.answering.short import ShortPolicy, best_span, default_short_policy
-from retrieval.answering.types import Answer, Citation, abstention, question_language, quoted, ranked_articles
+from retrieval.answering.types import (
+    Answer,
+    ArticleRef,
+    Citation,
+    abstention,
+    question_language,
+    quoted,
+    ranked_articles,
+)
 from retrieval.index import NewsIndex
 from retrieval.ranker import LinearRanker, trained_or
 from retrieval.search import Hit
@@ -66,10 +74,10 @@ class ExtractiveAnswerer:
         retrieved = ranked_articles(hits)
         evidence = self.evidence(question, hits)
         if evidence is None:
-            return abstention(question, retrieved)
+            return abstention(question, retrieved, self._closest(hits[0].chunk.article_id) if hits else None)
         margin = self.policy.margin(abstain_features(evidence))
         if margin < 0:
-            return abstention(question, retrieved)
+            return abstention(question, retrieved, self._closest(evidence.ranked[0].hit.chunk.article_id))
         chosen = self.pick(question, list(evidence.ranked))
         citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
         short = best_span(question, chosen[0][0].text, self.short_policy, margin)
@@ -108,6 +116,11 @@ class ExtractiveAnswerer:
             self.words.coverage(focus, best.text),
             len(focus),
         )
+
+    def _closest(self, article_id: str) -> ArticleRef:
+        """The article an abstention names: the one the best evidence came from."""
+        article = self.index.article(article_id)
+        return ArticleRef(article.display_title, article.date)
 
     def pick(self, question: str, ranked: list[SentenceCandidate]) -> list[list[SentenceCandidate]]:
         """The quotes to give, from all candidates best first: the best one, plus the runner-up

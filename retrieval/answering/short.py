@@ -27,7 +27,7 @@ _UNIT = (
 )
 _NUMBER_WORD = (
     r"(?:zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|vierzig|"
-    r"fünfzig|hundert|tausend|dutzend|eine[mn]?|two|three|four|five|six|seven|eight|nine|ten|"
+    r"fünfzig|hundert|tausend|dutzend|two|three|four|five|six|seven|eight|nine|ten|"
     r"eleven|twelve|twenty|dozen|hundred|thousand)"
 )
 _NUMBER = re.compile(
@@ -133,10 +133,29 @@ def span_features(question: str, sentence: str, candidates: Sequence[Span]) -> l
     return rows
 
 
+_NUMBER_NAMES = {
+    **dict.fromkeys(("one", "eins", "ein", "eine"), "1"),
+    **dict.fromkeys(("two", "zwei"), "2"),
+    **dict.fromkeys(("three", "drei"), "3"),
+    **dict.fromkeys(("four", "vier"), "4"),
+    **dict.fromkeys(("five", "fünf"), "5"),
+    **dict.fromkeys(("six", "sechs"), "6"),
+    **dict.fromkeys(("seven", "sieben"), "7"),
+    **dict.fromkeys(("eight", "acht"), "8"),
+    **dict.fromkeys(("nine", "neun"), "9"),
+    **dict.fromkeys(("ten", "zehn"), "10"),
+    **dict.fromkeys(("twelve", "zwölf"), "12"),
+}
+
+
 def _matches(word: str, q_words: set[str], q_cognates: set[str]) -> bool:
-    """Whether a sentence word is one of the question's (as written, or as a cognate)."""
+    """Whether a sentence word is one of the question's (as written, as a number in either
+    language, or as a cognate)."""
     low = word.lower()
-    return low in q_words or (len(low) >= 4 and bool(cognate_keys(low) & q_cognates))
+    number = _NUMBER_NAMES.get(low, low)
+    if low in q_words or number in {_NUMBER_NAMES.get(w, w) for w in q_words}:
+        return True
+    return len(low) >= 4 and bool(cognate_keys(low) & q_cognates)
 
 
 def _kind_match(span: Span, kind: AnswerType, firsts: frozenset[str], places: frozenset[str]) -> bool:
@@ -173,8 +192,8 @@ class ShortPolicy:
 def choose_span(question: str, sentence: str) -> tuple[Span, dict[str, float]] | None:
     """The phrase of the asked-for kind, not named in the question, nearest the question's words."""
     kind = AnswerType.of(question)
-    if not (kind.number or kind.time or kind.place or kind.person or kind.entity):
-        return None
+    if not (kind.number or kind.time or kind.place or kind.person):
+        return None  # "which …?" names are too often the wrong phrase to be worth a short answer
     found = spans(sentence, kind)
     rows = span_features(question, sentence, found)
     usable = [(f["distance"], i) for i, f in enumerate(rows) if f["kind_match"] and not f["in_question"]]
