@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,16 @@ from retrieval.answering.features import (  # noqa: E402
     abstain_features,
     sentence_candidates,
     sentence_features,
+    unit_scorer,
 )
-from retrieval.answering.short import SHORT_FEATURES, choose_span, short_features  # noqa: E402
+from retrieval.answering.focus import WordVectors  # noqa: E402
+from retrieval.answering.questions import AnswerType  # noqa: E402
+from retrieval.answering.short import (  # noqa: E402
+    SHORT_FEATURES,
+    cautious_short_policy,
+    choose_span,
+    short_features,
+)
 from retrieval.config import Settings  # noqa: E402
 from retrieval.evaluate import short_answer_f1  # noqa: E402
 from retrieval.pipeline import Newsbot  # noqa: E402
@@ -57,6 +66,7 @@ class QuestionData:
     x: np.ndarray
     y: np.ndarray
     found: Candidates
+    vector: np.ndarray
 
 
 def fold(text: str) -> str:
@@ -104,6 +114,7 @@ def chunk_data(bot: Newsbot, questions: list[dict]) -> list[QuestionData]:
                 found.features,
                 y,
                 found,
+                vector,
             )
         )
     return out
@@ -125,24 +136,42 @@ def retrieval_metrics(data: list[QuestionData], ranker: LinearRanker) -> tuple[f
     return r1 / len(data), r5 / len(data)
 
 
-def hits_for(d: QuestionData, searcher: Searcher, exclude: Callable[[str], bool] | None = None) -> list[Hit]:
-    """The top hits of one question under the searcher's models, leaving out excluded articles."""
+def hits_for(d: QuestionData, searcher: Searcher, exclude: Callable[[int], bool] | None = None) -> list[Hit]:
+    """The top hits of one question under the searcher's models. Excluded candidates (by position)
+    are left out before the ranking features are computed, as if they were not in the index, so
+    that relative features (similarity to the best candidate, BM25 over the best) stay honest."""
     found = d.found
     if exclude is not None:
-        keep = [i for i, a in enumerate(d.articles) if not exclude(a)]
-        found = Candidates(
+        keep = [i for i in range(len(found.chunks)) if not exclude(i)]
+        found = searcher.featurize(
+            d.question,
+            d.vector,
             [found.chunks[i] for i in keep],
-            found.features[keep],
-            [found.sentence_scores[i] for i in keep],
-            [found.bm25[i] for i in keep],
+            {found.chunks[i].id: found.bm25[i] for i in keep if found.bm25[i] > 0},
         )
     return searcher.rank(found, TOP_K)
+
+
+def in_articles(d: QuestionData, test: Callable[[str], bool]) -> Callable[[int], bool]:
+    """Whether the candidate at a position belongs to an article that passes the test."""
+    return lambda i: test(d.articles[i])
+
+
+def with_sentences(d: QuestionData, sentences: frozenset[int]) -> Callable[[int], bool]:
+    """Whether the candidate at a position holds one of the sentences."""
+    return lambda i: any(sid in sentences for sid, _ in d.found.sentence_scores[i])
+
+
+@lru_cache(maxsize=1)
+def word_vectors(bot: Newsbot) -> WordVectors:
+    """One word-vector cache for the whole run, as an answerer keeps one."""
+    return WordVectors(bot.embedder)
 
 
 def sentence_data(bot: Newsbot, d: QuestionData, hits: list[Hit]) -> tuple[np.ndarray, np.ndarray, list]:
     """Sentence candidate features and labels (the sentence holds a gold answer)."""
     cands = sentence_candidates(bot.index, hits)
-    x = sentence_features(d.question, cands)
+    x = sentence_features(d.question, cands, word_vectors(bot))
     y = np.array([any(fold(a) in fold(c.text) for a in d.answers) for c in cands], dtype=np.float64)
     return x, y, cands
 
@@ -165,7 +194,10 @@ def evaluate(
     """Per-question outcomes: retrieval ranks, chosen sentences, and the abstention evidence of the
     question and of its unanswerable twins (its paragraph removed, its whole topic removed, the
     sentences that state the answer removed)."""
-    answerer = ExtractiveAnswerer(bot.index, sentence, AbstainPolicy(()))
+    answerer = ExtractiveAnswerer(
+        bot.index, sentence, AbstainPolicy(()), short_policy=cautious_short_policy()
+    )
+    answerer._words = word_vectors(bot)
     rows = []
     for d in test:
         ranked = article_ranking(d.articles, searcher.ranker.scores(d.x))
@@ -186,9 +218,9 @@ def evaluate(
                 "evidence": evidence(d, answerer, hits),
                 "short": short_row(d, answerer, hits),
                 "twins": [
-                    evidence(d, answerer, hits_for(d, searcher, d.gold.__contains__)),
-                    evidence(d, answerer, hits_for(d, searcher, topic_of(d))),
-                    evidence(d, answerer, hits, gold_sentences(d, cands)),
+                    evidence(d, answerer, hits_for(d, searcher, in_articles(d, d.gold.__contains__))),
+                    evidence(d, answerer, hits_for(d, searcher, in_articles(d, topic_of(d)))),
+                    sentence_twin(bot, d, searcher, answerer),
                 ],
             }
         )
@@ -201,9 +233,23 @@ def topic_of(d: QuestionData) -> Callable[[str], bool]:
     return lambda article_id: article_id.startswith(prefix)
 
 
-def gold_sentences(d: QuestionData, cands: list) -> frozenset[int]:
-    """The candidate sentences that state a gold answer."""
-    return frozenset(c.sentence_id for c in cands if any(fold(a) in fold(c.text) for a in d.answers))
+def sentence_twin(bot: Newsbot, d: QuestionData, searcher: Searcher, answerer: ExtractiveAnswerer):
+    """Abstention features with every sentence that states the answer gone (a near miss: the
+    article is there, the fact is not): the chunks holding them are left out of the candidates."""
+    gold = gold_sentences(bot, d)
+    return evidence(d, answerer, hits_for(d, searcher, with_sentences(d, gold)), gold)
+
+
+def gold_sentences(bot: Newsbot, d: QuestionData) -> frozenset[int]:
+    """The sentences of the gold articles' candidate chunks that state a gold answer."""
+    ids = {sid for i, a in enumerate(d.articles) if a in d.gold for sid, _ in d.found.sentence_scores[i]}
+    records = bot.index.sentences(sorted(ids))
+    found = set()
+    for sid, rec in records.items():
+        text = bot.index.article_text(rec.article_id)[rec.start : rec.end]
+        if any(fold(a) in fold(text) for a in d.answers):
+            found.add(sid)
+    return frozenset(found)
 
 
 def final_hit(d: QuestionData, answerer: ExtractiveAnswerer, ranked: list) -> bool:
@@ -232,7 +278,9 @@ def short_row(d: QuestionData, answerer: ExtractiveAnswerer, hits: list[Hit]) ->
     if found is None:
         return None
     first = answerer.pick(d.question, list(found.ranked))[0][0]
-    chosen = choose_span(d.question, first.text)
+    chosen = choose_span(
+        d.question, first.text, unit_scorer(d.question, AnswerType.of(d.question), answerer.words)
+    )
     if chosen is None:
         return None
     span, row = chosen

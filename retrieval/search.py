@@ -116,7 +116,16 @@ class Searcher:
         )
         records = self.index.chunks(ids)
         chunks = [records[cid] for cid in ids if cid in records]
-        return self._featurize(question, vector, chunks, dict(sparse), self.index.vocabulary_share(q_terms))
+        return self.featurize(question, vector, chunks, dict(sparse))
+
+    def featurize(
+        self, question: str, vector: np.ndarray, chunks: list[ChunkRecord], sparse: dict[int, float]
+    ) -> Candidates:
+        """The feature matrix (CHUNK_FEATURES order) of the given candidate chunks, with their BM25
+        scores (`sparse`, chunk id -> score; absent means 0)."""
+        return self._featurize(
+            question, vector, chunks, sparse, self.index.vocabulary_share(query_terms(question))
+        )
 
     def _featurize(
         self,

@@ -14,6 +14,7 @@ from retrieval.answering.features import (
     abstain_features,
     sentence_candidates,
     sentence_features,
+    unit_scorer,
 )
 from retrieval.answering.focus import WordVectors
 from retrieval.answering.questions import AnswerType, focus_words, question_words
@@ -37,7 +38,7 @@ QUOTE_BUDGET = 300
 TOPIC_NAME = 3
 # Used until trained rankers are in retrieval/models/.
 _FALLBACK = LinearRanker.uniform(
-    SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0, 0.5, -0.5]
+    SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0, 0.5, -0.5, 1]
 )
 
 
@@ -80,7 +81,13 @@ class ExtractiveAnswerer:
             return abstention(question, retrieved, self._closest(evidence.ranked[0].hit.chunk.article_id))
         chosen = self.pick(question, list(evidence.ranked))
         citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
-        short = best_span(question, chosen[0][0].text, self.short_policy, margin)
+        short = best_span(
+            question,
+            chosen[0][0].text,
+            self.short_policy,
+            margin,
+            unit_scorer(question, AnswerType.of(question), self.words),
+        )
         quotes = " ".join(f"{quoted(c.quote)} [{c.n}]" for c in citations)
         text = f"**{short}** — {quotes}" if short else quotes
         return Answer(
@@ -100,7 +107,7 @@ class ExtractiveAnswerer:
         candidates = [c for c in sentence_candidates(self.index, hits) if c.sentence_id not in drop]
         if not candidates:
             return None
-        features = sentence_features(question, candidates)
+        features = sentence_features(question, candidates, self.words)
         scores = self.ranker.scores(features)
         order = np.argsort(-scores, kind="stable")
         best = candidates[order[0]]

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from retrieval.answering.questions import _INNER_CAPITAL, AnswerType, question_words
-from retrieval.answering.short import span_features, spans
+from retrieval.answering.focus import WordVectors
+from retrieval.answering.questions import _INNER_CAPITAL, AnswerType, counted_words, question_words
+from retrieval.answering.short import Span, span_features, spans
 from retrieval.index import NewsIndex
 from retrieval.language import cognate_keys, key_terms, query_terms, share_in, terms
 from retrieval.search import Hit
@@ -35,6 +36,7 @@ SENTENCE_FEATURES = (
     "next_cos",
     "span_ok",
     "span_dist",
+    "unit_sim",
 )
 
 
@@ -71,8 +73,11 @@ def sentence_candidates(index: NewsIndex, hits: Sequence[Hit]) -> list[SentenceC
     return out
 
 
-def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) -> np.ndarray:
-    """The feature matrix (SENTENCE_FEATURES order) for candidate sentences."""
+def sentence_features(
+    question: str, candidates: Sequence[SentenceCandidate], words: WordVectors | None = None
+) -> np.ndarray:
+    """The feature matrix (SENTENCE_FEATURES order) for candidate sentences; with word vectors,
+    also how well the numbers' units match what a how-many question counts."""
     f = np.zeros((len(candidates), len(SENTENCE_FEATURES)), dtype=np.float64)
     if not candidates:
         return f
@@ -109,18 +114,39 @@ def sentence_features(question: str, candidates: Sequence[SentenceCandidate]) ->
         sid = cand.sentence_id
         f[row, 13:16] = (cos.get(sid - 1, 0.0), overlap.get(sid - 1, 0.0), cos.get(sid + 1, 0.0))
     f[:, 1] = f[:, 0] - f[:, 0].max()
-    f[:, 16:] = [_span_evidence(question, kind, cand.text) for cand in candidates]
+    units = unit_scorer(question, kind, words)
+    f[:, 16:] = [_span_evidence(question, kind, cand.text, units) for cand in candidates]
     return f
 
 
-def _span_evidence(question: str, kind: AnswerType, text: str) -> tuple[float, float]:
+UnitScorer = Callable[[str, Sequence[Span]], list[float]]
+
+
+def unit_scorer(question: str, kind: AnswerType, words: WordVectors | None) -> UnitScorer | None:
+    """Scores a sentence's number phrases by how like what the question counts their units are
+    (None when the question asks for no number or there are no word vectors)."""
+    if words is None or not kind.number:
+        return None
+    counted = counted_words(question)
+    return lambda text, found: words.unit_similarities(counted, text, found)
+
+
+def _span_evidence(
+    question: str, kind: AnswerType, text: str, units: UnitScorer | None
+) -> tuple[float, float, float]:
     """Whether the sentence holds a phrase of the asked-for kind that the question does not name,
-    and how near (0 near .. 1 far) the nearest such phrase is to the question's words in it."""
+    how near (0 near .. 1 far) the nearest such phrase is to the question's words in it, and the
+    best unit similarity of its numbers."""
     if not (kind.number or kind.time or kind.place or kind.person or kind.entity):
-        return 0.0, 1.0
+        return 0.0, 1.0, 0.0
     found = spans(text, kind)
-    usable = [f for f in span_features(question, text, found) if f["kind_match"] and not f["in_question"]]
-    return float(bool(usable)), min((f["distance"] for f in usable), default=1.0)
+    rows = span_features(question, text, found, units(text, found) if units else None)
+    usable = [f for f in rows if f["kind_match"] and not f["in_question"]]
+    return (
+        float(bool(usable)),
+        min((f["distance"] for f in usable), default=1.0),
+        max((f["unit"] for f in usable), default=0.0),
+    )
 
 
 ABSTAIN_FEATURES = (
@@ -154,6 +180,9 @@ ABSTAIN_FEATURES = (
     "focus_min",
     "focus_mean",
     "focus_words",
+    "unit_sim",
+    "unit_sim_top",
+    "asks_number",
 )
 
 
@@ -219,6 +248,9 @@ def abstain_features(e: Evidence) -> np.ndarray:
         "focus_min": e.focus[0],
         "focus_mean": e.focus[1],
         "focus_words": float(e.focus_count),
+        "unit_sim": x[col["unit_sim"]],
+        "unit_sim_top": float(e.features[:3, col["unit_sim"]].max()),
+        "asks_number": float(kind.number),
     }
     return np.array([named[name] for name in ABSTAIN_FEATURES], dtype=np.float64)
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from retrieval.answering.short import Span
 from retrieval.embeddings import Embedder
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -51,3 +52,24 @@ class WordVectors:
         vectors = self.vectors([*focus, *words])
         best = (vectors[: len(focus)] @ vectors[len(focus) :].T).max(axis=1)
         return float(best.min()), float(best.mean())
+
+    def unit_similarities(
+        self, counted: Sequence[str], sentence: str, numbers: Sequence[Span]
+    ) -> list[float]:
+        """For each number phrase of the sentence, how like the counted words (the question's
+        "spectators") the words around it are (its "Zuschauer"): the best cosine, 0 without words."""
+        around = [_around(sentence, span) for span in numbers]
+        words = sorted({w for ws in around for w in ws})
+        if not counted or not words:
+            return [0.0] * len(numbers)
+        vectors = self.vectors([*counted, *words])
+        sims = vectors[: len(counted)] @ vectors[len(counted) :].T
+        best = dict(zip(words, sims.max(axis=0).tolist(), strict=True))
+        return [max((best[w] for w in ws), default=0.0) for ws in around]
+
+
+def _around(sentence: str, span: Span) -> list[str]:
+    """The words a number phrase is of: the word before it, its own words, the two after it."""
+    before = _WORD.findall(sentence[max(0, span.start - 25) : span.start])[-1:]
+    after = _WORD.findall(sentence[span.end : span.end + 40])[:2]
+    return before + _WORD.findall(span.text) + after

@@ -91,7 +91,8 @@ _ASKING = frozenset(
     how many much long old far high big large what which who whom whose when where why does did do
     is are was were has have had according name called wie viele viel lange alt weit hoch groß gross
     welche welcher welches welchen welchem wer wen wem wessen wann wo wohin woher warum was laut heißt
-    heisst nennt
+    heisst nennt wurde wurden werden wird hat haben hatte hatten ist sind war waren soll sollen kann
+    können muss müssen will wollen
     """.split()
 )
 _NAME_OR_NUMBER = re.compile(r"\b(?:\w*\d\w*|[A-ZÄÖÜ][\w'’-]*)")
@@ -105,3 +106,25 @@ def focus_words(question: str) -> list[str]:
     names = _NAME_OR_NUMBER.findall(question)[1:]
     skip = {w.lower() for w in re.findall(r"\w+", " ".join(names))} | _ASKING | stop_words_of_queries()
     return list(dict.fromkeys(w for w in re.findall(r"[^\W\d_]{3,}", question) if w.lower() not in skip))
+
+
+_HOW_MANY = re.compile(
+    r"\b(?:how (?:many|much)|wie viele?|wieviele?|what (?:number|percentage|share) of|"
+    r"wie (?:hoch|groß|gross|lang|weit) (?:ist|war|sind|waren|wird|wäre)(?: die| der| das| den)?)"
+    r"\s+((?:[^\W\d_]+\s*){1,3})",
+    re.I,
+)
+
+
+def counted_words(question: str) -> list[str]:
+    """For a question asking for a number, what is counted or measured ("spectators" in "How many
+    spectators …"; "Geldstrafe" in "Wie hoch ist die Geldstrafe …"); else its focus words."""
+    from retrieval.language import stop_words_of_queries
+
+    match = _HOW_MANY.search(question)
+    if match:
+        skip = _ASKING | stop_words_of_queries()
+        found = [w for w in re.findall(r"[^\W\d_]{3,}", match.group(1)) if w.lower() not in skip][:2]
+        if found:
+            return found
+    return focus_words(question)[:3]

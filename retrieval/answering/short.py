@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -57,6 +58,7 @@ SPAN_FEATURES = (
     "candidates",
     "first_name",
     "place",
+    "unit",
 )
 # A short answer is a phrase, not a clause.
 MAX_SPAN_TOKENS = 6
@@ -101,26 +103,49 @@ def _without_overlaps(found: list[Span]) -> list[Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
-def span_features(question: str, sentence: str, candidates: Sequence[Span]) -> list[dict[str, float]]:
-    """Features by name (SPAN_FEATURES) of each candidate phrase."""
-    kind = AnswerType.of(question)
-    q_words, q_terms, q_cognates = (
-        question_words(question),
-        set(query_terms(question)),
-        cognate_keys(question),
+@dataclass(frozen=True)
+class _QuestionKeys:
+    """What span features compare against, computed once per question."""
+
+    kind: AnswerType
+    words: frozenset[str]
+    numbers: frozenset[str]
+    terms: frozenset[str]
+    cognates: frozenset[str]
+
+
+@lru_cache(maxsize=64)
+def _question_keys(question: str) -> _QuestionKeys:
+    """The question's type, words (and numbers as digits), stemmed terms and cognate keys."""
+    words = question_words(question)
+    return _QuestionKeys(
+        AnswerType.of(question),
+        frozenset(words),
+        frozenset(_NUMBER_NAMES.get(w, w) for w in words),
+        frozenset(query_terms(question)),
+        frozenset(cognate_keys(question)),
     )
-    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if _matches(m.group(), q_words, q_cognates)]
+
+
+def span_features(
+    question: str, sentence: str, candidates: Sequence[Span], units: Sequence[float] | None = None
+) -> list[dict[str, float]]:
+    """Features by name (SPAN_FEATURES) of each candidate phrase; `units` gives each one's unit
+    similarity (see WordVectors.unit_similarities), 0 when not known."""
+    q = _question_keys(question)
+    kind = q.kind
+    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if _matches(m.group(), q)]
     firsts, places = first_names(), place_names()
     rows = []
-    for span in candidates:
+    for n, span in enumerate(candidates):
         words = re.findall(r"\w+", span.text)
-        inside = bool(words) and all(_matches(w, q_words, q_cognates) for w in words)
+        inside = bool(words) and all(_matches(w, q) for w in words)
         dist = min((abs(a - span.start) for a in anchors), default=len(sentence))
         rows.append(
             {
                 "kind_match": float(_kind_match(span, kind, firsts, places)),
                 "in_question": float(
-                    inside or bool(set(query_terms(span.text)) & q_terms and len(words) == 1)
+                    inside or bool(set(query_terms(span.text)) & q.terms and len(words) == 1)
                 ),
                 "distance": min(dist, 200) / 200,
                 "near_terms": float(len(anchors) > 0),
@@ -128,6 +153,7 @@ def span_features(question: str, sentence: str, candidates: Sequence[Span]) -> l
                 "candidates": min(len(candidates), 6) / 6,
                 "first_name": float(bool(words) and words[0] in firsts),
                 "place": float(any(w in places for w in words)),
+                "unit": units[n] if units else 0.0,
             }
         )
     return rows
@@ -148,14 +174,19 @@ _NUMBER_NAMES = {
 }
 
 
-def _matches(word: str, q_words: set[str], q_cognates: set[str]) -> bool:
+def _matches(word: str, q: _QuestionKeys) -> bool:
     """Whether a sentence word is one of the question's (as written, as a number in either
     language, or as a cognate)."""
     low = word.lower()
-    number = _NUMBER_NAMES.get(low, low)
-    if low in q_words or number in {_NUMBER_NAMES.get(w, w) for w in q_words}:
+    if low in q.words or _NUMBER_NAMES.get(low, low) in q.numbers:
         return True
-    return len(low) >= 4 and bool(cognate_keys(low) & q_cognates)
+    return len(low) >= 4 and bool(_cognates(low) & q.cognates)
+
+
+@lru_cache(maxsize=65_536)
+def _cognates(word: str) -> frozenset[str]:
+    """The cognate keys of one lower-cased word."""
+    return frozenset(cognate_keys(word))
 
 
 def _kind_match(span: Span, kind: AnswerType, firsts: frozenset[str], places: frozenset[str]) -> bool:
@@ -189,17 +220,25 @@ class ShortPolicy:
     floor: float
 
 
-def choose_span(question: str, sentence: str) -> tuple[Span, dict[str, float]] | None:
-    """The phrase of the asked-for kind, not named in the question, nearest the question's words."""
+def choose_span(
+    question: str, sentence: str, units: Callable[[str, Sequence[Span]], list[float]] | None = None
+) -> tuple[Span, dict[str, float]] | None:
+    """The phrase of the asked-for kind, not named in the question: for a number, the one whose
+    unit is most like what is counted (when `units` scores them), else the one nearest the
+    question's words."""
     kind = AnswerType.of(question)
     if not (kind.number or kind.time or kind.place or kind.person):
         return None  # "which …?" names are too often the wrong phrase to be worth a short answer
     found = spans(sentence, kind)
-    rows = span_features(question, sentence, found)
-    usable = [(f["distance"], i) for i, f in enumerate(rows) if f["kind_match"] and not f["in_question"]]
+    rows = span_features(question, sentence, found, units(sentence, found) if units else None)
+    usable = [
+        (-round(f["unit"], 2), f["distance"], i)
+        for i, f in enumerate(rows)
+        if f["kind_match"] and not f["in_question"]
+    ]
     if not usable:
         return None
-    _, i = min(usable)
+    *_, i = min(usable)
     return found[i], rows[i]
 
 
@@ -218,9 +257,15 @@ def short_features(question: str, row: dict[str, float], confidence: float) -> n
     return np.array([named[name] for name in SHORT_FEATURES], dtype=np.float64)
 
 
-def best_span(question: str, sentence: str, policy: ShortPolicy, confidence: float) -> str | None:
+def best_span(
+    question: str,
+    sentence: str,
+    policy: ShortPolicy,
+    confidence: float,
+    units: Callable[[str, Sequence[Span]], list[float]] | None = None,
+) -> str | None:
     """The short answer taken verbatim from the sentence, or None when it is not supported."""
-    chosen = choose_span(question, sentence)
+    chosen = choose_span(question, sentence, units)
     if chosen is None:
         return None
     span, row = chosen
@@ -229,13 +274,18 @@ def best_span(question: str, sentence: str, policy: ShortPolicy, confidence: flo
     return span.text
 
 
+def cautious_short_policy() -> ShortPolicy:
+    """Before training: a short answer only when the evidence clears the abstention floor by far."""
+    weights = [0.0] * len(SHORT_FEATURES)
+    weights[SHORT_FEATURES.index("confidence")] = 1.0
+    return ShortPolicy(LinearRanker.uniform(SHORT_FEATURES, weights), 2.0)
+
+
 def default_short_policy() -> ShortPolicy:
     """The trained policy from retrieval/models/short_answer.json, or a cautious rule before training."""
     path = MODELS_DIR / "short_answer.json"
     if not path.exists():
-        weights = [0.0] * len(SHORT_FEATURES)
-        weights[SHORT_FEATURES.index("confidence")] = 1.0
-        return ShortPolicy(LinearRanker.uniform(SHORT_FEATURES, weights), 2.0)
+        return cautious_short_policy()
     data = json.loads(path.read_text("utf-8"))
     return ShortPolicy(
         checked(LinearRanker.from_json(data["model"]), SHORT_FEATURES, path), float(data["floor"])

@@ -136,7 +136,7 @@ def bold_segments(text: str) -> list[tuple[str, bool]]:
     position = 0
     for match in _BOLD.finditer(text):
         if match.start() > position:
-            segments.append((text[position:match.start()], False))
+            segments.append((text[position : match.start()], False))
         segments.append((match.group(1), True))
         position = match.end()
     if position < len(text):
