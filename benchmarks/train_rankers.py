@@ -34,7 +34,6 @@ from retrieval.answering.features import (  # noqa: E402
     sentence_features,
     unit_scorer,
 )
-from retrieval.answering.focus import WordVectors  # noqa: E402
 from retrieval.answering.questions import AnswerType  # noqa: E402
 from retrieval.answering.short import (  # noqa: E402
     SHORT_FEATURES,
@@ -42,6 +41,7 @@ from retrieval.answering.short import (  # noqa: E402
     choose_span,
     short_features,
 )
+from retrieval.answering.units import WordVectors  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
 from retrieval.evaluate import short_answer_f1  # noqa: E402
 from retrieval.pipeline import Newsbot  # noqa: E402

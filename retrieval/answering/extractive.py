@@ -16,8 +16,7 @@ from retrieval.answering.features import (
     sentence_features,
     unit_scorer,
 )
-from retrieval.answering.focus import WordVectors
-from retrieval.answering.questions import AnswerType, focus_words, question_words
+from retrieval.answering.questions import AnswerType, question_words
 from retrieval.answering.short import ShortPolicy, best_span, default_short_policy
 from retrieval.answering.types import (
     Answer,
@@ -28,6 +27,7 @@ from retrieval.answering.types import (
     quoted,
     ranked_articles,
 )
+from retrieval.answering.units import WordVectors
 from retrieval.index import NewsIndex
 from retrieval.ranker import LinearRanker, trained_or
 from retrieval.search import Hit
@@ -64,7 +64,7 @@ class ExtractiveAnswerer:
 
     @property
     def words(self) -> WordVectors:
-        """Word vectors for focus coverage, from the index's embedder (cached per answerer)."""
+        """Word vectors for unit evidence, from the index's embedder (cached per answerer)."""
         if self._words is None:
             self._words = WordVectors(self.index.embedder)
         return self._words
@@ -102,8 +102,8 @@ class ExtractiveAnswerer:
     def evidence(
         self, question: str, hits: Sequence[Hit], drop: frozenset[int] = frozenset()
     ) -> Evidence | None:
-        """The sentences of the hits ranked best first with their features, and how well the best
-        covers the question; `drop` leaves sentences out (training makes near-miss twins so)."""
+        """The sentences of the hits ranked best first with their features and scores; `drop`
+        leaves sentences out (training makes near-miss twins so)."""
         candidates = [c for c in sentence_candidates(self.index, hits) if c.sentence_id not in drop]
         if not candidates:
             return None
@@ -112,7 +112,6 @@ class ExtractiveAnswerer:
         order = np.argsort(-scores, kind="stable")
         best = candidates[order[0]]
         article = self.index.article(best.hit.chunk.article_id)
-        focus = focus_words(question)
         return Evidence(
             question,
             hits,
@@ -120,8 +119,6 @@ class ExtractiveAnswerer:
             features[order],
             scores[order],
             f"{article.title}\n{article.text}",
-            self.words.coverage(focus, best.text),
-            len(focus),
         )
 
     def _closest(self, article_id: str) -> ArticleRef:

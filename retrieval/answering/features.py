@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from retrieval.answering.focus import WordVectors
 from retrieval.answering.questions import _INNER_CAPITAL, AnswerType, counted_words, question_words
 from retrieval.answering.short import Span, span_features, spans
+from retrieval.answering.units import UnitScorer, WordVectors
 from retrieval.index import NewsIndex
 from retrieval.language import cognate_keys, key_terms, query_terms, share_in, terms
 from retrieval.search import Hit
@@ -114,12 +114,12 @@ def sentence_features(
         sid = cand.sentence_id
         f[row, 13:16] = (cos.get(sid - 1, 0.0), overlap.get(sid - 1, 0.0), cos.get(sid + 1, 0.0))
     f[:, 1] = f[:, 0] - f[:, 0].max()
+    found = [(c.text, spans(c.text, kind)) for c in candidates]
     units = unit_scorer(question, kind, words)
-    f[:, 16:] = [_span_evidence(question, kind, cand.text, units) for cand in candidates]
+    if units is not None:
+        units.prefetch(found)
+    f[:, 16:] = [_span_evidence(question, kind, text, phrases, units) for text, phrases in found]
     return f
-
-
-UnitScorer = Callable[[str, Sequence[Span]], list[float]]
 
 
 def unit_scorer(question: str, kind: AnswerType, words: WordVectors | None) -> UnitScorer | None:
@@ -127,19 +127,17 @@ def unit_scorer(question: str, kind: AnswerType, words: WordVectors | None) -> U
     (None when the question asks for no number or there are no word vectors)."""
     if words is None or not kind.number:
         return None
-    counted = counted_words(question)
-    return lambda text, found: words.unit_similarities(counted, text, found)
+    return UnitScorer(words, counted_words(question))
 
 
 def _span_evidence(
-    question: str, kind: AnswerType, text: str, units: UnitScorer | None
+    question: str, kind: AnswerType, text: str, found: list[Span], units: UnitScorer | None
 ) -> tuple[float, float, float]:
     """Whether the sentence holds a phrase of the asked-for kind that the question does not name,
     how near (0 near .. 1 far) the nearest such phrase is to the question's words in it, and the
     best unit similarity of its numbers."""
     if not (kind.number or kind.time or kind.place or kind.person or kind.entity):
         return 0.0, 1.0, 0.0
-    found = spans(text, kind)
     rows = span_features(question, text, found, units(text, found) if units else None)
     usable = [f for f in rows if f["kind_match"] and not f["in_question"]]
     return (
@@ -177,9 +175,6 @@ ABSTAIN_FEATURES = (
     "next_cos",
     "typed_cos",
     "question_length",
-    "focus_min",
-    "focus_mean",
-    "focus_words",
     "unit_sim",
     "unit_sim_top",
     "asks_number",
@@ -189,8 +184,7 @@ ABSTAIN_FEATURES = (
 @dataclass(frozen=True)
 class Evidence:
     """What an answer would rest on: the question, the hits, the ranked sentences with their
-    features and ranker scores (best first), the best sentence's article, and how well the best
-    sentence covers the question's focus words (least, mean)."""
+    features and ranker scores (best first), and the text of the best sentence's article."""
 
     question: str
     hits: Sequence[Hit]
@@ -198,8 +192,6 @@ class Evidence:
     features: np.ndarray
     scores: np.ndarray
     article_text: str
-    focus: tuple[float, float]
-    focus_count: int
 
 
 def abstain_features(e: Evidence) -> np.ndarray:
@@ -245,9 +237,6 @@ def abstain_features(e: Evidence) -> np.ndarray:
         "next_cos": x[col["next_cos"]],
         "typed_cos": x[col["cos"]] * typed,
         "question_length": len(e.question) / 100,
-        "focus_min": e.focus[0],
-        "focus_mean": e.focus[1],
-        "focus_words": float(e.focus_count),
         "unit_sim": x[col["unit_sim"]],
         "unit_sim_top": float(e.features[:3, col["unit_sim"]].max()),
         "asks_number": float(kind.number),

@@ -1,6 +1,6 @@
-"""Does a sentence speak of what the question asks about? Word-level cross-lingual similarity of
-the question's focus words ("spectators") to a sentence's words ("Zuschauer"), with the
-multilingual encoder, word vectors cached."""
+"""Is a number in a sentence a number of what the question counts? Word-level cross-lingual
+similarity of the counted words ("spectators") to the words around each number ("Zuschauer"),
+with the multilingual encoder; word vectors are cached."""
 
 from __future__ import annotations
 
@@ -43,16 +43,6 @@ class WordVectors:
             self._cache.popitem(last=False)
         return np.array([self._cache[w] for w in words], dtype=np.float32).reshape(len(words), -1)
 
-    def coverage(self, focus: Sequence[str], text: str) -> tuple[float, float]:
-        """(least, mean) over the focus words of their best similarity to a word of the text;
-        (1, 1) when there is nothing to compare."""
-        words = sentence_words(text)
-        if not focus or not words:
-            return 1.0, 1.0
-        vectors = self.vectors([*focus, *words])
-        best = (vectors[: len(focus)] @ vectors[len(focus) :].T).max(axis=1)
-        return float(best.min()), float(best.mean())
-
     def unit_similarities(
         self, counted: Sequence[str], sentence: str, numbers: Sequence[Span]
     ) -> list[float]:
@@ -66,6 +56,24 @@ class WordVectors:
         sims = vectors[: len(counted)] @ vectors[len(counted) :].T
         best = dict(zip(words, sims.max(axis=0).tolist(), strict=True))
         return [max((best[w] for w in ws), default=0.0) for ws in around]
+
+
+class UnitScorer:
+    """Scores number phrases of sentences by how like what one question counts their units are."""
+
+    def __init__(self, words: WordVectors, counted: Sequence[str]) -> None:
+        self.words = words
+        self.counted = list(counted)
+
+    def prefetch(self, found: Sequence[tuple[str, Sequence[Span]]]) -> None:
+        """Embed every word around the numbers of several sentences in one batch."""
+        around = {w for sentence, spans in found for span in spans for w in _around(sentence, span)}
+        if self.counted and around:
+            self.words.vectors([*self.counted, *sorted(around)])
+
+    def __call__(self, sentence: str, numbers: Sequence[Span]) -> list[float]:
+        """The unit similarity of each number phrase of the sentence."""
+        return self.words.unit_similarities(self.counted, sentence, numbers)
 
 
 def _around(sentence: str, span: Span) -> list[str]:
