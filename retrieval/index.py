@@ -74,6 +74,15 @@ class SentenceTerms:
 
 
 @dataclass
+class _ChunkTable:
+    """Every chunk record in memory, with the lookups a question needs (built once per index state)."""
+
+    records: dict[int, ChunkRecord]
+    by_article: dict[str, list[int]]  # chunk ids per article, ascending
+    owners: dict[int, list[int]]  # chunk ids containing each sentence id, ascending
+
+
+@dataclass
 class IndexReport:
     """What one indexing run did."""
 
@@ -137,6 +146,9 @@ class NewsIndex:
         self._text_cache: dict[str, str] = {}
         self._row_maps: dict[str, tuple[dict[int, int], np.ndarray]] = {}
         self._terms_cache: dict[int, SentenceTerms] = {}
+        self._sentence_cache: dict[int, SentenceRecord] = {}
+        self._chunk_table: _ChunkTable | None = None
+        self._article_means: dict[str, tuple[np.ndarray, float]] = {}
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -219,12 +231,16 @@ class NewsIndex:
         return articles, chunks
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRecord]:
-        """Chunks by id."""
-        return {row[0]: ChunkRecord(*row) for row in self._select("chunks", ids)}
+        """Chunks by id (unknown ids are left out)."""
+        records = self._chunks_loaded().records
+        return {int(i): records[int(i)] for i in ids if int(i) in records}
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceRecord]:
-        """Sentences by id."""
-        return {row[0]: SentenceRecord(*row) for row in self._select("sentences", ids)}
+        """Sentences by id, cached (unknown ids are left out)."""
+        missing = [int(i) for i in ids if int(i) not in self._sentence_cache]
+        for row in self._select("sentences", missing):
+            self._sentence_cache[row[0]] = SentenceRecord(*row)
+        return {int(i): self._sentence_cache[int(i)] for i in ids if int(i) in self._sentence_cache}
 
     def sentence_terms(self, ids: Sequence[int]) -> dict[int, SentenceTerms]:
         """Each sentence's stemmed terms and cognate keys (computed at indexing), cached."""
@@ -240,31 +256,36 @@ class NewsIndex:
         return {int(i): self._terms_cache[int(i)] for i in ids if int(i) in self._terms_cache}
 
     def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
-        """The chunk ids of each given article."""
-        if not article_ids:
-            return {}
-        marks = ",".join("?" * len(article_ids))
-        out: dict[str, list[int]] = {a: [] for a in article_ids}
-        for cid, aid in self._db.execute(
-            f"SELECT id, article_id FROM chunks WHERE article_id IN ({marks}) ORDER BY id", list(article_ids)
-        ):
-            out[aid].append(cid)
-        return out
+        """The chunk ids of each given article, ascending."""
+        by_article = self._chunks_loaded().by_article
+        return {a: list(by_article.get(a, ())) for a in article_ids}
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
-        """For each sentence id, the chunks that contain it."""
-        if not sentence_ids:
-            return {}
-        marks = ",".join("?" * len(sentence_ids))
-        rows = self._db.execute(
-            "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
-            f"AND s.id BETWEEN c.first_sentence AND c.last_sentence WHERE s.id IN ({marks})",
-            [int(i) for i in sentence_ids],
-        ).fetchall()
-        owners: dict[int, list[int]] = {}
-        for sid, cid in rows:
-            owners.setdefault(sid, []).append(cid)
-        return owners
+        """For each sentence id, the chunks that contain it (ascending ids)."""
+        owners = self._chunks_loaded().owners
+        return {int(s): list(owners[int(s)]) for s in sentence_ids if int(s) in owners}
+
+    def article_mean_vector(self, article_id: str) -> tuple[np.ndarray, float]:
+        """The mean of an article's chunk vectors and its norm, cached."""
+        if article_id not in self._article_means:
+            chunk_ids = self._chunks_loaded().by_article.get(article_id, [])
+            mean = self.chunk_vectors_of(chunk_ids).mean(axis=0)
+            self._article_means[article_id] = (mean, float(np.linalg.norm(mean)))
+        return self._article_means[article_id]
+
+    def _chunks_loaded(self) -> _ChunkTable:
+        """All chunk records and their lookups, read from SQLite once (cleared when the index changes)."""
+        if self._chunk_table is None:
+            table = _ChunkTable({}, {}, {})
+            columns = "id, article_id, ord, start, end, first_sentence, last_sentence"
+            for row in self._db.execute(f"SELECT {columns} FROM chunks ORDER BY id"):
+                chunk = ChunkRecord(*row)
+                table.records[chunk.id] = chunk
+                table.by_article.setdefault(chunk.article_id, []).append(chunk.id)
+                for sid in range(chunk.first_sentence, chunk.last_sentence + 1):
+                    table.owners.setdefault(sid, []).append(chunk.id)
+            self._chunk_table = table
+        return self._chunk_table
 
     def _select(self, table: str, ids: Sequence[int]) -> list[tuple]:
         """Rows of `table` with the given ids."""
@@ -481,9 +502,16 @@ class NewsIndex:
                 sentence_index.add_with_ids(embedded.sentence_vectors, sentence_ids.astype(np.int64))
             self._save_vectors()
             self._rebuild_bm25()
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        """Forget everything read from the index files (after they change)."""
         self._text_cache.clear()
         self._row_maps.clear()
         self._terms_cache.clear()
+        self._sentence_cache.clear()
+        self._article_means.clear()
+        self._chunk_table = None
 
     def _delete_articles(self, ids: list[str], chunk_index, sentence_index) -> None:
         """Drop the rows and vectors of the given articles (inside the open transaction)."""

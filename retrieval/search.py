@@ -183,7 +183,7 @@ class Searcher:
     def _article_similarity(self, article_ids: list[str], vector: np.ndarray) -> dict[str, float]:
         """Similarity of the question to each article's mean chunk vector."""
         out = {}
-        for article_id, chunk_ids in self.index.chunk_ids_of(article_ids).items():
-            mean = self.index.chunk_vectors_of(chunk_ids).mean(axis=0)
-            out[article_id] = float(mean @ vector / max(float(np.linalg.norm(mean)), 1e-9))
+        for article_id in article_ids:
+            mean, norm = self.index.article_mean_vector(article_id)
+            out[article_id] = float(mean @ vector / max(norm, 1e-9))
         return out

@@ -59,6 +59,41 @@ def test_changed_article_replaces_its_chunks(fake_bot: Newsbot, tmp_path: Path) 
     assert bot.index.counts()[1] == wien_chunks + 1
 
 
+def _owners_in_sqlite(index: NewsIndex) -> dict[int, list[int]]:
+    """Sentence id -> ids of the chunks containing it, straight from SQLite."""
+    rows = index._db.execute(
+        "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
+        "AND s.id BETWEEN c.first_sentence AND c.last_sentence ORDER BY s.id, c.id"
+    ).fetchall()
+    owners: dict[int, list[int]] = {}
+    for sid, cid in rows:
+        owners.setdefault(sid, []).append(cid)
+    return owners
+
+
+def test_cached_lookups_agree_with_sqlite_and_follow_changes(fake_bot: Newsbot, tmp_path: Path) -> None:
+    index = fake_bot.index
+    for _ in range(2):  # before and after an update in the same process
+        owners = _owners_in_sqlite(index)
+        assert owners and index.sentence_owners([*owners, 10**6]) == owners
+        by_article = {a: [r[0] for r in index._db.execute(
+            "SELECT id FROM chunks WHERE article_id = ? ORDER BY id", (a,))] for a in ("wien-1", "graz-1")}
+        assert index.chunk_ids_of(["wien-1", "graz-1", "nope"]) == {**by_article, "nope": []}
+        chunk_ids = by_article["graz-1"]
+        assert [c.id for c in index.chunks([*chunk_ids, 10**6]).values()] == chunk_ids
+        mean, norm = index.article_mean_vector("graz-1")
+        np.testing.assert_allclose(mean, index.chunk_vectors_of(chunk_ids).mean(axis=0))
+        assert norm == pytest.approx(float(np.linalg.norm(mean)))
+        sid = max(owners)
+        cid = owners[sid][0]
+        assert index.chunks([cid])[cid].article_id == index.sentences([sid])[sid].article_id
+        path = tmp_path / "changed.jsonl"
+        path.write_text(json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n",
+                        encoding="utf-8")
+        fake_bot.index_paths([path], progress=False)
+    assert "Donau" in index.article_text("graz-1")
+
+
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
     bot = Newsbot(Settings(home=tmp_path), embedder=HashEmbedder(), index_dir=tmp_path / "none")
     with pytest.raises(IndexMissingError, match="newsbot index"):
