@@ -139,3 +139,63 @@ def test_rebuild_swaps_in_a_fresh_index(fake_bot: Newsbot, tmp_path: Path) -> No
 def test_vectors_are_normalized() -> None:
     vectors = HashEmbedder().embed(["a b c", "Wien Wien"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+
+
+def _flat_top_k(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and rows of a plain FAISS flat inner-product scan."""
+    import faiss
+
+    flat = faiss.IndexFlatIP(matrix.shape[1])
+    flat.add(matrix)
+    return flat.search(query, k)
+
+
+def test_float16_prefilter_gives_the_exact_flat_top_k() -> None:
+    from retrieval.index import _Vectors
+
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((3000, 64)).astype(np.float32)
+    matrix[1000:1100] = matrix[:100]  # exact duplicates: ties must come out as in the full scan
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    ids = np.arange(3000, dtype=np.int64) * 3 + 5
+    vectors = _Vectors({int(i): n for n, i in enumerate(ids)}, ids, matrix)
+    queries = np.vstack([matrix[:50], rng.standard_normal((50, 64)).astype(np.float32)])
+    for query in queries:
+        got = vectors.prefiltered_search(query[None], 20)
+        assert got is not None
+        scores, rows = _flat_top_k(matrix, query[None], 20)
+        np.testing.assert_array_equal(got[0], scores)
+        np.testing.assert_array_equal(got[1], ids[rows])
+
+
+def test_float16_prefilter_declines_when_it_cannot_prove_the_top_k() -> None:
+    from retrieval.index import _Vectors
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(64).astype(np.float32)
+    matrix = base + 1e-5 * rng.standard_normal((500, 64)).astype(np.float32)  # all but equal
+    ids = np.arange(500, dtype=np.int64)
+    vectors = _Vectors({int(i): int(i) for i in ids}, ids, matrix)
+    assert vectors.prefiltered_search(base[None], 10) is None
+
+
+def test_large_index_search_uses_the_prefilter_with_the_same_hits(
+    fake_bot: Newsbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.index as module
+
+    index = fake_bot.index
+    query = fake_bot.embedder.embed(["Feuerwehrleute in Graz"])[0]
+    plain = index.search_sentences(query, 1)
+    answered = []
+    original = module._Vectors.prefiltered_search
+
+    def spy(self: module._Vectors, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        answered.append(original(self, q, k))
+        return answered[-1]
+
+    monkeypatch.setattr(module._Vectors, "prefiltered_search", spy)
+    monkeypatch.setattr(module, "_PREFILTER_MIN_ROWS", 1)
+    monkeypatch.setattr(module, "_PREFILTER_FACTOR", 2)
+    assert index.search_sentences(query, 1) == plain
+    assert len(answered) == 1 and answered[0] is not None  # served by the prefilter
