@@ -87,7 +87,7 @@ def _plan(
     for article in batch:
         base_global = len(out.sentences)
         base_local = len(texts)
-        chunks = make_chunks(article.id, article.text, size, overlap)
+        chunks = make_chunks(article.id, article.text, size, overlap, article.title)
         spans = sorted({span for chunk in chunks for span in chunk.sentences}, key=lambda span: span.start)
         position = {span: n for n, span in enumerate(spans)}
         for n, span in enumerate(spans):
