@@ -56,6 +56,7 @@ _FEAT_DIM = _EMB_DIM + 3 * _CNN_DIM
 _ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the CNN branches
 _PAD = 2  # zero rows between texts: the widest window reaches 2 rows either side
 _UNK, _BOS, _EOS = 0, 1, 2
+_SP_THREADS_MIN = 256  # tokenizer work units from which sentencepiece's thread pool pays off
 _CHUNK_CHARS = 32  # tokenizer work unit, see _Tokenizer
 _LONG_CHUNK = 128  # a space-free run longer than this gets the exact Viterbi
 _CUBE = re.compile(r"(\S{1,4})\1\1")  # www: where exact score ties can occur
@@ -237,7 +238,8 @@ class _Tokenizer:
         for text in texts:
             chunks += _split_at_spaces(text)
             bounds.append(len(chunks))
-        encoded = self._sp.encode(chunks)
+        # A question is a few units: spinning up sentencepiece's thread pool took longer than the work.
+        encoded = self._sp.encode(chunks, num_threads=-1 if len(chunks) >= _SP_THREADS_MIN else 1)
         for c, ids in enumerate(encoded):
             if ids and self._needs_exact(chunks[c], ids):
                 encoded[c] = self._exact_viterbi(self._sp.normalize(chunks[c]))
@@ -723,8 +725,8 @@ class UseEncoder:
         token_ids = self.tokenize(_as_list(texts))
         out = np.empty((len(token_ids), self.dim), dtype=np.float32)
         weights = self._weights_loaded()
-        for group, batch, sums, _, _ in self._run(token_ids):
-            with self._blas_threads():
+        with self._blas_threads():
+            for group, batch, sums, _, _ in self._run(token_ids):
                 out[group] = _finish(weights, sums, batch.lens)
         return out
 
@@ -737,8 +739,9 @@ class UseEncoder:
         n = len(token_ids)
         sums = np.empty((n, _FEAT_DIM), dtype=np.float32)
         bos, eos = np.empty_like(sums), np.empty_like(sums)
-        for group, _, *rows in self._run(token_ids):
-            sums[group], bos[group], eos[group] = rows
+        with self._blas_threads():
+            for group, _, *rows in self._run(token_ids):
+                sums[group], bos[group], eos[group] = rows
         lens = np.fromiter(map(len, token_ids), dtype=np.int64, count=n)
         return TokenSums(sums, lens, bos, eos)
 
@@ -772,7 +775,10 @@ class UseEncoder:
 
     def _run(self, token_ids: Sequence[Sequence[int]]
              ) -> Iterator[tuple[list[int], _Batch, np.ndarray, np.ndarray, np.ndarray]]:
-        """Per micro-batch: text indices, batch, and the engine's (sums, bos, eos)."""
+        """Per micro-batch: text indices, batch, and the engine's (sums, bos, eos).
+
+        Callers hold ``_blas_threads()`` around the whole loop (one entry per job).
+        """
         if not token_ids:
             return
         engine = self._engine(sum(map(len, token_ids)))
@@ -780,9 +786,7 @@ class UseEncoder:
         self.backend_calls[self.last_backend] += 1
         for group in _micro_batches(token_ids, engine.budget):
             batch = _make_batch([token_ids[i] for i in group], engine.row_multiple)
-            with self._blas_threads():
-                rows = engine.token_sums(batch)
-            yield group, batch, *rows
+            yield group, batch, *engine.token_sums(batch)
 
     def _tokenizer_loaded(self) -> _Tokenizer:
         """The tokenizer, loaded once."""
