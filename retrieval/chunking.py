@@ -23,7 +23,14 @@ _ABBREVIATIONS = _MONTH_ABBREVIATIONS | frozenset(
 # A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”“»«’)\]]*(?=\s)")
 _LAST_WORD = re.compile(r"(\w+)\W*$")
+_WORD = re.compile(r"\w")
 _FIRST_WORD = re.compile(r"\W*(\w+)")
+# A line ending like this closes its sentence or introduces the next line (a quote, a list).
+_LINE_END = re.compile(r"[.!?…:;][\"'”“»«’)\]]*\s*$")
+# A longer "sentence" (a text without sentence ends, a table, a list) is cut at whitespace.
+MAX_SENTENCE_CHARS = 600
+# A first line up to this long is a headline (the title of a plain-text article): it ends there.
+_HEADLINE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -49,27 +56,86 @@ class Chunk:
         return article_text[self.start : self.end]
 
 
-def split_sentences(text: str) -> list[Span]:
-    """Sentences of `text` as stripped spans; line breaks always end a sentence."""
+def split_sentences(text: str, title: str = "") -> list[Span]:
+    """Sentences of `text` as stripped spans, none longer than MAX_SENTENCE_CHARS.
+
+    No sentence crosses a paragraph break: a blank line, the end of the first line when it is
+    short or reads as `title` (the headline of a plain-text article), or any line break that
+    does not read as a wrapped line (see `_wraps`).
+    """
     spans: list[Span] = []
-    for line in re.finditer(r"[^\n]+", text):
-        start = line.start()
-        for match in _CANDIDATE.finditer(line.group()):
-            end = line.start() + match.end()
-            if _ends_sentence(text, start, end, line.start() + match.start()):
+    for block_start, block_end in _blocks(text, title):
+        start = block_start
+        for match in _CANDIDATE.finditer(text, block_start, block_end):
+            end = match.end()
+            if _ends_sentence(text, start, end, match.start()):
                 _add(spans, text, start, end)
                 start = end
-        _add(spans, text, start, line.end())
+        _add(spans, text, start, block_end)
     return spans
 
 
+def _blocks(text: str, title: str = "") -> list[tuple[int, int]]:
+    """(start, end) of the stretches no sentence may cross: runs of lines joined by wraps."""
+    lines = [m.span() for m in re.finditer(r"[^\n]+", text) if not m.group().isspace()]
+    blocks: list[tuple[int, int]] = []
+    block_start = 0
+    for n, (start, _) in enumerate(lines):
+        headline = n == 1 and _is_headline(text[lines[0][0] : lines[0][1]], title)
+        if n == 0 or not _wraps(text, lines[n - 1], start, headline=headline):
+            if n:
+                blocks.append((block_start, lines[n - 1][1]))
+            block_start = start
+    if lines:
+        blocks.append((block_start, lines[-1][1]))
+    return blocks
+
+
+def _is_headline(line: str, title: str) -> bool:
+    """Whether a first line is a headline: short, or the article's title (as in .txt/.md files)."""
+    line = line.strip()
+    return len(line) <= _HEADLINE_CHARS or (bool(title) and line.lstrip("# ").strip() == title.strip())
+
+
+def _wraps(text: str, previous: tuple[int, int], start: int, *, headline: bool) -> bool:
+    """Whether the line at `start` continues the sentence of the line before (a wrapped line):
+    no blank line between, the line before is not a headline and has no closing punctuation,
+    and this one goes on in lower case or with a digit ("O\n2 verbrannt")."""
+    line_start, line_end = previous
+    if headline or text.count("\n", line_end, start) != 1 or _LINE_END.search(text, line_start, line_end):
+        return False
+    opening = text[start:start + 40].lstrip()[:1]
+    return opening.islower() or opening.isdigit()
+
+
 def _add(spans: list[Span], text: str, start: int, end: int) -> None:
-    """Append the stripped span if it holds a word."""
-    piece = text[start:end]
-    left = len(piece) - len(piece.lstrip())
-    right = len(piece.rstrip())
-    if right > left and re.search(r"\w", piece):
-        spans.append(Span(start + left, start + right))
+    """Append the stripped span if it holds a word; a span over MAX_SENTENCE_CHARS is cut into
+    the fewest pieces of about equal length, at whitespace (hard at the limit if there is none)."""
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end - start <= MAX_SENTENCE_CHARS:
+            break
+        cut = _cut(text, start, end)
+        _add(spans, text, start, cut)
+        start = cut
+    if end > start and _WORD.search(text, start, end):
+        spans.append(Span(start, end))
+
+
+def _cut(text: str, start: int, end: int) -> int:
+    """Where to end the first piece of an over-long span: the whitespace nearest to an even
+    share of the span, within MAX_SENTENCE_CHARS of its start."""
+    pieces = -(-(end - start) // MAX_SENTENCE_CHARS)
+    target = start + -(-(end - start) // pieces)
+    limit = start + MAX_SENTENCE_CHARS
+    before = next((i for i in range(target, start, -1) if text[i].isspace()), None)
+    after = next((i for i in range(target + 1, limit + 1) if text[i].isspace()), None)
+    if before is None or (after is not None and after - target < target - before):
+        return after if after is not None else limit
+    return before
 
 
 def _ends_sentence(text: str, start: int, end: int, punct: int) -> bool:
@@ -80,7 +146,7 @@ def _ends_sentence(text: str, start: int, end: int, punct: int) -> bool:
         return False
     if text[punct] != ".":
         return True
-    before = _LAST_WORD.search(text[start : punct + 1][-40:])
+    before = _LAST_WORD.search(text[max(start, punct - 39) : punct + 1])
     if before is None:
         return True
     word = before.group(1)
@@ -108,9 +174,12 @@ def _looks_like_sentence_start(word: str) -> bool:
     return word.lower() in _STARTERS
 
 
-def make_chunks(article_id: str, text: str, size: int = 3, overlap: int = 1) -> list[Chunk]:
-    """Windows of `size` sentences, consecutive windows sharing `overlap` sentences."""
-    sentences = split_sentences(text)
+def make_chunks(
+    article_id: str, text: str, size: int = 3, overlap: int = 1, title: str = ""
+) -> list[Chunk]:
+    """Windows of `size` sentences, consecutive windows sharing `overlap` sentences; `title`
+    marks a first line that reads as it as the headline (see `split_sentences`)."""
+    sentences = split_sentences(text, title)
     if not sentences:
         return []
     step = max(1, size - overlap)

@@ -57,6 +57,11 @@ class UseEmbedder:
             self._model = UseEncoder(cache_dir=self._cache_dir, threads=self._threads)
         return self._model
 
+    @property
+    def encoder(self):  # -> retrieval.use_encoder.UseEncoder
+        """The underlying encoder (e.g. to see which engine served the last call)."""
+        return self._encoder()
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts with the multilingual encoder."""
         if not texts:

@@ -22,6 +22,12 @@ _DB = "newsbot.sqlite3"
 _CHUNK_VECTORS = "chunks.faiss"
 _SENTENCE_VECTORS = "sentences.faiss"
 _BM25_DIR = "bm25"
+# Vector searches over at least this many rows first scan a float16 copy (half the bytes: a flat
+# scan is memory-bound) for _PREFILTER_FACTOR * k candidates, then rank those exactly.
+_PREFILTER_MIN_ROWS = 8192
+_PREFILTER_FACTOR = 4
+# Bound on |q.v - q.fp16(v)| / (|q| |v|): float16 rounding (2**-11) plus both float32 sums' error.
+_FP16_ERROR = 2.0**-11 + 2e-4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,6 +77,52 @@ class SentenceTerms:
 
     terms: frozenset[str]
     cognates: frozenset[str]
+
+
+@dataclass
+class _ChunkTable:
+    """Every chunk record in memory, with the lookups a question needs (built once per index state)."""
+
+    records: dict[int, ChunkRecord]
+    by_article: dict[str, list[int]]  # chunk ids per article, ascending
+    owners: dict[int, list[int]]  # chunk ids containing each sentence id, ascending
+
+
+@dataclass
+class _Vectors:
+    """A FAISS index's vectors in memory: id -> row, the float32 rows, and (lazily) a float16 copy."""
+
+    row_of: dict[int, int]
+    ids: np.ndarray  # stored id of each row
+    matrix: np.ndarray  # (rows, dim) float32, the FAISS rows in order
+    half: object | None = None  # faiss.IndexScalarQuantizer (fp16) over matrix
+    max_norm: float = 0.0
+
+    def prefiltered_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Flat inner-product top-k (scores, ids) equal to a full FAISS scan, or None when the
+        float16 pass cannot prove that its candidates hold the whole top-k.
+
+        Every row outside the candidates scores at most the last candidate's float16 score plus
+        the rounding bound; when that is below the k-th exact score, the top-k is among the
+        candidates, which FAISS ranks with the same kernel and in the same row order.
+        """
+        import faiss
+
+        if self.half is None:
+            half = faiss.IndexScalarQuantizer(
+                self.matrix.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+            )
+            half.add(self.matrix)
+            self.half, self.max_norm = half, float(np.linalg.norm(self.matrix, axis=1).max())
+        approx, rows = self.half.search(query, _PREFILTER_FACTOR * k)  # type: ignore[attr-defined]
+        rows = np.sort(rows[0])
+        exact = faiss.IndexFlatIP(self.matrix.shape[1])
+        exact.add(self.matrix[rows])
+        scores, found = exact.search(query, k)
+        bound = float(np.linalg.norm(query)) * (self.max_norm * _FP16_ERROR + 1e-6)
+        if not float(approx[0, -1]) + bound < float(scores[0, -1]):
+            return None
+        return scores, self.ids[rows[found]]
 
 
 @dataclass
@@ -135,8 +187,11 @@ class NewsIndex:
         self._bm25 = None
         self._bm25_ids: np.ndarray | None = None
         self._text_cache: dict[str, str] = {}
-        self._row_maps: dict[str, tuple[dict[int, int], np.ndarray]] = {}
+        self._in_memory: dict[str, _Vectors] = {}
         self._terms_cache: dict[int, SentenceTerms] = {}
+        self._sentence_cache: dict[int, SentenceRecord] = {}
+        self._chunk_table: _ChunkTable | None = None
+        self._article_means: dict[str, tuple[np.ndarray, float]] = {}
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -219,52 +274,61 @@ class NewsIndex:
         return articles, chunks
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRecord]:
-        """Chunks by id."""
-        return {row[0]: ChunkRecord(*row) for row in self._select("chunks", ids)}
+        """Chunks by id (unknown ids are left out)."""
+        records = self._chunks_loaded().records
+        return {int(i): records[int(i)] for i in ids if int(i) in records}
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceRecord]:
-        """Sentences by id."""
-        return {row[0]: SentenceRecord(*row) for row in self._select("sentences", ids)}
+        """Sentences by id, cached (unknown ids are left out)."""
+        missing = [int(i) for i in ids if int(i) not in self._sentence_cache]
+        for row in self._select("sentences", missing):
+            self._sentence_cache[row[0]] = SentenceRecord(*row)
+        return {int(i): self._sentence_cache[int(i)] for i in ids if int(i) in self._sentence_cache}
 
     def sentence_terms(self, ids: Sequence[int]) -> dict[int, SentenceTerms]:
         """Each sentence's stemmed terms and cognate keys (computed at indexing), cached."""
-        missing = [int(i) for i in ids if int(i) not in self._terms_cache]
+        ids = [int(i) for i in ids]
+        cache = self._terms_cache
+        missing = [i for i in ids if i not in cache]
         if missing:
             marks = ",".join("?" * len(missing))
             for sid, term_text, cognate_text in self._db.execute(
                 f"SELECT id, terms, cognates FROM sentences WHERE id IN ({marks})", missing
             ):
-                self._terms_cache[sid] = SentenceTerms(
-                    frozenset(term_text.split()), frozenset(cognate_text.split())
-                )
-        return {int(i): self._terms_cache[int(i)] for i in ids if int(i) in self._terms_cache}
+                cache[sid] = SentenceTerms(frozenset(term_text.split()), frozenset(cognate_text.split()))
+        return {i: cache[i] for i in ids if i in cache}
 
     def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
-        """The chunk ids of each given article."""
-        if not article_ids:
-            return {}
-        marks = ",".join("?" * len(article_ids))
-        out: dict[str, list[int]] = {a: [] for a in article_ids}
-        for cid, aid in self._db.execute(
-            f"SELECT id, article_id FROM chunks WHERE article_id IN ({marks}) ORDER BY id", list(article_ids)
-        ):
-            out[aid].append(cid)
-        return out
+        """The chunk ids of each given article, ascending."""
+        by_article = self._chunks_loaded().by_article
+        return {a: list(by_article.get(a, ())) for a in article_ids}
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
-        """For each sentence id, the chunks that contain it."""
-        if not sentence_ids:
-            return {}
-        marks = ",".join("?" * len(sentence_ids))
-        rows = self._db.execute(
-            "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
-            f"AND s.id BETWEEN c.first_sentence AND c.last_sentence WHERE s.id IN ({marks})",
-            [int(i) for i in sentence_ids],
-        ).fetchall()
-        owners: dict[int, list[int]] = {}
-        for sid, cid in rows:
-            owners.setdefault(sid, []).append(cid)
-        return owners
+        """For each sentence id, the chunks that contain it (ascending ids)."""
+        owners = self._chunks_loaded().owners
+        return {int(s): list(owners[int(s)]) for s in sentence_ids if int(s) in owners}
+
+    def article_mean_vector(self, article_id: str) -> tuple[np.ndarray, float]:
+        """The mean of an article's chunk vectors and its norm, cached."""
+        if article_id not in self._article_means:
+            chunk_ids = self._chunks_loaded().by_article.get(article_id, [])
+            mean = self.chunk_vectors_of(chunk_ids).mean(axis=0)
+            self._article_means[article_id] = (mean, float(np.linalg.norm(mean)))
+        return self._article_means[article_id]
+
+    def _chunks_loaded(self) -> _ChunkTable:
+        """All chunk records and their lookups, read from SQLite once (cleared when the index changes)."""
+        if self._chunk_table is None:
+            table = _ChunkTable({}, {}, {})
+            columns = "id, article_id, ord, start, end, first_sentence, last_sentence"
+            for row in self._db.execute(f"SELECT {columns} FROM chunks ORDER BY id"):
+                chunk = ChunkRecord(*row)
+                table.records[chunk.id] = chunk
+                table.by_article.setdefault(chunk.article_id, []).append(chunk.id)
+                for sid in range(chunk.first_sentence, chunk.last_sentence + 1):
+                    table.owners.setdefault(sid, []).append(chunk.id)
+            self._chunk_table = table
+        return self._chunk_table
 
     def _select(self, table: str, ids: Sequence[int]) -> list[tuple]:
         """Rows of `table` with the given ids."""
@@ -290,8 +354,17 @@ class NewsIndex:
         return self._rows(_CHUNK_VECTORS, ids)
 
     def _rows(self, name: str, ids: Sequence[int]) -> np.ndarray:
-        """Vectors by id from a FAISS index, through an id-to-row map built once."""
-        if name not in self._row_maps:
+        """Vectors by id, from the in-memory copy."""
+        vectors = self._vectors_in_memory(name)
+        return (
+            vectors.matrix[[vectors.row_of[int(i)] for i in ids]]
+            if len(ids)
+            else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        )
+
+    def _vectors_in_memory(self, name: str) -> _Vectors:
+        """A FAISS index's rows and ids in memory, with an id-to-row map, built once."""
+        if name not in self._in_memory:
             index = self._vectors(name)
             import faiss
 
@@ -301,13 +374,9 @@ class NewsIndex:
                 if index.ntotal
                 else np.zeros((0, index.d), dtype=np.float32)
             )
-            self._row_maps[name] = ({int(i): n for n, i in enumerate(stored_ids)}, matrix)
-        rows, matrix = self._row_maps[name]
-        return (
-            matrix[[rows[int(i)] for i in ids]]
-            if len(ids)
-            else np.zeros((0, self.embedder.dim), dtype=np.float32)
-        )
+            row_of = {int(i): n for n, i in enumerate(stored_ids)}
+            self._in_memory[name] = _Vectors(row_of, stored_ids, matrix)
+        return self._in_memory[name]
 
     def _vectors(self, name: str):  # -> faiss.Index
         """A FAISS index from disk (or a new empty one), loaded once."""
@@ -330,19 +399,25 @@ class NewsIndex:
 
     def search_chunks(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Nearest chunks by inner product: (chunk id, score) best first."""
-        return self._search(self._vectors(_CHUNK_VECTORS), vector, k)
+        return self._search(_CHUNK_VECTORS, vector, k)
 
     def search_sentences(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Nearest sentences by inner product: (sentence id, score) best first."""
-        return self._search(self._vectors(_SENTENCE_VECTORS), vector, k)
+        return self._search(_SENTENCE_VECTORS, vector, k)
 
-    @staticmethod
-    def _search(index, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top-k of one FAISS index (one thread: for a single query, threads cost more than they save)."""
+    def _search(self, name: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact top-k of one vector index (one thread: for a single query, threads cost more than
+        they save); large indexes go through the float16 prefilter, with the same result."""
+        index = self._vectors(name)
         if index.ntotal == 0:
             return []
         _single_threaded_faiss()
-        scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), min(k, index.ntotal))
+        query = vector.reshape(1, -1).astype(np.float32)
+        k = min(k, index.ntotal)
+        found = None
+        if index.ntotal >= max(_PREFILTER_MIN_ROWS, 2 * _PREFILTER_FACTOR * k):
+            found = self._vectors_in_memory(name).prefiltered_search(query, k)
+        scores, ids = found if found is not None else index.search(query, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     # ---------- BM25 ----------
@@ -481,9 +556,16 @@ class NewsIndex:
                 sentence_index.add_with_ids(embedded.sentence_vectors, sentence_ids.astype(np.int64))
             self._save_vectors()
             self._rebuild_bm25()
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        """Forget everything read from the index files (after they change)."""
         self._text_cache.clear()
-        self._row_maps.clear()
+        self._in_memory.clear()
         self._terms_cache.clear()
+        self._sentence_cache.clear()
+        self._article_means.clear()
+        self._chunk_table = None
 
     def _delete_articles(self, ids: list[str], chunk_index, sentence_index) -> None:
         """Drop the rows and vectors of the given articles (inside the open transaction)."""

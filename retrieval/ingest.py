@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +12,10 @@ from retrieval.documents import Article
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
 from retrieval.language import cognate_keys, query_terms
 
-_ARTICLES_PER_BATCH = 64
+# Characters of article text per embedding call: ~60k tokens of news text (~4.2 chars per token), so
+# that every full batch is a bulk job the encoder may run on torch (UseEncoder's _TORCH_MIN_TOKENS),
+# while one batch's token features stay small (~2,000 sentences, ~30 MB).
+_BATCH_CHARS = 250_000
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,7 @@ def plan_and_embed(
     with tqdm(
         total=len(articles), desc="Embedding", unit="article", disable=not progress, leave=False
     ) as bar:
-        for first in range(0, len(articles), _ARTICLES_PER_BATCH):
-            batch = articles[first : first + _ARTICLES_PER_BATCH]
+        for batch in _batches(articles, _BATCH_CHARS):
             sentence_texts, chunk_groups = _plan(batch, size, overlap, out)
             sentences, chunks = embed_sentences_and_chunks(embedder, sentence_texts, chunk_groups)
             sentence_parts.append(sentences)
@@ -59,6 +62,20 @@ def plan_and_embed(
     out.sentence_vectors = _stack(sentence_parts, embedder.dim)
     out.chunk_vectors = _stack(chunk_parts, embedder.dim)
     return out
+
+
+def _batches(articles: list[Article], chars: int) -> Iterator[list[Article]]:
+    """Consecutive groups of articles with about `chars` characters of text each (at least one)."""
+    batch: list[Article] = []
+    size = 0
+    for article in articles:
+        batch.append(article)
+        size += len(article.text)
+        if size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _plan(
@@ -70,7 +87,7 @@ def _plan(
     for article in batch:
         base_global = len(out.sentences)
         base_local = len(texts)
-        chunks = make_chunks(article.id, article.text, size, overlap)
+        chunks = make_chunks(article.id, article.text, size, overlap, article.title)
         spans = sorted({span for chunk in chunks for span in chunk.sentences}, key=lambda span: span.start)
         position = {span: n for n, span in enumerate(spans)}
         for n, span in enumerate(spans):

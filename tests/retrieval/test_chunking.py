@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
-from retrieval.chunking import make_chunks, split_sentences
+from retrieval.chunking import MAX_SENTENCE_CHARS, make_chunks, split_sentences
 
 
 def sentences(text: str) -> list[str]:
@@ -33,6 +35,76 @@ def sentences(text: str) -> list[str]:
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a headline (short first line) ends at its line break, whatever follows
+        ("Hochwasser in Graz\n300 Feuerwehrleute waren im Einsatz.",
+         ["Hochwasser in Graz", "300 Feuerwehrleute waren im Einsatz."]),
+        ("Neues iPhone vorgestellt\niPhone-Verkäufe sinken.",
+         ["Neues iPhone vorgestellt", "iPhone-Verkäufe sinken."]),
+        # a blank line (also one holding only spaces) is a paragraph break
+        ("Kopf.\n\nErster Absatz ohne Punkt\n\nzweiter absatz klein.",
+         ["Kopf.", "Erster Absatz ohne Punkt", "zweiter absatz klein."]),
+        ("Kopf.\n\nErster Absatz ohne Punkt\n \u00a0\nzweiter absatz klein.",
+         ["Kopf.", "Erster Absatz ohne Punkt", "zweiter absatz klein."]),
+        # a line without closing punctuation followed by a capital: a subheading or new paragraph
+        ("Kopf.\nDer Absatz endet hier.\nZwischentitel ohne Punkt\nDer nächste Absatz beginnt.",
+         ["Kopf.", "Der Absatz endet hier.", "Zwischentitel ohne Punkt", "Der nächste Absatz beginnt."]),
+        # a closed line stays closed, even before lower case
+        ("Kopf.\nEr kam.\nund ging.", ["Kopf.", "Er kam.", "und ging."]),
+        # a wrapped line (lower case or digit after an open line) continues the sentence
+        ("Kopf.\nEine Mischung aus Acetylen und O\n2 verbrannt wird. Danach mehr.",
+         ["Kopf.", "Eine Mischung aus Acetylen und O\n2 verbrannt wird.", "Danach mehr."]),
+        # ... but a capital after an open line reads as a new paragraph (the safe side)
+        ("Kopf.\nDie Verteidigungs-\nminister sprachen am\nFreitag.",
+         ["Kopf.", "Die Verteidigungs-\nminister sprachen am", "Freitag."]),
+    ],
+)
+def test_sentences_never_cross_paragraphs_or_headlines(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
+def test_a_long_first_line_wraps_unless_it_is_the_title() -> None:
+    first = "Sauerstoff " * 25 + "aus komprimiertem O"
+    text = first + "\n2 verbrannt wird. Mehr."
+    assert sentences(text) == [first + "\n2 verbrannt wird.", "Mehr."]
+    markdown = "# " + text
+    titled = [markdown[s.start : s.end] for s in split_sentences(markdown, title=first)]
+    assert titled == ["# " + first, "2 verbrannt wird.", "Mehr."]
+    chunk = make_chunks("a", text, size=1, overlap=0, title=first)[0]
+    assert chunk.text(text) == first
+
+
+def _check_pieces(text: str) -> list[str]:
+    """Sentences of text, checked: exact stripped offsets, in order, none over the cap."""
+    spans = split_sentences(text)
+    pieces = [text[s.start : s.end] for s in spans]
+    assert all(p == p.strip() and p for p in pieces)
+    assert all(a.end <= b.start for a, b in pairwise(spans))
+    assert max(map(len, pieces)) <= MAX_SENTENCE_CHARS
+    return pieces
+
+
+def test_text_without_sentence_ends_is_cut_at_whitespace() -> None:
+    words = [f"Wort{n}" for n in range(2000)]
+    text = "Kopf.\n" + " ".join(words) + "\nNoch ein Satz."
+    pieces = _check_pieces(text)
+    assert pieces[0] == "Kopf." and pieces[-1] == "Noch ein Satz."
+    assert " ".join(pieces[1:-1]).split() == words  # cut only between words
+    lengths = [len(p) for p in pieces[1:-1]]
+    assert max(lengths) - min(lengths) < 30  # even pieces, no tiny remainder
+
+
+def test_over_long_sentence_is_cut_into_even_pieces_and_spaceless_text_hard() -> None:
+    sentence = "Ein sehr langer Satz mit vielen Wörtern, " * 17 + "der endet."  # ~700 chars
+    assert len(sentence) > MAX_SENTENCE_CHARS
+    pieces = _check_pieces(sentence + " Kurz.")
+    assert len(pieces) == 3 and all(len(p) > 250 for p in pieces[:2]) and pieces[2] == "Kurz."
+    blob = "x" * (5 * MAX_SENTENCE_CHARS + 7)
+    assert [len(p) for p in _check_pieces(blob)] == [MAX_SENTENCE_CHARS] * 5 + [7]
 
 
 def test_offsets_point_into_the_text() -> None:

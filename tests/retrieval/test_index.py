@@ -59,6 +59,41 @@ def test_changed_article_replaces_its_chunks(fake_bot: Newsbot, tmp_path: Path) 
     assert bot.index.counts()[1] == wien_chunks + 1
 
 
+def _owners_in_sqlite(index: NewsIndex) -> dict[int, list[int]]:
+    """Sentence id -> ids of the chunks containing it, straight from SQLite."""
+    rows = index._db.execute(
+        "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
+        "AND s.id BETWEEN c.first_sentence AND c.last_sentence ORDER BY s.id, c.id"
+    ).fetchall()
+    owners: dict[int, list[int]] = {}
+    for sid, cid in rows:
+        owners.setdefault(sid, []).append(cid)
+    return owners
+
+
+def test_cached_lookups_agree_with_sqlite_and_follow_changes(fake_bot: Newsbot, tmp_path: Path) -> None:
+    index = fake_bot.index
+    for _ in range(2):  # before and after an update in the same process
+        owners = _owners_in_sqlite(index)
+        assert owners and index.sentence_owners([*owners, 10**6]) == owners
+        by_article = {a: [r[0] for r in index._db.execute(
+            "SELECT id FROM chunks WHERE article_id = ? ORDER BY id", (a,))] for a in ("wien-1", "graz-1")}
+        assert index.chunk_ids_of(["wien-1", "graz-1", "nope"]) == {**by_article, "nope": []}
+        chunk_ids = by_article["graz-1"]
+        assert [c.id for c in index.chunks([*chunk_ids, 10**6]).values()] == chunk_ids
+        mean, norm = index.article_mean_vector("graz-1")
+        np.testing.assert_allclose(mean, index.chunk_vectors_of(chunk_ids).mean(axis=0))
+        assert norm == pytest.approx(float(np.linalg.norm(mean)))
+        sid = max(owners)
+        cid = owners[sid][0]
+        assert index.chunks([cid])[cid].article_id == index.sentences([sid])[sid].article_id
+        path = tmp_path / "changed.jsonl"
+        path.write_text(json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n",
+                        encoding="utf-8")
+        fake_bot.index_paths([path], progress=False)
+    assert "Donau" in index.article_text("graz-1")
+
+
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
     bot = Newsbot(Settings(home=tmp_path), embedder=HashEmbedder(), index_dir=tmp_path / "none")
     with pytest.raises(IndexMissingError, match="newsbot index"):
@@ -104,3 +139,63 @@ def test_rebuild_swaps_in_a_fresh_index(fake_bot: Newsbot, tmp_path: Path) -> No
 def test_vectors_are_normalized() -> None:
     vectors = HashEmbedder().embed(["a b c", "Wien Wien"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+
+
+def _flat_top_k(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and rows of a plain FAISS flat inner-product scan."""
+    import faiss
+
+    flat = faiss.IndexFlatIP(matrix.shape[1])
+    flat.add(matrix)
+    return flat.search(query, k)
+
+
+def test_float16_prefilter_gives_the_exact_flat_top_k() -> None:
+    from retrieval.index import _Vectors
+
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((3000, 64)).astype(np.float32)
+    matrix[1000:1100] = matrix[:100]  # exact duplicates: ties must come out as in the full scan
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    ids = np.arange(3000, dtype=np.int64) * 3 + 5
+    vectors = _Vectors({int(i): n for n, i in enumerate(ids)}, ids, matrix)
+    queries = np.vstack([matrix[:50], rng.standard_normal((50, 64)).astype(np.float32)])
+    for query in queries:
+        got = vectors.prefiltered_search(query[None], 20)
+        assert got is not None
+        scores, rows = _flat_top_k(matrix, query[None], 20)
+        np.testing.assert_array_equal(got[0], scores)
+        np.testing.assert_array_equal(got[1], ids[rows])
+
+
+def test_float16_prefilter_declines_when_it_cannot_prove_the_top_k() -> None:
+    from retrieval.index import _Vectors
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(64).astype(np.float32)
+    matrix = base + 1e-5 * rng.standard_normal((500, 64)).astype(np.float32)  # all but equal
+    ids = np.arange(500, dtype=np.int64)
+    vectors = _Vectors({int(i): int(i) for i in ids}, ids, matrix)
+    assert vectors.prefiltered_search(base[None], 10) is None
+
+
+def test_large_index_search_uses_the_prefilter_with_the_same_hits(
+    fake_bot: Newsbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.index as module
+
+    index = fake_bot.index
+    query = fake_bot.embedder.embed(["Feuerwehrleute in Graz"])[0]
+    plain = index.search_sentences(query, 1)
+    answered = []
+    original = module._Vectors.prefiltered_search
+
+    def spy(self: module._Vectors, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        answered.append(original(self, q, k))
+        return answered[-1]
+
+    monkeypatch.setattr(module._Vectors, "prefiltered_search", spy)
+    monkeypatch.setattr(module, "_PREFILTER_MIN_ROWS", 1)
+    monkeypatch.setattr(module, "_PREFILTER_FACTOR", 2)
+    assert index.search_sentences(query, 1) == plain
+    assert len(answered) == 1 and answered[0] is not None  # served by the prefilter

