@@ -144,12 +144,18 @@ class ExtractiveAnswerer:
                     return [[second]]
         if len(best.text) + len(second.text) > self.quote_budget:
             return [[best]]
-        if (
-            best.hit.chunk.article_id == second.hit.chunk.article_id
-            and abs(best.sentence_id - second.sentence_id) == 1
-        ):
+        if self._one_passage(best, second):
             return [sorted([best, second], key=lambda c: c.start)]
         return [[best], [second]]
+
+    def _one_passage(self, a: SentenceCandidate, b: SentenceCandidate) -> bool:
+        """Whether two sentences read as one passage: neighbours in one paragraph of one article,
+        the headline (an article's first sentence) never glued to the text after it."""
+        first, second = sorted((a, b), key=lambda c: c.start)
+        if first.hit.chunk.article_id != second.hit.chunk.article_id or second.ord != first.ord + 1:
+            return False
+        gap = self.index.article_text(first.hit.chunk.article_id)[first.end : second.start]
+        return first.ord > 0 and "\n" not in gap
 
     def _topic_names(self, kind: AnswerType, ranked: list[SentenceCandidate]) -> set[str]:
         """Names (of the asked-for kind) that recur in their article: its topic, not an answer."""

@@ -51,6 +51,7 @@ class SentenceCandidate:
     text: str
     terms: frozenset[str] = frozenset()
     cognates: frozenset[str] = frozenset()
+    ord: int = 0
 
 
 def sentence_candidates(index: NewsIndex, hits: Sequence[Hit]) -> list[SentenceCandidate]:
@@ -67,7 +68,14 @@ def sentence_candidates(index: NewsIndex, hits: Sequence[Hit]) -> list[SentenceC
                 rec, lex = records[sid], lexical[sid]
                 out.append(
                     SentenceCandidate(
-                        hit, sid, rec.start, rec.end, text[rec.start : rec.end], lex.terms, lex.cognates
+                        hit,
+                        sid,
+                        rec.start,
+                        rec.end,
+                        text[rec.start : rec.end],
+                        lex.terms,
+                        lex.cognates,
+                        rec.ord,
                     )
                 )
     return out
