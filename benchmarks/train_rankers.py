@@ -59,6 +59,7 @@ class QuestionData:
 
     qid: str
     group: str
+    set: str
     question: str
     answers: list[str]
     gold: set[str]
@@ -74,13 +75,24 @@ def fold(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def load_questions() -> list[dict]:
-    """The dev questions in both languages."""
+def load_questions(news: bool) -> list[dict]:
+    """The XQuAD dev questions in both languages, grouped by topic; with `news`, also the news-dev
+    questions and its unanswerable (near-miss and off-topic) ones, grouped by article."""
     rows = []
     for lang in ("en", "de"):
-        path = SHARED / "xquad-dev" / f"questions.{lang}.jsonl"
-        rows += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+        for q in _jsonl(SHARED / "xquad-dev" / f"questions.{lang}.jsonl"):
+            rows.append({**q, "set": "xquad", "group": q["article_ids"][0].rsplit("-", 1)[0]})
+    if news:
+        for name in ("questions", "unanswerable"):
+            for q in _jsonl(SHARED / "news-dev" / f"{name}.jsonl"):
+                about = q["article_ids"][0] if q["article_ids"] else q.get("near") or q["id"]
+                rows.append({**q, "set": "news", "group": f"news:{about}"})
     return rows
+
+
+def _jsonl(path: Path) -> list[dict]:
+    """The rows of a JSONL file."""
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 def open_bot(index_dir: Path) -> Newsbot:
@@ -106,7 +118,8 @@ def chunk_data(bot: Newsbot, questions: list[dict]) -> list[QuestionData]:
         out.append(
             QuestionData(
                 q["id"],
-                q["article_ids"][0].rsplit("-", 1)[0],
+                q["group"],
+                q["set"],
                 q["question"],
                 q["answers"],
                 gold,
@@ -207,6 +220,9 @@ def evaluate(
         rows.append(
             {
                 "lang": d.qid.rsplit("-", 1)[-1],
+                "set": d.set,
+                "group": d.group,
+                "answerable": bool(d.answers),
                 "r1": bool(ranked) and ranked[0] in d.gold,
                 "r5": any(a in d.gold for a in ranked[:5]),
                 "hit1": bool(len(order)) and y[order[0]] > 0,
@@ -216,20 +232,28 @@ def evaluate(
                 "final_hit": final_hit(d, answerer, [cands[i] for i in order]),
                 "final_len": final_len(d, answerer, [cands[i] for i in order]),
                 "evidence": evidence(d, answerer, hits),
-                "short": short_row(d, answerer, hits),
-                "twins": [
-                    evidence(d, answerer, hits_for(d, searcher, in_articles(d, d.gold.__contains__))),
-                    evidence(d, answerer, hits_for(d, searcher, in_articles(d, topic_of(d)))),
-                    sentence_twin(bot, d, searcher, answerer),
-                ],
+                "short": short_row(d, answerer, hits) if d.answers else None,
+                "twins": twins(bot, d, searcher, answerer) if d.answers else [None, None, None],
             }
         )
     return rows
 
 
+def twins(bot: Newsbot, d: QuestionData, searcher: Searcher, answerer: ExtractiveAnswerer) -> list:
+    """Abstention features of the question's unanswerable twins: its article removed, its whole
+    topic removed (XQuAD, where a topic has several paragraphs), its answer sentences removed."""
+    return [
+        evidence(d, answerer, hits_for(d, searcher, in_articles(d, d.gold.__contains__))),
+        evidence(d, answerer, hits_for(d, searcher, in_articles(d, topic_of(d))))
+        if d.set == "xquad"
+        else None,
+        sentence_twin(bot, d, searcher, answerer),
+    ]
+
+
 def topic_of(d: QuestionData) -> Callable[[str], bool]:
     """Whether an article belongs to the question's topic (all paragraphs of its XQuAD article)."""
-    prefix = d.group + "-"
+    prefix = d.gold and next(iter(d.gold)).rsplit("-", 1)[0] + "-"
     return lambda article_id: article_id.startswith(prefix)
 
 
@@ -294,8 +318,9 @@ def cross_validate(bot: Newsbot, data: list[QuestionData], folds: int = 5) -> li
         train = [d for d in data if d.group not in test_groups]
         searcher, sentence = fit_all(bot, train)
         rows += evaluate(bot, [d for d in data if d.group in test_groups], searcher, sentence)
-    for lang in ("en", "de"):
-        sub = [r for r in rows if r["lang"] == lang]
+    for part in sorted({(r["set"], r["lang"]) for r in rows}):
+        sub = [r for r in rows if (r["set"], r["lang"]) == part and r["answerable"]]
+        lang = " ".join(part)
         for limit in (200, 250, 300):
             both = [r["len2"] <= limit for r in sub]
             hit = np.mean([r["hit2"] if b else r["hit1"] for r, b in zip(sub, both, strict=True)])
@@ -336,24 +361,46 @@ def fit_sentence_ranker(bot: Newsbot, data: list[QuestionData], chunk_ranker: Li
     return fit_listwise(groups, SENTENCE_FEATURES, l2=L2)
 
 
+KINDS = ("answerable", "article removed", "topic removed", "answer sentences removed", "real unanswerable")
+
+
+def evidence_table(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every evidence vector with its label (1 answerable), kind (index into KINDS), fold group
+    (the question's topic or article, so a question and its twins share a fold) and set."""
+    x, kind, group, news = [], [], [], []
+    for r in rows:
+        found = [(0 if r["answerable"] else 4, r["evidence"])]
+        found += [(k + 1, twin) for k, twin in enumerate(r["twins"])]
+        for k, vector in found:
+            if vector is not None:
+                x.append(vector)
+                kind.append(k)
+                group.append(r["group"])
+                news.append(r["set"] == "news")
+    topics = sorted(set(group))
+    fold = np.array([topics.index(g) for g in group])
+    kinds = np.array(kind)
+    return np.array(x), (kinds == 0).astype(np.float64), kinds, fold, np.array(news)
+
+
 def calibrate(rows: list[dict], max_false: float, folds: int = 5) -> dict:
-    """Fit the abstention model (answerable vs. its unanswerable twins) and choose its floor out of
-    fold, so that at most `max_false` of answerable questions abstain while as many twins as
-    possible do."""
-    pos = [r["evidence"] for r in rows if r["evidence"] is not None]
-    negs = [[r["twins"][k] for r in rows if r["twins"][k] is not None] for k in range(3)]
-    x = np.vstack([pos, *negs])
-    y = np.concatenate([np.ones(len(pos)), np.zeros(sum(len(n) for n in negs))])
-    kind = np.concatenate([np.full(len(pos), -1)] + [np.full(len(n), k) for k, n in enumerate(negs)])
-    fold = np.arange(len(x)) % folds
+    """Fit the abstention model (answerable vs. unanswerable: twins, and real ones where the set
+    has them) and choose its floor out of fold (grouped by topic or article), so that at most
+    `max_false` of answerable questions abstain while as many unanswerable ones as possible do."""
+    x, y, kind, group, news = evidence_table(rows)
+    fold = group % folds
     held = np.zeros(len(x))
     for k in range(folds):
         held[fold == k] = fit_logistic(x[fold != k], y[fold != k], ABSTAIN_FEATURES).scores(x[fold == k])
     floor = float(np.quantile(held[y == 1], max_false))
-    print(f"abstention (out of fold): answerable abstained {(held[y == 1] < floor).mean():.3f}", end="")
-    for k, name in enumerate(("paragraph removed", "topic removed", "answer sentences removed")):
-        print(f", {name} {(held[kind == k] < floor).mean():.3f}", end="")
-    print()
+    for part, name in ((~news, "xquad"), (news, "news")):
+        shares = [
+            f"{label} {(held[part & (kind == k)] < floor).mean():.3f}"
+            for k, label in enumerate(KINDS)
+            if (part & (kind == k)).any()
+        ]
+        if shares:
+            print(f"abstention (out of fold) {name}: " + ", ".join(shares))
     model = fit_logistic(x, y, ABSTAIN_FEATURES)
     print("abstain", {f: round(float(w), 3) for f, w in zip(ABSTAIN_FEATURES, model.weights, strict=True)})
     return {"rules": [{"model": model.to_json(), "floor": floor}], "max_false_abstain": max_false}
@@ -365,7 +412,7 @@ def calibrate_short(rows: list[dict], policy: AbstainPolicy, min_precision: floa
     usable = [r for r in rows if r["short"] is not None and r["evidence"] is not None]
     x = np.array(
         [
-            short_features(r["short"]["question"], r["short"]["row"], policy.margin(r["evidence"]))
+            short_features(r["short"]["question"], r["short"]["row"], policy.named(r["evidence"]))
             for r in usable
         ]
     )
@@ -381,9 +428,11 @@ def calibrate_short(rows: list[dict], policy: AbstainPolicy, min_precision: floa
         if given.any() and f1[given].mean() >= min_precision and given.sum() > best:
             floor, best = float(candidate), int(given.sum())
     given = held >= floor
+    answerable = sum(r["answerable"] for r in rows)
+    precision = f1[given].mean() if given.any() else 0.0
     print(
-        f"short answers (out of fold): offered for {len(usable)} of {len(rows)}, given {given.sum()} "
-        f"({given.sum() / len(rows):.3f} of all), precision {f1[given].mean() if given.any() else 0:.3f}"
+        f"short answers (out of fold): offered for {len(usable)} of {answerable} answerable, given "
+        f"{given.sum()} ({given.sum() / answerable:.3f}), precision {precision:.3f}"
     )
     model = fit_logistic(x, y, SHORT_FEATURES)
     return {"model": model.to_json(), "floor": floor, "min_precision": min_precision}
@@ -403,9 +452,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--max-false-abstain", type=float, default=0.03)
     parser.add_argument("--min-short-precision", type=float, default=0.85)
+    parser.add_argument("--news", action="store_true", help="also train on news-dev (grouped by article)")
     args = parser.parse_args()
     bot = open_bot(args.index)
-    data = chunk_data(bot, load_questions())
+    data = chunk_data(bot, load_questions(args.news))
     print(f"questions {len(data)}, candidates with the gold article {np.mean([d.y.any() for d in data]):.3f}")
     rows = cross_validate(bot, data)
     policy = calibrate(rows, args.max_false_abstain)

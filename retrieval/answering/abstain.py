@@ -26,6 +26,12 @@ class AbstainPolicy:
         margins = [model.scores(evidence[None, :])[0] - floor for model, floor in self.rules]
         return float(min(margins, default=np.inf))
 
+    def named(self, evidence: np.ndarray) -> dict[str, float]:
+        """The evidence by feature name, with the margin as `confidence`."""
+        named = dict(zip(ABSTAIN_FEATURES, evidence.tolist(), strict=True))
+        named["confidence"] = self.margin(evidence)
+        return named
+
     def abstains(self, evidence: np.ndarray) -> bool:
         """Whether the evidence is too weak to answer from."""
         return self.margin(evidence) < 0

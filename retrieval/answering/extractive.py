@@ -76,8 +76,8 @@ class ExtractiveAnswerer:
         evidence = self.evidence(question, hits)
         if evidence is None:
             return abstention(question, retrieved, self._closest(hits[0].chunk.article_id) if hits else None)
-        margin = self.policy.margin(abstain_features(evidence))
-        if margin < 0:
+        named = self.policy.named(abstain_features(evidence))
+        if named["confidence"] < 0:
             return abstention(question, retrieved, self._closest(evidence.ranked[0].hit.chunk.article_id))
         chosen = self.pick(question, list(evidence.ranked))
         citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
@@ -85,7 +85,7 @@ class ExtractiveAnswerer:
             question,
             chosen[0][0].text,
             self.short_policy,
-            margin,
+            named,
             unit_scorer(question, AnswerType.of(question), self.words),
         )
         quotes = " ".join(f"{quoted(c.quote)} [{c.n}]" for c in citations)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -204,6 +204,10 @@ def _kind_match(span: Span, kind: AnswerType, firsts: frozenset[str], places: fr
 SHORT_FEATURES = (
     *SPAN_FEATURES,
     "confidence",
+    "relevance",
+    "quote_score",
+    "quote_margin",
+    "quote_softmax",
     "asks_number",
     "asks_time",
     "asks_person",
@@ -242,12 +246,16 @@ def choose_span(
     return found[i], rows[i]
 
 
-def short_features(question: str, row: dict[str, float], confidence: float) -> np.ndarray:
-    """The SHORT_FEATURES vector of a chosen phrase, built by name."""
+def short_features(question: str, row: Mapping[str, float], evidence: Mapping[str, float]) -> np.ndarray:
+    """The SHORT_FEATURES vector of a chosen phrase, built by name from its span features and the
+    answer's evidence (the abstention features by name, and `confidence`: the abstention margin)."""
     kind = AnswerType.of(question)
     named = {
         **row,
-        "confidence": confidence,
+        **{
+            name: evidence[name]
+            for name in ("confidence", "relevance", "quote_score", "quote_margin", "quote_softmax")
+        },
         "asks_number": float(kind.number),
         "asks_time": float(kind.time),
         "asks_person": float(kind.person),
@@ -261,7 +269,7 @@ def best_span(
     question: str,
     sentence: str,
     policy: ShortPolicy,
-    confidence: float,
+    evidence: Mapping[str, float],
     units: Callable[[str, Sequence[Span]], list[float]] | None = None,
 ) -> str | None:
     """The short answer taken verbatim from the sentence, or None when it is not supported."""
@@ -269,7 +277,7 @@ def best_span(
     if chosen is None:
         return None
     span, row = chosen
-    if policy.model.scores(short_features(question, row, confidence)[None, :])[0] < policy.floor:
+    if policy.model.scores(short_features(question, row, evidence)[None, :])[0] < policy.floor:
         return None
     return span.text
 

@@ -208,7 +208,8 @@ def test_question_gets_cited_answer_with_buttons_and_passage(api: FakeBotApi,
                 '<a href="https://www.example.org/talks?a=1&amp;b=2">example.org</a>'
                 ) in answer["text"]
         assert answer["link_preview_options"] == {"is_disabled": True}
-        [data] = buttons(answer)
+        data, *others = buttons(answer)
+        assert 1 + len(others) == answer["text"].count("“ [")  # one button per quoted citation
         assert data.startswith("cite:") and len(data.encode()) <= 64
 
         shown = api.requests("sendMessage")[-1].result
