@@ -79,6 +79,7 @@ class Question:
     answers: tuple[str, ...] = ()
     article_ids: tuple[str, ...] = ()
     line: int | None = None
+    annotations: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def answerable(self) -> bool:
@@ -162,8 +163,13 @@ def question_from_record(record: Any, line: int | None = None) -> Question:
         raise ValueError("field 'question' must be a non-empty string")
     answers = _strings(record["answers"], "answers")
     article_ids = _strings(record.get("article_ids") or [], "article_ids")
+    annotations = {k: v for k, v in record.items() if k not in _QUESTION_FIELDS}
     return Question(id=str(record["id"]).strip(), question=record["question"].strip(),
-                    answers=answers, article_ids=article_ids, line=line)
+                    answers=answers, article_ids=article_ids, line=line, annotations=annotations)
+
+
+# The fields a question row is judged by; any other field is an annotation, carried along.
+_QUESTION_FIELDS = frozenset({"id", "question", "answers", "article_ids"})
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -251,6 +257,7 @@ class Record:
     retrieved: tuple[str, ...] = ()
     latency_ms: float = 0.0
     short_answer: str | None = None
+    annotations: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def answerable(self) -> bool:
@@ -414,6 +421,7 @@ def record_row(record: Record, texts: Mapping[str, str]) -> dict[str, Any]:
         "short_answer": record.short_answer if record.short_answer_given else None,
         "short_answer_f1": round(record.short_answer_f1, 4) if record.answerable else None,
         "citations_valid": [citation_valid(c, texts) for c in record.citations],
+        "annotations": dict(record.annotations),
     }
 
 
@@ -485,7 +493,7 @@ def answer_questions(bot: Any, questions: Sequence[Question], source: Path, *,
             id=q.id, question=q.question, answers=q.answers, article_ids=q.article_ids,
             answer=answer.text, citations=tuple(asdict(c) for c in answer.citations),
             abstained=answer.abstained, retrieved=tuple(answer.retrieved), latency_ms=ms,
-            short_answer=answer.short_answer))
+            short_answer=answer.short_answer, annotations=q.annotations))
     return records, problems
 
 

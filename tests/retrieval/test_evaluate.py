@@ -358,3 +358,15 @@ def test_eval_of_the_shared_seed_set_writes_every_key(tmp_path: Path,
     assert doc["config"]["embedder"] == "use-multilingual-v3"
     assert all(set(row) >= ROW_KEYS for row in doc["per_question"])
     assert doc["metrics"]["citation_validity"] == 1.0
+
+
+def test_extra_question_fields_are_annotations_carried_along() -> None:
+    from retrieval.evaluate import Record, question_from_record, record_row
+
+    row = {"id": "nu-1", "question": "Wie alt ist er?", "answers": [], "article_ids": [],
+           "near": "gnad-0013", "kind": "near-miss"}
+    q = question_from_record(row, 3)
+    assert q.annotations == {"near": "gnad-0013", "kind": "near-miss"} and not q.answerable
+    record = Record(q.id, q.question, q.answers, q.article_ids, "…", abstained=True,
+                    annotations=q.annotations)
+    assert record_row(record, {})["annotations"] == {"near": "gnad-0013", "kind": "near-miss"}
