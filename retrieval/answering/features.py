@@ -12,6 +12,7 @@ import numpy as np
 
 from retrieval.answering.questions import _INNER_CAPITAL, AnswerType, counted_words, question_words
 from retrieval.answering.short import Span, span_features, spans
+from retrieval.answering.types import question_language
 from retrieval.answering.units import UnitScorer, WordVectors
 from retrieval.index import NewsIndex
 from retrieval.language import cognate_keys, key_terms, query_terms, share_in, terms
@@ -155,6 +156,17 @@ def _span_evidence(
     )
 
 
+# Evidence that reads the question's own words: reliable when question and articles share a
+# language (German here), weak across languages; the model weighs it per question language.
+_LEXICAL = (
+    "relevance",
+    "hit_keys",
+    "quote_keys",
+    "quote_overlap",
+    "article_keys",
+    "article_terms",
+    "article_cognates",
+)
 ABSTAIN_FEATURES = (
     "relevance",
     "cos_chunk",
@@ -186,6 +198,8 @@ ABSTAIN_FEATURES = (
     "unit_sim",
     "unit_sim_top",
     "asks_number",
+    "asked_in_german",
+    *(f"german_{name}" for name in _LEXICAL),
 )
 
 
@@ -249,6 +263,9 @@ def abstain_features(e: Evidence) -> np.ndarray:
         "unit_sim_top": float(e.features[:3, col["unit_sim"]].max()),
         "asks_number": float(kind.number),
     }
+    german = float(question_language(e.question) == "de")
+    named["asked_in_german"] = german
+    named.update({f"german_{name}": german * named[name] for name in _LEXICAL})
     return np.array([named[name] for name in ABSTAIN_FEATURES], dtype=np.float64)
 
 
