@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.answering.abstain import AbstainPolicy  # noqa: E402
+from retrieval.answering.abstain import AbstainPolicy, policy_from_json  # noqa: E402
 from retrieval.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from retrieval.answering.features import (  # noqa: E402
     ABSTAIN_FEATURES,
@@ -392,7 +392,16 @@ def calibrate(rows: list[dict], max_false: float, folds: int = 5) -> dict:
     held = np.zeros(len(x))
     for k in range(folds):
         held[fold == k] = fit_logistic(x[fold != k], y[fold != k], ABSTAIN_FEATURES).scores(x[fold == k])
-    floor = float(np.quantile(held[y == 1], max_false))
+    german = x[:, ABSTAIN_FEATURES.index("asked_in_german")] > 0
+    strict = x[:, ABSTAIN_FEATURES.index("count_missing")] > 0
+    use_strict = bool(strict[y == 1].mean() < max_false / 2)
+    floors = {
+        lang: floor_for(held[(y == 1) & part], strict[(y == 1) & part] & use_strict, max_false)
+        for lang, part in (("en", ~german), ("de", german))
+    }
+    print(f"strict number/date rule: {use_strict} (answerable quoting none {strict[y == 1].mean():.3f})")
+    floor = np.where(german, floors["de"], floors["en"])
+    held = np.where(strict & use_strict, -np.inf, held)
     for part, name in ((~news, "xquad"), (news, "news")):
         shares = [
             f"{label} {(held[part & (kind == k)] < floor).mean():.3f}"
@@ -403,7 +412,15 @@ def calibrate(rows: list[dict], max_false: float, folds: int = 5) -> dict:
             print(f"abstention (out of fold) {name}: " + ", ".join(shares))
     model = fit_logistic(x, y, ABSTAIN_FEATURES)
     print("abstain", {f: round(float(w), 3) for f, w in zip(ABSTAIN_FEATURES, model.weights, strict=True)})
-    return {"rules": [{"model": model.to_json(), "floor": floor}], "max_false_abstain": max_false}
+    rule = {"model": model.to_json(), "floor": floors["en"], "german_floor": floors["de"]}
+    return {"rules": [rule], "strict_counts": use_strict, "max_false_abstain": max_false}
+
+
+def floor_for(scores: np.ndarray, strict: np.ndarray, max_false: float) -> float:
+    """The highest floor at which at most `max_false` of these answerable questions abstain,
+    counting those the strict rule already sends to abstention."""
+    budget = max_false - strict.mean()
+    return float(np.quantile(scores[~strict], max(budget, 0.0) * len(scores) / max((~strict).sum(), 1)))
 
 
 def calibrate_short(rows: list[dict], policy: AbstainPolicy, min_precision: float, folds: int = 5) -> dict:
@@ -440,9 +457,7 @@ def calibrate_short(rows: list[dict], policy: AbstainPolicy, min_precision: floa
 
 def load_policy(data: dict) -> AbstainPolicy:
     """The policy a calibration result describes (as default_policy reads it)."""
-    return AbstainPolicy(
-        tuple((LinearRanker.from_json(r["model"]), float(r["floor"])) for r in data["rules"])
-    )
+    return policy_from_json(data, "calibration")
 
 
 def main() -> None:

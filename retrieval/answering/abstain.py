@@ -4,26 +4,38 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from retrieval.answering.features import ABSTAIN_FEATURES
 from retrieval.ranker import MODELS_DIR, LinearRanker, checked
 
+_GERMAN = ABSTAIN_FEATURES.index("asked_in_german")
+_COUNT_MISSING = ABSTAIN_FEATURES.index("count_missing")
+
 
 @dataclass(frozen=True)
 class AbstainPolicy:
-    """Abstain when any evidence model's logit is below its floor, or, with `strict_counts`, when a
+    """Abstain when any evidence model's logit is below its floor (a floor per question language
+    where `german_floors` gives one for German questions), or, with `strict_counts`, when a
     question asking for a number or a date gets a quote that holds none."""
 
     rules: tuple[tuple[LinearRanker, float], ...]
     strict_counts: bool = False
+    german_floors: tuple[float, ...] | None = None
 
     def margin(self, evidence: np.ndarray) -> float:
         """How far the evidence (ABSTAIN_FEATURES order) clears the nearest floor (< 0: abstain)."""
-        if self.strict_counts and evidence[ABSTAIN_FEATURES.index("count_missing")] > 0:
+        if self.strict_counts and evidence[_COUNT_MISSING] > 0:
             return -1.0
-        margins = [model.scores(evidence[None, :])[0] - floor for model, floor in self.rules]
+        floors = [floor for _, floor in self.rules]
+        if self.german_floors is not None and evidence[_GERMAN] > 0:
+            floors = list(self.german_floors)
+        margins = [
+            model.scores(evidence[None, :])[0] - floor
+            for (model, _), floor in zip(self.rules, floors, strict=True)
+        ]
         return float(min(margins, default=np.inf))
 
     def named(self, evidence: np.ndarray) -> dict[str, float]:
@@ -45,8 +57,15 @@ def default_policy() -> AbstainPolicy:
         weights[ABSTAIN_FEATURES.index("relevance")] = 1.0
         return AbstainPolicy(((LinearRanker.uniform(ABSTAIN_FEATURES, weights), -3.0),))
     data = json.loads(path.read_text("utf-8"))
+    return policy_from_json(data, path)
+
+
+def policy_from_json(data: dict, where: Path | str) -> AbstainPolicy:
+    """The policy a calibration wrote (models checked against the code's feature names)."""
     rules = tuple(
-        (checked(LinearRanker.from_json(r["model"]), ABSTAIN_FEATURES, path), float(r["floor"]))
+        (checked(LinearRanker.from_json(r["model"]), ABSTAIN_FEATURES, where), float(r["floor"]))
         for r in data["rules"]
     )
-    return AbstainPolicy(rules, bool(data.get("strict_counts", False)))
+    german = [r.get("german_floor") for r in data["rules"]]
+    german_floors = tuple(float(f) for f in german) if all(f is not None for f in german) else None
+    return AbstainPolicy(rules, bool(data.get("strict_counts", False)), german_floors)

@@ -61,7 +61,7 @@ class AnswerType:
         return {
             "number": self.number and bool(_QUANTITY.search(sentence)),
             "time": self.time and bool(_DATE.search(sentence)),
-            "place": self.place and bool(places_in(sentence, question_words)),
+            "place": self.place and bool(places_in(without_dateline(sentence), question_words)),
             "person": self.person and bool(people_in(sentence, question_words)),
         }
 
@@ -69,7 +69,7 @@ class AnswerType:
         """The places or people (as asked for) that the sentence names beyond the question."""
         found: set[str] = set()
         if self.place:
-            found.update(places_in(sentence, question_words))
+            found.update(places_in(without_dateline(sentence), question_words))
         if self.person:
             found.update(people_in(sentence, question_words))
         return found
@@ -78,6 +78,20 @@ class AnswerType:
         """Whether the text lacks every kind of thing the question asks for."""
         wanted = [self.number, self.time, self.place, self.person]
         return any(wanted) and not any(self.matches(text, question_words).values())
+
+
+# A news lead's dateline: "Washington – …", "Santiago de Chile – …", "Wien/London – …".
+_DATELINE = re.compile(
+    r"^[A-ZÄÖÜ][\w.'’-]*(?:(?: |/| / )(?:[A-ZÄÖÜ][\w.'’-]*|de|del|da|do|dos|am|an|der|im|bei|la|le|el)){0,4}"
+    r"\s[–-]\s"
+)
+
+
+def without_dateline(sentence: str) -> str:
+    """The sentence without its dateline: where a story was filed is not what it reports, so the
+    place there is no answer to "where?". Offsets shift; use it only to look for names."""
+    match = _DATELINE.match(sentence)
+    return " " * match.end() + sentence[match.end() :] if match else sentence
 
 
 def question_words(question: str) -> set[str]:

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from retrieval.answering.questions import AnswerType, question_words
+from retrieval.answering.questions import AnswerType, question_words, without_dateline
 from retrieval.gazetteer import first_names, place_names
 from retrieval.language import cognate_keys, query_terms
 from retrieval.ranker import MODELS_DIR, LinearRanker, checked
@@ -86,7 +86,7 @@ def spans(sentence: str, kind: AnswerType) -> list[Span]:
     if kind.person or kind.place or kind.entity:
         start = _SENTENCE_START.match(sentence)
         first_end = start.end() if start else 0
-        for m in _CAPITALIZED.finditer(sentence):
+        for m in _CAPITALIZED.finditer(without_dateline(sentence)):
             text = m.group().rstrip(".")
             if m.start() == 0 and m.end() <= first_end:
                 continue  # the sentence's first word is capitalized anyway

@@ -12,7 +12,7 @@ import pytest
 from retrieval.answering.abstain import AbstainPolicy
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.features import ABSTAIN_FEATURES
-from retrieval.answering.questions import AnswerType, focus_words
+from retrieval.answering.questions import AnswerType, focus_words, without_dateline
 from retrieval.answering.short import SHORT_FEATURES, ShortPolicy, choose_span, spans
 from retrieval.errors import ModelError
 from retrieval.pipeline import Newsbot
@@ -132,3 +132,21 @@ def test_shipped_rankers_load() -> None:
 
     assert load_ranker("sentence_ranker", SENTENCE_FEATURES).features == SENTENCE_FEATURES
     assert load_ranker("chunk_ranker", CHUNK_FEATURES).features == CHUNK_FEATURES
+
+
+@pytest.mark.parametrize(
+    "sentence, kept",
+    [
+        ("Washington - Die Minister der USA sprachen.", "Die Minister der USA sprachen."),
+        ("Saalfelden / Zell am See – Ein Autofahrer raste.", "Ein Autofahrer raste."),
+        (
+            "Das Land hat Panzer – und Soldaten – geschickt.",
+            "Das Land hat Panzer – und Soldaten – geschickt.",
+        ),
+    ],
+)
+def test_a_dateline_is_not_where_the_story_happened(sentence: str, kept: str) -> None:
+    stripped = without_dateline(sentence)
+    assert stripped.strip() == kept and len(stripped) == len(sentence)
+    where = AnswerType.of("Where did it happen?")
+    assert not where.matches("Washington - Die Minister sprachen.", set())["place"]
