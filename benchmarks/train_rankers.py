@@ -400,11 +400,10 @@ def calibrate(rows: list[dict], max_false: float, folds: int = 5) -> dict:
         for lang, part in (("en", ~german), ("de", german))
     }
     print(f"strict number/date rule: {use_strict} (answerable quoting none {strict[y == 1].mean():.3f})")
-    floor = np.where(german, floors["de"], floors["en"])
-    held = np.where(strict & use_strict, -np.inf, held)
+    abstains = (held < np.where(german, floors["de"], floors["en"])) | (strict & use_strict)
     for part, name in ((~news, "xquad"), (news, "news")):
         shares = [
-            f"{label} {(held[part & (kind == k)] < floor).mean():.3f}"
+            f"{label} {abstains[part & (kind == k)].mean():.3f}"
             for k, label in enumerate(KINDS)
             if (part & (kind == k)).any()
         ]

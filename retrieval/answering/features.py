@@ -219,7 +219,7 @@ class Evidence:
 def abstain_features(e: Evidence) -> np.ndarray:
     """The evidence as a vector in ABSTAIN_FEATURES order, built by name."""
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
-    best, x, hit = e.ranked[0], e.features[0], e.hits[0]
+    x, hit = e.features[0], e.hits[0]
     kind = AnswerType.of(e.question)
     q_terms, keys, q_cognates = (
         set(query_terms(e.question)),
@@ -227,7 +227,8 @@ def abstain_features(e: Evidence) -> np.ndarray:
         cognate_keys(e.question),
     )
     a_terms, a_cognates = _article_terms(e.article_text)
-    missing = kind.missing(best.text, question_words(e.question))
+    # What the answerer can quote: it picks a sentence of the asked kind from the best three.
+    missing = kind.missing(" ".join(c.text for c in e.ranked[:3]), question_words(e.question))
     typed = float(any((kind.number, kind.time, kind.place, kind.person)))
     p = np.exp(e.scores - e.scores.max())
     scores = [h.score for h in e.hits]
