@@ -208,9 +208,8 @@ def evaluate(
     question and of its unanswerable twins (its paragraph removed, its whole topic removed, the
     sentences that state the answer removed)."""
     answerer = ExtractiveAnswerer(
-        bot.index, sentence, AbstainPolicy(()), short_policy=cautious_short_policy()
+        bot.index, sentence, AbstainPolicy(()), short_policy=cautious_short_policy(), words=word_vectors(bot)
     )
-    answerer._words = word_vectors(bot)
     rows = []
     for d in test:
         ranked = article_ranking(d.articles, searcher.ranker.scores(d.x))

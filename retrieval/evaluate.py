@@ -283,13 +283,8 @@ def fold(text: str) -> str:
 def answer_hit(answer: str, golds: Iterable[str]) -> bool:
     """Whether the answer contains a gold answer, case-insensitively, whitespace folded, with
     the `**` markup of a bold short answer folded away (gold answers have none)."""
-    folded = fold(unmarked(answer)).casefold()
+    folded = fold(plain_text(answer)).casefold()
     return any(fold(gold).casefold() in folded for gold in golds if fold(gold))
-
-
-def unmarked(answer: str) -> str:
-    """The answer text as the reader sees it: without the `**` markers of bold spans."""
-    return plain_text(answer)
 
 
 def answer_tokens(text: str) -> list[str]:
@@ -382,7 +377,7 @@ def compute_metrics(records: Sequence[Record], texts: Mapping[str, str], *,
         "mrr": round(sum(1 / k for k in ranks if k) / len(ranked), 4) if ranked else 0.0,
         "answer_hit": _share(sum(1 for r in answerable if not r.abstained
                                  and answer_hit(r.answer, r.answers)), len(answerable)),
-        "answer_chars_median": _median([len(unmarked(r.answer)) for r in answerable]),
+        "answer_chars_median": _median([len(plain_text(r.answer)) for r in answerable]),
         "short_answer_given": _share(sum(r.short_answer_given for r in answerable), len(answerable)),
         "short_answer_f1": _mean([r.short_answer_f1 for r in answerable]),
         "short_answer_precision": _mean([r.short_answer_f1 for r in answerable if r.short_answer_given]),

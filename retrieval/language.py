@@ -110,7 +110,7 @@ _CAPITALIZED_OR_NUMBER = re.compile(r"\b(?:\w*\d\w*|[A-ZÄÖÜ][\w'’-]*)")
 def query_terms(question: str, languages: Sequence[str] = QUERY_LANGUAGES) -> list[str]:
     """Stemmed query terms in each language, without repeats."""
     stop = (
-        _all_stopwords()
+        query_stopwords()
         if tuple(languages) == QUERY_LANGUAGES
         else frozenset().union(*(stopwords(lang) for lang in languages))
     )
@@ -146,7 +146,7 @@ COGNATE_PREFIX = 5
 def cognate_keys(text: str) -> set[str]:
     """Spelling-normalized 5-letter prefixes of the longer non-stop words: they match across
     languages for names and shared roots (Universität ~ university, Defensive ~ defense)."""
-    stop = _all_stopwords()
+    stop = query_stopwords()
     out = set()
     for word in re.findall(r"[^\W\d_]{4,}", text.lower()):
         if word in stop:
@@ -157,13 +157,8 @@ def cognate_keys(text: str) -> set[str]:
     return out
 
 
-def stop_words_of_queries() -> frozenset[str]:
-    """Stop words of every query language (English and German)."""
-    return _all_stopwords()
-
-
 @lru_cache(maxsize=1)
-def _all_stopwords() -> frozenset[str]:
+def query_stopwords() -> frozenset[str]:
     """Stop words of every query language."""
     return frozenset().union(*(stopwords(lang) for lang in QUERY_LANGUAGES))
 

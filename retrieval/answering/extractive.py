@@ -54,13 +54,14 @@ class ExtractiveAnswerer:
         policy: AbstainPolicy | None = None,
         quote_budget: int = QUOTE_BUDGET,
         short_policy: ShortPolicy | None = None,
+        words: WordVectors | None = None,
     ) -> None:
         self.index = index
         self.ranker = ranker or trained_or("sentence_ranker", _FALLBACK)
         self.policy = policy or default_policy()
         self.quote_budget = quote_budget
         self.short_policy = short_policy or default_short_policy()
-        self._words: WordVectors | None = None
+        self._words = words
 
     @property
     def words(self) -> WordVectors:

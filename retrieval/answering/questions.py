@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from retrieval.gazetteer import people_in, places_in
+from retrieval.language import query_stopwords
 
 _NUMBER_Q = re.compile(
     r"\b(how (many|much|long|old|far|high|big|large)|wie (viele?|lange|alt|"
@@ -115,10 +116,8 @@ _NAME_OR_NUMBER = re.compile(r"\b(?:\w*\d\w*|[A-ZÄÖÜ][\w'’-]*)")
 def focus_words(question: str) -> list[str]:
     """What the question asks about beyond its names and numbers ("spectators", "born", "Firma"):
     its content words other than question words, stop words, names and numbers."""
-    from retrieval.language import stop_words_of_queries
-
     names = _NAME_OR_NUMBER.findall(question)[1:]
-    skip = {w.lower() for w in re.findall(r"\w+", " ".join(names))} | _ASKING | stop_words_of_queries()
+    skip = {w.lower() for w in re.findall(r"\w+", " ".join(names))} | _ASKING | query_stopwords()
     return list(dict.fromkeys(w for w in re.findall(r"[^\W\d_]{3,}", question) if w.lower() not in skip))
 
 
@@ -133,11 +132,9 @@ _HOW_MANY = re.compile(
 def counted_words(question: str) -> list[str]:
     """For a question asking for a number, what is counted or measured ("spectators" in "How many
     spectators …"; "Geldstrafe" in "Wie hoch ist die Geldstrafe …"); else its focus words."""
-    from retrieval.language import stop_words_of_queries
-
     match = _HOW_MANY.search(question)
     if match:
-        skip = _ASKING | stop_words_of_queries()
+        skip = _ASKING | query_stopwords()
         found = [w for w in re.findall(r"[^\W\d_]{3,}", match.group(1)) if w.lower() not in skip][:2]
         if found:
             return found
