@@ -1,4 +1,4 @@
-"""The `newsbot` command: index, ask, repl, sources, eval, telegram."""
+"""The `newsbot` command: index, ask, repl, sources, remove, check, repair, eval, telegram."""
 
 from __future__ import annotations
 
@@ -105,6 +105,48 @@ def sources(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.argument("article_ids", nargs=-1, required=True)
+@click.pass_context
+def remove(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
+    """Remove articles from the index by id (as `newsbot sources` lists them)."""
+    removed = _bot(ctx).remove(article_ids)
+    unknown = [a for a in article_ids if a not in removed]
+    _say(f"Removed {len(removed)} article{'s' * (len(removed) != 1)}.")
+    if unknown:
+        raise NewsbotError(f"not in the index: {', '.join(unknown)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
+@click.pass_context
+def check(ctx: click.Context, as_json: bool) -> None:
+    """Verify the index: the store, its vectors and the derived indexes (exit 1 on problems)."""
+    problems = _bot(ctx).check()
+    if as_json:
+        click.echo(json.dumps(problems, ensure_ascii=False))
+    else:
+        for problem in problems:
+            click.echo(problem)
+        click.echo("The index is sound." if not problems else "Run 'newsbot repair' to fix what can be fixed.")
+    if problems:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.pass_context
+def repair(ctx: click.Context) -> None:
+    """Rebuild the index's derived parts from its store (no source is read again)."""
+    for line in _bot(ctx).repair(progress=_say):
+        _say(line)
+    problems = _bot(ctx).check()
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise NewsbotError("the index still has problems that repair cannot fix; index the articles again")
+    _say("The index is sound.")
+
+
+@cli.command()
 @click.pass_context
 def repl(ctx: click.Context) -> None:
     """Ask questions interactively (:sources, :help, :quit)."""
@@ -177,7 +219,7 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, secret_token:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; expected errors become one line on stderr and a non-zero exit."""
     try:
-        cli.main(args=argv, prog_name="newsbot", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="newsbot", standalone_mode=False)
     except NewsbotError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 1
@@ -194,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         where = _log_traceback()
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (traceback in {where})", err=True)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _log_traceback() -> Path:

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks handed to the answerer.")
     max_question_chars: int = Field(default=2000, ge=10)
     threads: int = Field(default=0, ge=0, description="Compute threads; 0 means all cores.")
+    index_batch_chars: int = Field(
+        default=250_000, ge=1, description="Article characters embedded and committed per batch."
+    )
+    lock_timeout: float = Field(default=600.0, ge=0, description="Seconds a writer waits for another.")
+    exact_max_vectors: int = Field(
+        default=200_000, ge=1, description="Above this many vectors, search an approximate index."
+    )
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"

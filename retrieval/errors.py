@@ -27,3 +27,7 @@ class ConfigError(NewsbotError):
 
 class ModelError(NewsbotError):
     """A shipped model file does not fit the code (features renamed or missing)."""
+
+
+class IndexBusyError(NewsbotError):
+    """Another process holds the index's write lock."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Sequence
@@ -11,14 +12,30 @@ from pathlib import Path
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.types import Answer, Answerer, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
-from retrieval.documents import Problem, load_articles
+from retrieval.documents import Article, Problem, load_articles
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
-from retrieval.index import ArticleSummary, IndexReport, NewsIndex
+from retrieval.index import ArticleSummary, NewsIndex
+from retrieval.ingest import embedded_batches
 from retrieval.search import Hit, Searcher
+from retrieval.store.lock import lock_path, write_lock
+
+log = logging.getLogger("newsbot")
 
 # Chunks ranked per question, so that Answer.retrieved orders enough articles for recall@5.
 RANKED_CHUNKS = 30
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    sentences_embedded: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -59,7 +76,7 @@ class Newsbot:
     def index(self) -> NewsIndex:
         """The index on disk, opened on first use (IndexMissingError if there is none)."""
         if self._index is None:
-            self._index = NewsIndex(self.index_dir, self.embedder)
+            self._index = self._open(self.index_dir)
             self._index.check()
         return self._index
 
@@ -75,35 +92,86 @@ class Newsbot:
         if not loaded.articles:
             detail = f": {loaded.problems[0]}" if loaded.problems else ""
             raise InputError(f"no articles could be read from {', '.join(map(str, paths))}{detail}")
-        if rebuild:
-            return IndexOutcome(self._rebuild(loaded.articles, progress), loaded.problems)
-        index = self._writable_index()
-        return IndexOutcome(index.add(loaded.articles, progress=progress), loaded.problems)
+        with self._write_lock():
+            if rebuild:
+                return IndexOutcome(self._rebuild(loaded.articles, progress), loaded.problems)
+            return IndexOutcome(self._add(self._writable_index(), loaded.articles, progress), loaded.problems)
+
+    def _write_lock(self):  # noqa: ANN202 - a context manager
+        """The index's write lock, telling the user while another writer holds it."""
+        return write_lock(
+            lock_path(self.index_dir), timeout=self.settings.lock_timeout, on_wait=lambda m: log.warning("%s", m)
+        )
+
+    def _add(self, index: NewsIndex, articles: Sequence[Article], progress: bool) -> IndexReport:
+        """Store new and changed articles batch by batch, each batch one transaction; articles
+        already stored with the same content are skipped (so a killed run resumes where it was)."""
+        from tqdm import tqdm
+
+        started = time.perf_counter()
+        report = IndexReport()
+        todo = {a.id: a for a in articles}  # a later duplicate id wins
+        stored = index.records.hashes(list(todo))
+        report.unchanged = sum(1 for a in todo.values() if stored.get(a.id) == a.content_hash)
+        todo = {i: a for i, a in todo.items() if stored.get(i) != a.content_hash}
+        report.updated = sum(1 for i in todo if i in stored)
+        report.added = len(todo) - report.updated
+        with tqdm(total=len(todo), desc="Indexing", unit="article", disable=not progress, leave=False) as bar:
+            for batch in embedded_batches(
+                list(todo.values()),
+                index.embedder,
+                index.chunk_sentences,
+                index.chunk_overlap,
+                self.settings.index_batch_chars,
+            ):
+                index.write(batch)
+                report.chunks_embedded += len(batch.chunks)
+                report.sentences_embedded += len(batch.sentences)
+                bar.update(len(batch.articles))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Remove articles by id; returns the ids that were indexed (and are now gone)."""
+        with self._write_lock():
+            index = self.index
+            known = [a for a in dict.fromkeys(article_ids) if a in index.records.hashes(list(article_ids))]
+            if known:
+                index.remove(known)
+            return known
+
+    def check(self) -> list[str]:
+        """Problems with the index on disk (empty when sound)."""
+        return self.index.problems()
+
+    def repair(self, progress=lambda _: None) -> list[str]:  # noqa: ANN001
+        """Rebuild the derived parts of the index from its store; re-embed damaged vectors."""
+        with self._write_lock():
+            return self.index.repair(progress)
 
     def _writable_index(self) -> NewsIndex:
         """The index, created empty when there is none yet."""
         if self._index is None:
-            self._index = NewsIndex(
-                self.index_dir,
-                self.embedder,
-                create=True,
-                chunk_sentences=self.settings.chunk_sentences,
-                chunk_overlap=self.settings.chunk_overlap,
-            )
+            self._index = self._open(self.index_dir, create=True)
         return self._index
 
-    def _rebuild(self, articles, progress: bool) -> IndexReport:
+    def _open(self, directory: Path, *, create: bool = False) -> NewsIndex:
+        """An index folder opened with the configured embedder and chunking."""
+        return NewsIndex(
+            directory,
+            self.embedder,
+            create=create,
+            chunk_sentences=self.settings.chunk_sentences,
+            chunk_overlap=self.settings.chunk_overlap,
+            exact_max=self.settings.exact_max_vectors,
+        )
+
+    def _rebuild(self, articles: Sequence[Article], progress: bool) -> IndexReport:
         """Build a new index beside the old one and swap it in only when complete."""
         fresh_dir = self.index_dir.with_name(self.index_dir.name + ".rebuild")
         shutil.rmtree(fresh_dir, ignore_errors=True)
-        fresh = NewsIndex(
-            fresh_dir,
-            self.embedder,
-            create=True,
-            chunk_sentences=self.settings.chunk_sentences,
-            chunk_overlap=self.settings.chunk_overlap,
-        )
-        report = fresh.add(articles, progress=progress)
+        fresh = self._open(fresh_dir, create=True)
+        report = self._add(fresh, articles, progress)
         fresh.close()
         if self._index is not None:
             self._index.close()
@@ -135,16 +203,19 @@ class Newsbot:
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """The chunks most relevant to the question, best first."""
         question = self.check_question(question)
-        return Searcher(self.index).search(question, k or self.settings.top_k)
+        with self.index.reading():
+            return Searcher(self.index).search(question, k or self.settings.top_k)
 
     def answer(self, question: str) -> Answer:
         """Answer the question from the indexed articles, quoting and citing them."""
         question = self.check_question(question)
         vector = self.embedder.embed([question])[0]
-        hits = Searcher(self.index).search(question, max(self.settings.top_k, RANKED_CHUNKS), vector=vector)
-        if not hits:
-            return abstention(question)
-        result = self.answerer.answer(question, hits[: self.settings.top_k], vector)
+        index = self.index
+        with index.reading():
+            hits = Searcher(index).search(question, max(self.settings.top_k, RANKED_CHUNKS), vector=vector)
+            if not hits:
+                return abstention(question)
+            result = self.answerer.answer(question, hits[: self.settings.top_k], vector)
         return replace(result, retrieved=ranked_articles(hits))
 
     @property
@@ -160,6 +231,7 @@ class Newsbot:
 
     def sources(self) -> list[ArticleSummary]:
         """The indexed articles."""
+        self.index.refresh()
         return self.index.articles()
 
     def close(self) -> None:

@@ -140,3 +140,20 @@ def test_unexpected_errors_keep_the_traceback_in_the_log(
     assert err.startswith("Error: unexpected RuntimeError: disk on fire (traceback in ")
     log = Path(Settings().home / "newsbot.log").read_text(encoding="utf-8")
     assert "Traceback" in log and "disk on fire" in log
+
+
+def test_check_remove_and_repair_from_the_command_line(seeds: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["ask", "Wie viele Feuerwehrleute?"]) == 0
+    capsys.readouterr()
+    assert main(["check"]) == 0
+    assert "sound" in capsys.readouterr().out
+    assert main(["check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["remove", "graz-1", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "Removed 1 article." in err and "not in the index: nope" in err
+    assert main(["sources"]) == 0
+    assert "graz-1" not in capsys.readouterr().out
+    assert main(["repair"]) == 0
+    assert "rebuilt the lexical index" in capsys.readouterr().err
+    assert main(["check"]) == 0

@@ -61,7 +61,7 @@ def test_changed_article_replaces_its_chunks(fake_bot: Newsbot, tmp_path: Path) 
 
 def _owners_in_sqlite(index: NewsIndex) -> dict[int, list[int]]:
     """Sentence id -> ids of the chunks containing it, straight from SQLite."""
-    rows = index._db.execute(
+    rows = index.records.db.execute(
         "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
         "AND s.id BETWEEN c.first_sentence AND c.last_sentence ORDER BY s.id, c.id"
     ).fetchall()
@@ -76,7 +76,7 @@ def test_cached_lookups_agree_with_sqlite_and_follow_changes(fake_bot: Newsbot, 
     for _ in range(2):  # before and after an update in the same process
         owners = _owners_in_sqlite(index)
         assert owners and index.sentence_owners([*owners, 10**6]) == owners
-        by_article = {a: [r[0] for r in index._db.execute(
+        by_article = {a: [r[0] for r in index.records.db.execute(
             "SELECT id FROM chunks WHERE article_id = ? ORDER BY id", (a,))] for a in ("wien-1", "graz-1")}
         assert index.chunk_ids_of(["wien-1", "graz-1", "nope"]) == {**by_article, "nope": []}
         chunk_ids = by_article["graz-1"]
@@ -106,14 +106,98 @@ def test_other_embedder_is_refused_with_rebuild_hint(fake_bot: Newsbot) -> None:
         NewsIndex(fake_bot.index_dir, HashEmbedder(dim=32))
 
 
-def test_corrupt_files_are_reported_not_crashed(fake_bot: Newsbot) -> None:
+def test_damaged_derived_files_are_rebuilt_from_the_store(fake_bot: Newsbot) -> None:
+    query = fake_bot.embedder.embed(["Feuerwehrleute Graz Mur"])[0]
+    fake_bot.index.save()
+    before = fake_bot.index.search_chunks(query, 3)
     fake_bot.close()
-    (fake_bot.index_dir / "chunks.faiss").write_bytes(b"garbage")
-    with pytest.raises(IndexCorruptError, match="chunks.faiss"):
-        reopen(fake_bot).answer("Wer ist Bürgermeister?")
+    snapshot = fake_bot.index_dir / "vectors" / "chunk.faiss"
+    data = bytearray(snapshot.read_bytes())
+    for n in range(32):  # flipped bytes in the vector file
+        data[len(data) // 2 + n] ^= 0xFF
+    snapshot.write_bytes(bytes(data))
+    bot = reopen(fake_bot)
+    assert bot.index.search_chunks(query, 3) == pytest.approx(before)
+    assert bot.check() == []
+    bot.close()
+    import shutil
+
+    shutil.rmtree(fake_bot.index_dir / "vectors")  # deleted derived files
+    bot = reopen(fake_bot)
+    assert bot.index.search_chunks(query, 3) == pytest.approx(before)
+
+
+def test_damaged_store_is_a_clear_error(fake_bot: Newsbot) -> None:
+    fake_bot.close()
     (fake_bot.index_dir / "newsbot.sqlite3").write_bytes(b"not a database at all" * 100)
+    for suffix in ("-wal", "-shm"):
+        (fake_bot.index_dir / f"newsbot.sqlite3{suffix}").unlink(missing_ok=True)
     with pytest.raises(IndexCorruptError, match="newsbot.sqlite3"):
         reopen(fake_bot).answer("Wer?")
+
+
+def test_a_new_store_never_serves_old_vector_files(fake_bot: Newsbot, tmp_path: Path) -> None:
+    fake_bot.index.save()
+    fake_bot.close()
+    for name in ("newsbot.sqlite3", "newsbot.sqlite3-wal", "newsbot.sqlite3-shm"):
+        (fake_bot.index_dir / name).unlink(missing_ok=True)
+    only = tmp_path / "only.jsonl"
+    only.write_text(json.dumps(ARTICLES[0]) + "\n", encoding="utf-8")
+    bot = reopen(fake_bot)
+    bot.index_paths([only], progress=False)
+    query = bot.embedder.embed(["Feuerwehrleute Graz Mur"])[0]
+    found = bot.index.chunks([c for c, _ in bot.index.search_chunks(query, 10)])
+    assert {c.article_id for c in found.values()} == {"wien-1"}
+    assert bot.check() == []
+
+
+def test_bit_rot_in_stored_vectors_is_found_and_repaired(fake_bot: Newsbot) -> None:
+    index = fake_bot.index
+    chunk_id = index.chunk_ids_of(["graz-1"])["graz-1"][0]
+    huge = np.full(index.embedder.dim, 300.0, dtype=np.float16).tobytes()
+    with index.records.transaction() as db:
+        db.execute("UPDATE chunk_vectors SET vec = ? WHERE id = ?", (huge, chunk_id))
+    problems = fake_bot.check()
+    assert any("damaged" in p for p in problems)
+    fake_bot.repair()
+    assert fake_bot.check() == []
+    vector = index.chunk_vectors_of([chunk_id])[0]
+    assert float(np.linalg.norm(vector)) == pytest.approx(1.0, abs=0.01)
+
+
+def test_remove_frees_rows_and_answers_without_the_article(fake_bot: Newsbot) -> None:
+    assert fake_bot.remove(["graz-1", "nope"]) == ["graz-1"]
+    bot = reopen(fake_bot)
+    assert [s.id for s in bot.sources()] == ["wien-1"]
+    db = bot.index.records.db
+    assert db.execute("SELECT COUNT(*) FROM sentences WHERE article_id = 'graz-1'").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM chunk_vectors").fetchone()[0] == bot.index.counts()[1]
+    assert all(bot.index.chunks([h.chunk.id]) for h in bot.search("Feuerwehrleute Graz", 5))
+    assert not any(h.chunk.article_id == "graz-1" for h in bot.search("Feuerwehrleute Graz", 5))
+    assert bot.check() == []
+
+
+def test_an_index_of_the_previous_release_is_migrated(tmp_path: Path) -> None:
+    import shutil
+
+    old = Path(__file__).resolve().parents[1] / "data" / "index-v2"
+    home = tmp_path / "home"
+    shutil.copytree(old, home / "index")
+    bot = Newsbot(Settings(home=home), embedder=HashEmbedder())
+    assert [s.id for s in bot.sources()] == ["graz-1", "wien-1"]
+    assert bot.search("Feuerwehrleute Graz Mur", 1)[0].chunk.article_id == "graz-1"
+    assert bot.check() == []
+    assert not (home / "index" / "chunks.faiss").exists() and not (home / "index" / "bm25").exists()
+    fresh_home = tmp_path / "fresh"
+    fresh = Newsbot(Settings(home=fresh_home), embedder=HashEmbedder())
+    corpus = Path(__file__).resolve().parents[1] / "data" / "index-v2-corpus.jsonl"
+    fresh.index_paths([corpus], progress=False)
+    for question in ("Feuerwehrleute Graz Mur", "U-Bahn Wien Kosten", "Bürgermeister Häupl"):
+        migrated = [(h.chunk.article_id, h.chunk.ord, round(h.score, 4)) for h in bot.search(question, 3)]
+        built = [(h.chunk.article_id, h.chunk.ord, round(h.score, 4)) for h in fresh.search(question, 3)]
+        assert migrated == built
+    report = bot.index_paths([corpus], progress=False).report
+    assert report.unchanged == 2 and report.chunks_embedded == 0
 
 
 def test_bad_input_keeps_what_is_indexed(fake_bot: Newsbot, tmp_path: Path) -> None:
@@ -139,63 +223,3 @@ def test_rebuild_swaps_in_a_fresh_index(fake_bot: Newsbot, tmp_path: Path) -> No
 def test_vectors_are_normalized() -> None:
     vectors = HashEmbedder().embed(["a b c", "Wien Wien"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
-
-
-def _flat_top_k(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and rows of a plain FAISS flat inner-product scan."""
-    import faiss
-
-    flat = faiss.IndexFlatIP(matrix.shape[1])
-    flat.add(matrix)
-    return flat.search(query, k)
-
-
-def test_float16_prefilter_gives_the_exact_flat_top_k() -> None:
-    from retrieval.index import _Vectors
-
-    rng = np.random.default_rng(7)
-    matrix = rng.standard_normal((3000, 64)).astype(np.float32)
-    matrix[1000:1100] = matrix[:100]  # exact duplicates: ties must come out as in the full scan
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    ids = np.arange(3000, dtype=np.int64) * 3 + 5
-    vectors = _Vectors({int(i): n for n, i in enumerate(ids)}, ids, matrix)
-    queries = np.vstack([matrix[:50], rng.standard_normal((50, 64)).astype(np.float32)])
-    for query in queries:
-        got = vectors.prefiltered_search(query[None], 20)
-        assert got is not None
-        scores, rows = _flat_top_k(matrix, query[None], 20)
-        np.testing.assert_array_equal(got[0], scores)
-        np.testing.assert_array_equal(got[1], ids[rows])
-
-
-def test_float16_prefilter_declines_when_it_cannot_prove_the_top_k() -> None:
-    from retrieval.index import _Vectors
-
-    rng = np.random.default_rng(3)
-    base = rng.standard_normal(64).astype(np.float32)
-    matrix = base + 1e-5 * rng.standard_normal((500, 64)).astype(np.float32)  # all but equal
-    ids = np.arange(500, dtype=np.int64)
-    vectors = _Vectors({int(i): int(i) for i in ids}, ids, matrix)
-    assert vectors.prefiltered_search(base[None], 10) is None
-
-
-def test_large_index_search_uses_the_prefilter_with_the_same_hits(
-    fake_bot: Newsbot, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import retrieval.index as module
-
-    index = fake_bot.index
-    query = fake_bot.embedder.embed(["Feuerwehrleute in Graz"])[0]
-    plain = index.search_sentences(query, 1)
-    answered = []
-    original = module._Vectors.prefiltered_search
-
-    def spy(self: module._Vectors, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-        answered.append(original(self, q, k))
-        return answered[-1]
-
-    monkeypatch.setattr(module._Vectors, "prefiltered_search", spy)
-    monkeypatch.setattr(module, "_PREFILTER_MIN_ROWS", 1)
-    monkeypatch.setattr(module, "_PREFILTER_FACTOR", 2)
-    assert index.search_sentences(query, 1) == plain
-    assert len(answered) == 1 and answered[0] is not None  # served by the prefilter

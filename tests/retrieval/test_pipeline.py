@@ -87,17 +87,17 @@ def test_question_language(question: str, lang: str) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not GNAD.exists(), reason="shared/eval is not available")
 def test_questions_run_on_numpy_after_bulk_indexing(tmp_path: Path) -> None:
-    from retrieval.ingest import _BATCH_CHARS
+    from retrieval.ingest import BATCH_CHARS
     from retrieval.use_encoder import _TORCH_MIN_TOKENS
 
     lines = GNAD.read_text(encoding="utf-8").splitlines()
     corpus = tmp_path / "bulk.jsonl"
-    corpus.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")  # > 1 batch of _BATCH_CHARS
+    corpus.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")  # > 1 batch of BATCH_CHARS
     bot = Newsbot(Settings(home=tmp_path), index_dir=tmp_path / "index")
     bot.index_paths([corpus], progress=False)
     encoder = bot.embedder.encoder  # type: ignore[attr-defined]
     torch_installed = importlib.util.find_spec("torch") is not None
-    assert _BATCH_CHARS // 5 >= _TORCH_MIN_TOKENS  # a full batch is a bulk job
+    assert BATCH_CHARS // 5 >= _TORCH_MIN_TOKENS  # a full batch is a bulk job
     assert (encoder.backend_calls["torch"] > 0) == torch_installed
     for question in ("Wer ist der Bürgermeister von Wien?", "Who won the election?"):
         bot.answer(question)

@@ -1,0 +1,1 @@
+"""Storage: the record store (truth), derived vector and lexical indexes, the write lock."""

@@ -1,0 +1,106 @@
+"""Upgrading an index written by an earlier newsbot, in place, losing nothing indexed."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.embeddings import Embedder, embed_sentences_and_chunks
+from retrieval.store.lock import lock_path, write_lock
+from retrieval.store.records import SCHEMA_VERSION, RecordStore, as_blob
+
+log = logging.getLogger("newsbot.store")
+# Schema 2 kept vectors in FAISS files and BM25 in a bm25s folder beside the database.
+_V2_FILES = ("chunks.faiss", "sentences.faiss")
+_V2_BM25 = "bm25"
+
+
+def migrate_v2(store: RecordStore, embedder: Embedder) -> None:
+    """Move a schema-2 index to the current schema: vectors into the store (read from the old FAISS
+    files when they agree with the store, else embedded again from the stored text); the derived
+    indexes are then built from the store on first use."""
+    with write_lock(lock_path(store.directory)):
+        store.meta = store._read_meta()  # another process may have migrated meanwhile
+        if store.schema != "2":
+            return
+        log.warning("%s: upgrading the index to format %s (nothing indexed is lost)", store.directory, SCHEMA_VERSION)
+        with store.transaction():
+            store.create_tables()
+            for kind, table, file in (("chunk", "chunks", _V2_FILES[0]), ("sentence", "sentences", _V2_FILES[1])):
+                ids = [r[0] for r in store.db.execute(f"SELECT id FROM {table} ORDER BY id")]
+                vectors = _old_vectors(store.directory / file, ids)
+                if vectors is None:
+                    log.warning("%s: unreadable or out of date; embedding the %ss again", file, kind)
+                    vectors = _embed_stored(store, kind, ids, embedder)
+                store.db.executemany(
+                    f"INSERT OR REPLACE INTO {kind}_vectors VALUES (?, 1, ?)",
+                    [(i, as_blob(v)) for i, v in zip(ids, vectors, strict=True)],
+                )
+            _migrate_meta(store)
+            from retrieval.index import chunk_terms
+            from retrieval.store.lexical import LexicalStore
+
+            LexicalStore(store.db).rebuild(
+                (cid, chunk_terms(text, lang)) for rows in store.chunk_texts() for cid, text, lang in rows
+            )
+        for name in _V2_FILES:
+            (store.directory / name).unlink(missing_ok=True)
+        shutil.rmtree(store.directory / _V2_BM25, ignore_errors=True)
+        store.dim = int(store.meta["dim"])
+
+
+def _migrate_meta(store: RecordStore) -> None:
+    """The meta rows of the current schema."""
+    import uuid
+
+    db = store.db
+    next_chunk = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
+    next_sentence = (db.execute("SELECT MAX(id) FROM sentences").fetchone()[0] or 0) + 1
+    span = db.execute("SELECT MAX(last_sentence - first_sentence + 1) FROM chunks").fetchone()[0] or 1
+    store.set_meta(
+        schema=SCHEMA_VERSION,
+        store_id=uuid.uuid4().hex,
+        commit="1",
+        next_chunk=str(next_chunk),
+        next_sentence=str(next_sentence),
+        max_chunk_span=str(span),
+    )
+
+
+def _old_vectors(path: Path, ids: list[int]) -> np.ndarray | None:
+    """The vectors of `ids` from a schema-2 FAISS file, or None when it cannot give them all."""
+    import faiss
+
+    if not path.exists():
+        return None if ids else np.zeros((0, 1), dtype=np.float32)
+    try:
+        index = faiss.read_index(str(path))
+        stored = faiss.vector_to_array(index.id_map)
+        if sorted(stored.tolist()) != ids:
+            return None
+        matrix = index.index.reconstruct_n(0, index.ntotal)
+    except (RuntimeError, AttributeError):
+        return None
+    row = {int(i): n for n, i in enumerate(stored)}
+    vectors = matrix[[row[i] for i in ids]] if ids else matrix
+    norms = np.linalg.norm(vectors, axis=1)
+    return vectors if bool(np.all((norms > 0.5) & (norms < 2.0))) else None
+
+
+def _embed_stored(store: RecordStore, kind: str, ids: list[int], embedder: Embedder) -> np.ndarray:
+    """Vectors embedded again from the stored article text."""
+    if kind == "sentence":
+        records = store.sentences(ids)
+        texts = [store.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids]
+        return embedder.embed(texts) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
+    out = []
+    for record in store.chunks(ids).values():
+        sentence_ids = list(range(record.first_sentence, record.last_sentence + 1))
+        sentences = store.sentences(sentence_ids)
+        text = store.article_text(record.article_id)
+        texts = [text[sentences[s].start : sentences[s].end] for s in sentence_ids if s in sentences]
+        out.append(embed_sentences_and_chunks(embedder, texts, [(0, len(texts))])[1][0])
+    return np.array(out, dtype=np.float32).reshape(-1, embedder.dim)

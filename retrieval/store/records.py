@@ -1,0 +1,567 @@
+"""The record store: articles, chunks, sentences and their vectors in SQLite (WAL) — the truth.
+
+Every write is one transaction that bumps the store's commit number; rows remember the commit that
+added them and removals are logged with theirs, so the derived indexes (vectors, and anything else
+kept beside the store) catch up from any earlier commit without re-reading sources.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.documents import Article
+from retrieval.errors import IndexCorruptError, IndexMissingError
+
+SCHEMA_VERSION = "3"
+DB_NAME = "newsbot.sqlite3"
+KINDS = ("chunk", "sentence")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT, lang TEXT, meta TEXT,
+    text TEXT NOT NULL, hash TEXT NOT NULL, indexed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    terms TEXT NOT NULL DEFAULT '', cognates TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE INDEX IF NOT EXISTS chunks_by_first_sentence ON chunks(first_sentence);
+CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id);
+CREATE TABLE IF NOT EXISTS chunk_vectors (
+    id INTEGER PRIMARY KEY, added INTEGER NOT NULL, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    id INTEGER PRIMARY KEY, added INTEGER NOT NULL, vec BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunk_vectors_by_commit ON chunk_vectors(added);
+CREATE INDEX IF NOT EXISTS sentence_vectors_by_commit ON sentence_vectors(added);
+CREATE TABLE IF NOT EXISTS removed (kind TEXT NOT NULL, id INTEGER NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS removed_by_commit ON removed(kind, at);
+"""
+_VECTOR_TABLE = {"chunk": "chunk_vectors", "sentence": "sentence_vectors"}
+_BUSY_MS = 60_000
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk with what is needed to show and cite it."""
+
+    id: int
+    article_id: str
+    ord: int
+    start: int
+    end: int
+    first_sentence: int
+    last_sentence: int
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """One sentence of an article, by offsets."""
+
+    id: int
+    article_id: str
+    ord: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    """An indexed article as listed by `newsbot sources`."""
+
+    id: str
+    title: str
+    date: str
+    source: str
+    chunks: int
+
+
+@dataclass(frozen=True)
+class NewSentence:
+    """A sentence to store (its id is given by the store)."""
+
+    article_id: str
+    ord: int
+    start: int
+    end: int
+    terms: str = ""
+    cognates: str = ""
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk to store; its sentences are positions in the batch's sentence list."""
+
+    article_id: str
+    ord: int
+    start: int
+    end: int
+    first: int
+    last: int
+
+
+@dataclass
+class Batch:
+    """Articles with their sentences, chunks and vectors, written in one transaction."""
+
+    articles: list[Article]
+    sentences: list[NewSentence]
+    chunks: list[NewChunk]
+    sentence_vectors: np.ndarray
+    chunk_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a committed batch changed: the new commit, the new rows, the replaced rows."""
+
+    commit: int
+    chunk_ids: list[int]
+    removed_chunk_ids: list[int]
+
+
+def as_blob(vector: np.ndarray) -> bytes:
+    """A vector as stored: float16 bytes."""
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """Stored vectors as a float32 (n, dim) matrix."""
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), dim).astype(np.float32)
+
+
+def connect(path: Path, *, timeout_ms: int = _BUSY_MS) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, full sync."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=timeout_ms / 1000, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=OFF")
+    return db
+
+
+class RecordStore:
+    """The articles, chunks, sentences and vectors of one index: the source of truth."""
+
+    def __init__(self, directory: Path, *, create: bool = False) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / DB_NAME
+        if not create and not self.path.exists():
+            raise IndexMissingError(f"no index in {self.directory}; run 'newsbot index PATH' first")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = connect(self.path)
+            self.meta = self._read_meta()
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from exc
+        self.dim = int(self.meta.get("dim", 0))
+
+    # ---------- opening ----------
+    def damaged(self, exc: Exception) -> IndexCorruptError:
+        """The error for an unreadable store file."""
+        return IndexCorruptError(
+            f"{self.path}: the article store is damaged ({exc}); restore it from a backup, or "
+            "delete the folder and index the articles again"
+        )
+
+    def _read_meta(self) -> dict[str, str]:
+        """The meta table (empty for a new store)."""
+        exists = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        return dict(self.db.execute("SELECT key, value FROM meta")) if exists else {}
+
+    @property
+    def is_new(self) -> bool:
+        """Whether the store has never been initialised."""
+        return not self.meta
+
+    @property
+    def schema(self) -> str:
+        """The schema version the file was written with ('' for a new store)."""
+        return self.meta.get("schema", "")
+
+    def initialise(self, params: dict[str, str]) -> None:
+        """Create the tables and record the build parameters (embedder, dim, chunking)."""
+        rows = {
+            "schema": SCHEMA_VERSION,
+            "store_id": uuid.uuid4().hex,
+            "commit": "0",
+            "next_chunk": "1",
+            "next_sentence": "1",
+            "max_chunk_span": "1",
+            **params,
+        }
+        with self.transaction():
+            self.create_tables()
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows.items())
+        self.meta = self._read_meta()
+        self.dim = int(self.meta["dim"])
+
+    def create_tables(self) -> None:
+        """Every table of the current schema, the lexical index's included (inside the caller's
+        transaction)."""
+        from retrieval.store.lexical import SCHEMA as LEXICAL_SCHEMA
+
+        for statement in (_SCHEMA + ";" + LEXICAL_SCHEMA).split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+
+    def set_meta(self, **values: str) -> None:
+        """Write meta values (inside the caller's transaction)."""
+        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+        self.meta.update(values)
+
+    # ---------- transactions ----------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed entirely or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A consistent read snapshot for the duration of the block (nested use is a no-op)."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+
+    # ---------- the VectorSource protocol ----------
+    @property
+    def store_id(self) -> str:
+        """The id made when the store was created (derived files carry it)."""
+        return self.meta.get("store_id", "")
+
+    def commit(self) -> int:
+        """The current commit number, as other processes may have moved it."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'commit'").fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self, kind: str) -> int:
+        """Stored vectors of a kind."""
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {_VECTOR_TABLE[kind]}").fetchone()[0])
+
+    def added_since(
+        self, kind: str, commit: int, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 vectors) of the rows added after `commit` that still exist, in batches."""
+        table, last = _VECTOR_TABLE[kind], -1
+        while True:
+            rows = self.db.execute(
+                f"SELECT id, vec FROM {table} WHERE added > ? AND id > ? ORDER BY id LIMIT ?",
+                (commit, last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield np.array([r[0] for r in rows], dtype=np.int64), from_blobs([r[1] for r in rows], self.dim)
+
+    def removed_since(self, kind: str, commit: int) -> np.ndarray:
+        """Ids of the rows of a kind removed after `commit`."""
+        rows = self.db.execute("SELECT id FROM removed WHERE kind = ? AND at > ?", (kind, commit))
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def vectors_of(self, kind: str, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors by id, in the order given (KeyError for an unknown id)."""
+        wanted = [int(i) for i in ids]
+        found = dict(self._by_ids(f"SELECT id, vec FROM {_VECTOR_TABLE[kind]}", wanted))
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise KeyError(f"no stored {kind} vector for ids {missing[:5]}")
+        return from_blobs([found[i] for i in wanted], self.dim)
+
+    def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:
+        """Up to n stored vectors, spread over the table (for training an approximate index)."""
+        table = _VECTOR_TABLE[kind]
+        total = self.count(kind)
+        if total <= n:
+            rows = self.db.execute(f"SELECT vec FROM {table}").fetchall()
+        else:
+            rng = np.random.default_rng(seed)
+            ids = [r[0] for r in self.db.execute(f"SELECT id FROM {table}")]
+            chosen = sorted(int(i) for i in rng.choice(ids, size=n, replace=False))
+            rows = [(v,) for _, v in self._by_ids(f"SELECT id, vec FROM {table}", chosen)]
+        return from_blobs([r[0] for r in rows], self.dim)
+
+    def _by_ids(self, select: str, ids: Sequence[int]) -> list[tuple]:
+        """Rows of `select ... WHERE id IN (ids)`, in chunks that SQLite accepts."""
+        out: list[tuple] = []
+        for start in range(0, len(ids), 900):
+            part = list(ids[start : start + 900])
+            marks = ",".join("?" * len(part))
+            out.extend(self.db.execute(f"{select} WHERE id IN ({marks})", part))
+        return out
+
+    # ---------- reading records ----------
+    def article(self, article_id: str) -> Article:
+        """One article by id (KeyError if absent)."""
+        row = self.db.execute(
+            "SELECT id, text, title, date, source, lang, meta FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(article_id)
+        return Article(
+            id=row[0],
+            text=row[1],
+            title=row[2] or "",
+            date=row[3] or "",
+            source=row[4] or "",
+            lang=row[5] or "",
+            meta=json.loads(row[6] or "{}"),
+        )
+
+    def article_text(self, article_id: str) -> str:
+        """An article's text (KeyError if absent)."""
+        row = self.db.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            raise KeyError(article_id)
+        return str(row[0])
+
+    def hashes(self, article_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Content hash of each stored article (of the given ones, or all)."""
+        if article_ids is None:
+            return dict(self.db.execute("SELECT id, hash FROM articles"))
+        out: dict[str, str] = {}
+        ids = list(article_ids)
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            out.update(self.db.execute(f"SELECT id, hash FROM articles WHERE id IN ({marks})", part))
+        return out
+
+    def articles(self) -> list[ArticleSummary]:
+        """All articles with their chunk counts, by date then id."""
+        rows = self.db.execute(
+            "SELECT a.id, a.title, a.date, a.source, "
+            "(SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.id) FROM articles a ORDER BY a.date, a.id"
+        )
+        return [ArticleSummary(r[0], r[1] or "", r[2] or "", r[3] or "", r[4]) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """Number of articles and chunks."""
+        articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(articles), int(chunks)
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """Chunks by id (unknown ids are left out)."""
+        columns = "id, article_id, ord, start, end, first_sentence, last_sentence"
+        rows = self._by_ids(f"SELECT {columns} FROM chunks", [int(i) for i in ids])
+        return {r[0]: ChunkRecord(*r) for r in rows}
+
+    def sentences(self, ids: Sequence[int]) -> dict[int, SentenceRecord]:
+        """Sentences by id (unknown ids are left out)."""
+        rows = self._by_ids("SELECT id, article_id, ord, start, end FROM sentences", [int(i) for i in ids])
+        return {r[0]: SentenceRecord(*r) for r in rows}
+
+    def sentence_terms(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Each sentence's stored terms and cognate keys (space-separated)."""
+        rows = self._by_ids("SELECT id, terms, cognates FROM sentences", [int(i) for i in ids])
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def chunk_ids_of(self, article_id: str) -> list[int]:
+        """An article's chunk ids, ascending."""
+        rows = self.db.execute("SELECT id FROM chunks WHERE article_id = ? ORDER BY id", (article_id,))
+        return [r[0] for r in rows]
+
+    def sentence_owners(self, sentence_id: int) -> list[int]:
+        """The chunks that contain a sentence, ascending."""
+        span = int(self.meta.get("max_chunk_span", "1"))
+        rows = self.db.execute(
+            "SELECT id FROM chunks WHERE first_sentence BETWEEN ? AND ? AND last_sentence >= ? ORDER BY id",
+            (sentence_id - span + 1, sentence_id, sentence_id),
+        )
+        return [r[0] for r in rows]
+
+    def chunk_texts(self, after: int = 0, batch: int = 5_000) -> Iterator[list[tuple[int, str, str]]]:
+        """(chunk id, chunk text, article language) of every chunk, in batches by id."""
+        last = after
+        while True:
+            rows = self.db.execute(
+                "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start), a.lang FROM chunks c "
+                "JOIN articles a ON a.id = c.article_id WHERE c.id > ? ORDER BY c.id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(r[0], r[1], r[2] or "de") for r in rows]
+
+    # ---------- writing ----------
+    def write(self, batch: Batch, on_write=None) -> Written:  # noqa: ANN001
+        """Store a batch in one transaction, replacing stored articles with the same ids.
+
+        `on_write(db, chunk_rows, removed_chunk_ids)` runs inside the transaction, so that stores
+        kept in the same database (the lexical index) change with it or not at all."""
+        with self.transaction():
+            commit = self.commit() + 1
+            removed = self._remove([a.id for a in batch.articles], commit)
+            sentence_ids = self._insert_sentences(batch, commit)
+            chunk_ids = self._insert_chunks(batch, sentence_ids, commit)
+            self._insert_articles(batch.articles)
+            if on_write is not None:
+                on_write(self.db, chunk_ids, removed)
+            self.set_meta(commit=str(commit))
+        return Written(commit, chunk_ids, removed)
+
+    def remove(self, article_ids: Sequence[str], on_write=None) -> Written:  # noqa: ANN001
+        """Remove articles with their chunks, sentences and vectors, in one transaction."""
+        with self.transaction():
+            commit = self.commit() + 1
+            removed = self._remove(list(article_ids), commit)
+            if on_write is not None:
+                on_write(self.db, [], removed)
+            self.set_meta(commit=str(commit))
+        return Written(commit, [], removed)
+
+    def _next_ids(self, key: str, n: int) -> int:
+        """Reserve n ids of a kind (ids are never reused); return the first."""
+        first = int(self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+        self.set_meta(**{key: str(first + n)})
+        return first
+
+    def _insert_sentences(self, batch: Batch, commit: int) -> list[int]:
+        """Insert the batch's sentences and their vectors; return their ids."""
+        first = self._next_ids("next_sentence", len(batch.sentences))
+        ids = list(range(first, first + len(batch.sentences)))
+        self.db.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(i, s.article_id, s.ord, s.start, s.end, s.terms, s.cognates) for i, s in zip(ids, batch.sentences, strict=True)],
+        )
+        self._insert_vectors("sentence", ids, batch.sentence_vectors, commit)
+        return ids
+
+    def _insert_chunks(self, batch: Batch, sentence_ids: list[int], commit: int) -> list[int]:
+        """Insert the batch's chunks and their vectors; return their ids."""
+        first = self._next_ids("next_chunk", len(batch.chunks))
+        ids = list(range(first, first + len(batch.chunks)))
+        self.db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i, c.article_id, c.ord, c.start, c.end, sentence_ids[c.first], sentence_ids[c.last])
+                for i, c in zip(ids, batch.chunks, strict=True)
+            ],
+        )
+        span = max((c.last - c.first + 1 for c in batch.chunks), default=1)
+        if span > int(self.meta.get("max_chunk_span", "1")):
+            self.set_meta(max_chunk_span=str(span))
+        self._insert_vectors("chunk", ids, batch.chunk_vectors, commit)
+        return ids
+
+    def _insert_vectors(self, kind: str, ids: list[int], vectors: np.ndarray, commit: int) -> None:
+        """Insert vectors, refusing any that are not finite or of the wrong width."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(ids) and (vectors.shape != (len(ids), self.dim) or not np.isfinite(vectors).all()):
+            raise ValueError(f"{kind} vectors of shape {vectors.shape} for {len(ids)} rows of width {self.dim}")
+        self.db.executemany(
+            f"INSERT INTO {_VECTOR_TABLE[kind]} VALUES (?, ?, ?)",
+            [(i, commit, as_blob(v)) for i, v in zip(ids, vectors, strict=True)],
+        )
+
+    def _insert_articles(self, articles: list[Article]) -> None:
+        """Insert the article rows."""
+        now = time.time()
+        self.db.executemany(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.id,
+                    a.title,
+                    a.date,
+                    a.source,
+                    a.lang,
+                    json.dumps(a.meta, ensure_ascii=False, default=str),
+                    a.text,
+                    a.content_hash,
+                    now,
+                )
+                for a in articles
+            ],
+        )
+
+    def _remove(self, article_ids: list[str], commit: int) -> list[int]:
+        """Delete articles' rows and vectors, logging the removed ids; return the chunk ids."""
+        removed_chunks: list[int] = []
+        for start in range(0, len(article_ids), 900):
+            part = article_ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
+                ids = [r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE article_id IN ({marks})", part)]
+                if kind == "chunk":
+                    removed_chunks.extend(ids)
+                self.db.executemany("INSERT INTO removed VALUES (?, ?, ?)", [(kind, i, commit) for i in ids])
+                self._delete_ids(_VECTOR_TABLE[kind], ids)
+                self.db.execute(f"DELETE FROM {table} WHERE article_id IN ({marks})", part)
+            self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", part)
+        return removed_chunks
+
+    def _delete_ids(self, table: str, ids: list[int]) -> None:
+        """Delete rows by id."""
+        self.db.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
+
+    # ---------- checking ----------
+    def problems(self, *, vectors: bool = True) -> list[str]:
+        """What is wrong with the store: SQLite's own check, rows without vectors, bad vectors."""
+        found = [f"{self.path}: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
+        if found:
+            return found
+        for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
+            vec = _VECTOR_TABLE[kind]
+            orphans = self.db.execute(
+                f"SELECT (SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM {vec} v WHERE v.id = t.id)),"
+                f" (SELECT COUNT(*) FROM {vec} v WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = v.id))"
+            ).fetchone()
+            if orphans[0] or orphans[1]:
+                found.append(f"{self.path}: {orphans[0]} {kind}s without a vector, {orphans[1]} vectors without a {kind}")
+            if vectors:
+                bad = self.bad_vectors(kind)
+                if bad:
+                    found.append(f"{self.path}: {len(bad)} stored {kind} vectors are damaged (ids {bad[:5]}...)")
+        return found
+
+    def bad_vectors(self, kind: str) -> list[int]:
+        """Ids of stored vectors that are not finite or far from unit length (bit rot)."""
+        bad: list[int] = []
+        for ids, vectors in self.added_since(kind, -1):
+            norms = np.linalg.norm(vectors, axis=1)
+            bad.extend(ids[~np.isfinite(norms) | (norms < 0.5) | (norms > 2.0)].tolist())
+        return bad
+
+    def replace_vectors(self, kind: str, ids: list[int], vectors: np.ndarray) -> int:
+        """Overwrite stored vectors (repair after re-embedding); logged as remove + add."""
+        with self.transaction():
+            commit = self.commit() + 1
+            self.db.executemany("INSERT INTO removed VALUES (?, ?, ?)", [(kind, i, commit) for i in ids])
+            self._delete_ids(_VECTOR_TABLE[kind], ids)
+            self._insert_vectors(kind, ids, vectors, commit)
+            self.set_meta(commit=str(commit))
+        return commit
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
