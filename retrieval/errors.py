@@ -27,3 +27,7 @@ class ConfigError(NewsbotError):
 
 class ModelError(NewsbotError):
     """A shipped model file does not fit the code (features renamed or missing)."""
+
+
+class IndexWriteError(NewsbotError):
+    """A part of the index could not be written (disk full, no permission)."""
