@@ -31,3 +31,7 @@ class ModelError(NewsbotError):
 
 class IndexBusyError(NewsbotError):
     """Another process holds the index's write lock."""
+
+
+class IndexWriteError(NewsbotError):
+    """A part of the index could not be written (disk full, no permission)."""

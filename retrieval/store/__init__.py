@@ -1,1 +1,1 @@
-"""Storage: the record store (truth), derived vector and lexical indexes, the write lock."""
+"""Storage: the record store (the truth), the vector and lexical indexes derived from it, the write lock."""

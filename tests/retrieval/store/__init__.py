@@ -1,0 +1,1 @@
+"""Tests of the index storage (record store and derived indexes)."""
