@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +38,14 @@ FANOUT = 8
 SEGMENT_TERMS = 2_000_000
 # Problems reported by check() before it only counts the rest
 MAX_PROBLEMS = 20
+# Rows of at least this many postings are scored through a (tf, length) table
+LUT_MIN = 256
+# Rows of at least this many postings stay decoded in memory between queries (rows never change)
+CACHE_MIN = 4096
+# Postings scored in full while looking for a bound that rules out the remaining terms
+PRUNE_MAX = 250_000
+# Relative slack on score bounds, far above the float32 rounding of a sum of query terms
+BOUND_SLACK = 1e-5
 _SQL_VARS = 500
 
 SCHEMA = """
@@ -60,7 +68,9 @@ CREATE TABLE IF NOT EXISTS lexical_stats(key TEXT PRIMARY KEY, value INTEGER NOT
 _ID_TYPES: dict[int, np.dtype] = {4: np.dtype("<i4"), 8: np.dtype("<i8")}
 _TF_TYPES: dict[int, np.dtype] = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
 _LEN_TYPES: dict[int, np.dtype] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
-_STAT_KEYS = ("docs", "length", "max_id", "next_seg")
+# (chunk ids ascending, float32 contributions of one term)
+Piece = tuple[np.ndarray, np.ndarray]
+_STAT_KEYS = ("docs", "length", "max_id", "next_seg", "epoch")
 
 
 @dataclass(frozen=True)
@@ -136,11 +146,11 @@ def idf(df: int, n_docs: int) -> np.float32:
     return np.float32(math.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
 
 
-def term_scores(postings: Postings, n_docs: int, avgdl: float) -> np.ndarray:
-    """float32 BM25 contribution of one term to each of its documents, exactly as bm25s computes it."""
-    tf = postings.tfs.astype(np.float32)
-    tfc = tf / (K1 * ((1 - B) + B * postings.lens.astype(np.float64) / avgdl) + tf)
-    return (idf(postings.size, n_docs) * tfc).astype(np.float32)
+def bm25(tfs: np.ndarray, lens: np.ndarray, idf32: np.float32, avgdl: float) -> np.ndarray:
+    """float32 BM25 contributions of a term with frequencies `tfs` in chunks of lengths `lens`, as bm25s."""
+    tf = tfs.astype(np.float32)
+    tfc = tf / (K1 * ((1 - B) + B * lens.astype(np.float64) / avgdl) + tf)
+    return (idf32 * tfc).astype(np.float32)
 
 
 def concat(parts: Sequence[Postings]) -> Postings:
@@ -182,24 +192,30 @@ def segment(docs: Sequence[tuple[int, Sequence[str]]]) -> tuple[dict[str, Postin
     return by_term, ids, lens
 
 
-def top_k(contributions: Sequence[tuple[np.ndarray, np.ndarray]], k: int) -> list[tuple[int, float]]:
-    """Sum (ids, float32 scores) per id in the given order; the k best (id, score), ties by id, no zeros."""
-    if not contributions or k <= 0:
+def top_k(pieces: Sequence[Piece], k: int) -> list[tuple[int, float]]:
+    """Sum float32 scores per id, piece by piece in the given order (ids ascending and distinct within a
+    piece); the k best (id, score), ties by id, zero scores dropped."""
+    pieces = [(ids, scores) for ids, scores in pieces if ids.size]
+    if not pieces or k <= 0:
         return []
-    total = sum(ids.size for ids, _ in contributions)
-    lo = min(int(ids.min()) for ids, _ in contributions)
-    span = max(int(ids.max()) for ids, _ in contributions) - lo + 1
-    if span <= 4 * total + 1024:
-        acc = np.zeros(span, dtype=np.float32)
-        for ids, scores in contributions:
-            acc[ids.astype(np.intp) - lo] += scores  # ids of one term are distinct
+    total = sum(ids.size for ids, _ in pieces)
+    lo = min(int(ids[0]) for ids, _ in pieces)
+    hi = max(int(ids[-1]) for ids, _ in pieces)
+    if hi - lo + 1 <= 4 * total + 1024:
+        base = 0 if 0 <= lo <= hi - lo else lo
+        acc = np.zeros(hi - base + 1, dtype=np.float32)
+        for ids, scores in pieces:
+            acc[ids if base == 0 else np.subtract(ids, base, dtype=np.intp)] += scores
         cand = np.flatnonzero(acc)
-        score = acc[cand]
-        cand += lo
-    else:
-        cand, where = np.unique(np.concatenate([ids for ids, _ in contributions]), return_inverse=True)
-        score = np.zeros(cand.size, dtype=np.float32)
-        np.add.at(score, where, np.concatenate([s for _, s in contributions]))  # in order, like bm25s
+        return select(cand + base, acc[cand], k)
+    cand, where = np.unique(np.concatenate([ids for ids, _ in pieces]), return_inverse=True)
+    score = np.zeros(cand.size, dtype=np.float32)
+    np.add.at(score, where, np.concatenate([s for _, s in pieces]))  # in order, like bm25s
+    return select(cand, score, k)
+
+
+def select(cand: np.ndarray, score: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k best (id, score) of aligned arrays, ties by id, zero scores dropped."""
     keep = score > 0
     cand, score = cand[keep], score[keep]
     if cand.size > k:
@@ -208,6 +224,160 @@ def top_k(contributions: Sequence[tuple[np.ndarray, np.ndarray]], k: int) -> lis
         cand, score = cand[keep], score[keep]
     order = np.lexsort((cand, -score))[:k]
     return [(int(cand[i]), float(score[i])) for i in order]
+
+
+def lookup(ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(indices into `wanted`, positions in ascending `ids`) of the wanted ids that `ids` holds."""
+    probe = wanted
+    if ids.dtype.itemsize < wanted.dtype.itemsize:  # search in the row's own width, without a copy of it
+        info = np.iinfo(ids.dtype)
+        probe = np.clip(wanted, info.min, info.max).astype(ids.dtype)
+    at = np.minimum(np.searchsorted(ids, probe), ids.size - 1)
+    found = np.flatnonzero(ids[at] == wanted)  # compared in the wider type: clipped ids never match
+    return found, at[found]
+
+
+def use_table(postings: int, cells: int) -> bool:
+    """Whether a row is scored through a (tf, length) table: it is large and the table much smaller."""
+    return postings >= LUT_MIN and cells <= postings // 2
+
+
+class ReadRow:
+    """A stored row prepared for scoring: ids ascending, and how to score each posting.
+
+    Large rows keep, instead of frequencies and lengths, one small index per posting into a table of
+    (tf, length) cells, so scoring them is one gather from a table computed per query."""
+
+    __slots__ = ("cells", "ids", "lens", "max_tf", "min_len", "nbytes", "seg", "tfs", "width")
+
+    def __init__(self, seg: int, postings: Postings) -> None:
+        """Prepare the row of segment `seg`."""
+        self.seg, self.ids = seg, postings.ids
+        self.max_tf = int(postings.tfs.max())
+        self.min_len = int(postings.lens.min())
+        self.width = int(postings.lens.max()) - self.min_len + 1
+        self.cells: np.ndarray | None = None
+        self.tfs: np.ndarray | None = postings.tfs
+        self.lens: np.ndarray | None = postings.lens
+        if use_table(postings.size, self.max_tf * self.width):
+            cells = (postings.tfs.astype(np.int64) - 1) * self.width + (postings.lens - self.min_len)
+            self.cells = cells.astype(np.uint16 if self.max_tf * self.width <= 1 << 16 else np.int32)
+            self.tfs = self.lens = None
+        self.nbytes = sum(a.nbytes for a in (self.ids, self.cells, self.tfs, self.lens) if a is not None)
+
+    @property
+    def size(self) -> int:
+        """Number of postings."""
+        return int(self.ids.size)
+
+    def scores(self, idf32: np.float32, avgdl: float, at: np.ndarray | None = None) -> np.ndarray:
+        """float32 contributions of the row's postings (only those at positions `at`, if given)."""
+        if self.cells is None:
+            assert self.tfs is not None and self.lens is not None
+            if at is None:
+                return bm25(self.tfs, self.lens, idf32, avgdl)
+            return bm25(self.tfs[at], self.lens[at], idf32, avgdl)
+        tf = np.repeat(np.arange(1, self.max_tf + 1), self.width)
+        length = np.tile(np.arange(self.min_len, self.min_len + self.width), self.max_tf)
+        table = bm25(tf, length, idf32, avgdl)
+        return table[self.cells if at is None else self.cells[at]]
+
+    def bound(self, idf32: np.float32, avgdl: float) -> float:
+        """The largest contribution a posting of this row makes (highest tf in the shortest chunk)."""
+        return float(bm25(np.array([self.max_tf]), np.array([self.min_len]), idf32, avgdl)[0])
+
+
+@dataclass
+class TermRows:
+    """A query term's rows with the positions of their dead postings, and its statistics."""
+
+    rows: list[tuple[ReadRow, np.ndarray]]
+    df: int
+    idf: np.float32
+    bound: float
+
+    @classmethod
+    def of(cls, rows: list[tuple[ReadRow, np.ndarray]], n_docs: int, avgdl: float) -> TermRows | None:
+        """The term's statistics over live postings; None if it has none."""
+        df = sum(row.size - dead.size for row, dead in rows)
+        if df <= 0:
+            return None
+        weight = idf(df, n_docs)
+        return cls(rows, df, weight, max(row.bound(weight, avgdl) for row, _ in rows))
+
+    def pieces(self, avgdl: float) -> list[Piece]:
+        """(ids, float32 contributions) per row; dead postings contribute 0."""
+        out = []
+        for row, dead in self.rows:
+            scores = row.scores(self.idf, avgdl)
+            if dead.size:
+                scores[dead] = 0
+            out.append((row.ids, scores))
+        return out
+
+    def at(self, cand: np.ndarray, avgdl: float) -> np.ndarray:
+        """float32 contribution to each of the ascending chunk ids `cand` (0 where the term is absent)."""
+        out = np.zeros(cand.size, dtype=np.float32)
+        for row, dead in self.rows:
+            found, at = lookup(row.ids, cand)
+            if dead.size:
+                live = ~np.isin(at, dead)
+                found, at = found[live], at[live]
+            if found.size:
+                out[found] = row.scores(self.idf, avgdl, at)
+        return out
+
+
+def rank(query: Sequence[str], terms: dict[str, TermRows], k: int, avgdl: float) -> list[tuple[int, float]]:
+    """The k best chunks for `query` (repeats count, terms missing from `terms` are skipped).
+
+    Terms are scored in full in order of their largest possible contribution; as soon as the k-th best
+    partial score exceeds what all remaining terms together can add, the remaining (common) terms are
+    only looked up for the chunks that can still make the top k, and those get their exact scores.
+    Otherwise every term is scored in full. Either way the scores are bm25s' float32 sums."""
+    known = [t for t in query if t in terms]
+    if not known or k <= 0:
+        return []
+    times = Counter(known)
+    order = sorted(times, key=lambda t: terms[t].bound * times[t], reverse=True)
+    reach = [terms[t].bound * times[t] for t in order]
+    rest = [sum(reach[i:]) for i in range(len(order) + 1)]
+    full: dict[str, list[Piece]] = {}
+    scored = 0
+    for i, term in enumerate(order[:-1]):
+        full[term] = terms[term].pieces(avgdl)
+        scored += terms[term].df
+        if scored > PRUNE_MAX:
+            break
+        cand = candidates([(p, times[t]) for t in order[: i + 1] for p in full[t]], k, rest[i + 1])
+        if cand is not None:
+            score = np.zeros(cand.size, dtype=np.float32)
+            contribution = {t: terms[t].at(cand, avgdl) for t in order}
+            for t in known:
+                score += contribution[t]
+            return select(cand, score, k)
+    for term in order:
+        if term not in full:
+            full[term] = terms[term].pieces(avgdl)
+    return top_k([piece for t in known for piece in full[t]], k)
+
+
+def candidates(pieces: list[tuple[Piece, int]], k: int, rest: float) -> np.ndarray | None:
+    """Chunk ids that can still reach the top k, if the k-th best partial score beats `rest` (the most
+    the remaining terms can add); None if it does not."""
+    ids = np.concatenate([ids for (ids, _), _ in pieces])
+    if ids.size < k:
+        return None
+    partial_scores = np.concatenate([s.astype(np.float64) * times for (_, s), times in pieces])
+    cand, where = np.unique(ids, return_inverse=True)
+    partial = np.bincount(where, weights=partial_scores, minlength=cand.size)
+    if cand.size < k:
+        return None
+    kth = np.partition(partial, cand.size - k)[cand.size - k]
+    slack = rest * (1 + BOUND_SLACK)
+    if kth <= 0 or slack >= kth:
+        return None
+    return cand[partial + slack >= kth]
 
 
 def _chunks(values: Sequence[int], size: int = _SQL_VARS) -> Iterator[Sequence[int]]:
@@ -229,9 +399,11 @@ class LexicalStore:
     another connection or process sees a writer's changes as soon as it commits.
     """
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        """A store on `db`, whose tables the record store created from `SCHEMA`."""
+    def __init__(self, db: sqlite3.Connection, cache_mib: int = 128) -> None:
+        """A store on `db`, whose tables the record store created from `SCHEMA`; large rows read by
+        queries stay decoded in a cache of up to `cache_mib` MiB (0 turns it off)."""
         self._db = db
+        self._cache = _RowCache(cache_mib << 20)
         self._version: int | None = None
         self._stats = dict.fromkeys(_STAT_KEYS, 0)
         self._dead_ids = np.zeros(0, dtype=np.int64)
@@ -245,18 +417,19 @@ class LexicalStore:
         """BM25 over live chunks: (chunk id, score) best first, at most k, zero scores dropped."""
         if not terms or k <= 0:
             return []
-        with self._snapshot():
+        with self._snapshot() as committed:
             self._sync()
             n_docs = self._stats["docs"]
             if n_docs <= 0:
                 return []
             avgdl = self._stats["length"] / n_docs
-            scored: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            found: dict[str, TermRows] = {}
             for term in dict.fromkeys(terms):
-                found = self._live_postings(term)
-                if found is not None:
-                    scored[term] = (found.ids, term_scores(found, n_docs, avgdl))
-        return top_k([scored[t] for t in terms if t in scored], k)
+                rows = [(r, self._dead_positions(r.seg, r.ids)) for r in self._read_rows(term, committed)]
+                stats = TermRows.of(rows, n_docs, avgdl) if rows else None
+                if stats is not None:
+                    found[term] = stats
+        return rank(terms, found, k, avgdl)
 
     def vocabulary_share(self, terms: Sequence[str]) -> float:
         """Share of `terms` (repeats counted) that occur in a live chunk."""
@@ -322,9 +495,11 @@ class LexicalStore:
     def rebuild(self, docs: Iterable[tuple[int, Sequence[str]]]) -> None:
         """Drop everything and index `docs` afresh, in segments of about SEGMENT_TERMS terms."""
         self._begin()
+        self._sync()
         for table in ("postings", "lexical_docs", "lexical_dead", "lexical_stats"):
             self._db.execute(f"DELETE FROM {table}")
-        self._stats = dict.fromkeys(_STAT_KEYS, 0)
+        # segment numbers keep growing and the epoch changes, so no cached row is mistaken for a new one
+        self._stats = {**dict.fromkeys(_STAT_KEYS, 0), "next_seg": self._stats["next_seg"]}
         self._set_dead(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         batch: list[tuple[int, Sequence[str]]] = []
         size = 0
@@ -340,14 +515,15 @@ class LexicalStore:
 
     # ---------- internals: transactions and cached state ----------
     @contextmanager
-    def _snapshot(self) -> Iterator[None]:
-        """Run reads in one read transaction (or in the caller's, if one is open)."""
+    def _snapshot(self) -> Iterator[bool]:
+        """Run reads in one read transaction, or in the caller's if one is open; yields True when the
+        reads see committed data only (our own transaction), which is what the row cache may keep."""
         if self._db.in_transaction:
-            yield
+            yield False
             return
         self._db.execute("BEGIN")
         try:
-            yield
+            yield True
         finally:
             self._db.execute("COMMIT")
 
@@ -375,6 +551,8 @@ class LexicalStore:
     def _save(self) -> None:
         """Write the cached stats with a new version stamp."""
         self._version = _new_version()
+        if not self._stats["epoch"]:
+            self._stats["epoch"] = _new_version()
         self._db.executemany(
             "INSERT OR REPLACE INTO lexical_stats(key, value) VALUES (?, ?)",
             [*self._stats.items(), ("version", self._version)],
@@ -437,10 +615,22 @@ class LexicalStore:
             rows.append(_Row(seg, level, postings))
         return rows
 
-    def _live_postings(self, term: str) -> Postings | None:
-        """All live postings of `term`, or None if it has none."""
-        parts = [p for p in (self._live(r) for r in self._rows(term)) if p.size]
-        return concat(parts) if parts else None
+    def _read_rows(self, term: str, cacheable: bool) -> list[ReadRow]:
+        """`term`'s rows prepared for scoring; large committed rows come from (and go to) the cache."""
+        if not cacheable or not self._cache.budget:
+            return [ReadRow(r.seg, r.postings) for r in self._rows(term)]
+        epoch = self._stats["epoch"]
+        listed = self._db.execute("SELECT seg, n FROM postings WHERE term = ?", (term,)).fetchall()
+        cached = [self._cache.get((epoch, term, seg)) if n >= CACHE_MIN else None for seg, n in listed]
+        rows = [row for row in cached if row is not None]
+        if len(rows) < len(listed):
+            wanted = [seg for (seg, _), row in zip(listed, cached, strict=True) if row is None]
+            for stored in self._rows(term, wanted if rows else None):
+                row = ReadRow(stored.seg, stored.postings)
+                if row.size >= CACHE_MIN:
+                    self._cache.put((epoch, term, row.seg), row)
+                rows.append(row)
+        return rows
 
     def _has_live(self, term: str) -> bool:
         """Whether `term` has a live posting (reads ids only where a tombstone may apply)."""
@@ -555,6 +745,36 @@ class LexicalStore:
             )
         if merged is not None:
             self._write(term, seg, max(min_level, size_level(merged.size)), merged)
+
+
+class _RowCache:
+    """Decoded rows by (epoch, term, segment), least recently used dropped beyond a byte budget.
+
+    A committed row never changes: merges write new segment numbers, and segment numbers are never
+    reused within an epoch (rebuild keeps them growing; wiped tables start a new epoch)."""
+
+    def __init__(self, budget: int) -> None:
+        """An empty cache of `budget` bytes."""
+        self.budget = budget
+        self.used = 0
+        self.rows: OrderedDict[tuple[int, str, int], ReadRow] = OrderedDict()
+
+    def get(self, key: tuple[int, str, int]) -> ReadRow | None:
+        """The cached row, or None."""
+        row = self.rows.get(key)
+        if row is not None:
+            self.rows.move_to_end(key)
+        return row
+
+    def put(self, key: tuple[int, str, int], row: ReadRow) -> None:
+        """Keep `row`, dropping the least recently used rows beyond the budget."""
+        if row.nbytes > self.budget // 4 or key in self.rows:
+            return
+        self.rows[key] = row
+        self.used += row.nbytes
+        while self.used > self.budget:
+            _, old = self.rows.popitem(last=False)
+            self.used -= old.nbytes
 
 
 class _Checker:

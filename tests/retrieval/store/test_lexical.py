@@ -338,3 +338,117 @@ def test_adding_one_id_twice_in_one_call_is_refused() -> None:
     with pytest.raises(ValueError, match="twice"), db:
         store.add([(1, ["a"]), (1, ["b"])])
     assert store.count() == 0
+
+
+def test_top_k_with_pruned_common_terms_equals_the_full_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval.store import lexical
+
+    pruned = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        found = candidates(*args, **kwargs)
+        pruned.append(found is not None)
+        return found
+
+    candidates = lexical.candidates
+    monkeypatch.setattr(lexical, "candidates", spy)
+    rng = random.Random(17)
+    db = open_db()
+    store = LexicalStore(db)
+    live = synthetic_docs(rng, range(1, 1201), vocabulary=2000)
+    items = list(live.items())
+    for start in range(0, len(items), 150):
+        with db:
+            store.add(items[start : start + 150])
+    gone = rng.sample(sorted(live), 100)
+    with db:
+        store.remove(gone)
+        store.add([(5000 + i, ["w0", "w1", "w2", f"w{1000 + i}"]) for i in range(40)])
+    with db:  # back without their common terms: their old postings of w0.. are dead, not absent
+        store.add([(i, ["back", f"back{i % 3}", "w5"]) for i in gone[:30]])
+    queries = [["back", "w0", "w1", "w0"], ["back1", "w0", "w2", "w5"], ["w0", "back2", "w1"]]
+    for _ in range(60):
+        queries.append(
+            [f"w{rng.choice([0, 1, 2, 3, 5, 8, rng.randrange(2000)])}" for _ in range(rng.randint(2, 6))]
+        )
+    for query in queries:
+        everything = store.search(query, 100_000)
+        for k in (1, 3, 15):
+            assert store.search(query, k) == everything[:k], (query, k)
+    assert any(pruned) and not all(pruned)
+
+
+def test_scoring_through_tables_equals_bm25s(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval.store import lexical
+
+    monkeypatch.setattr(lexical, "use_table", lambda postings, cells: True)
+    rng = random.Random(19)
+    db = open_db()
+    store = LexicalStore(db)
+    live = synthetic_docs(rng, range(1, 301))
+    with db:
+        store.add(live.items())
+        store.remove([1, 2, 3])
+    for i in (1, 2, 3):
+        del live[i]
+    for query in synthetic_queries(rng):
+        assert_scores_like_bm25s(store, live, query)
+
+
+def test_cached_rows_stay_right_while_another_connection_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.store import lexical
+
+    monkeypatch.setattr(lexical, "CACHE_MIN", 1)
+    path = tmp_path / "index.sqlite"
+    writer_db = open_db(path)
+    writer = LexicalStore(writer_db)
+    reader = LexicalStore(open_db(path))
+    rng = random.Random(23)
+    docs = synthetic_docs(rng, range(1, 1001))
+    queries = synthetic_queries(rng)
+    live: Docs = {}
+    steps = [("add", list(docs.items())[s : s + 25]) for s in range(0, 400, 25)]
+    steps += [("remove", rng.sample(range(1, 401), 40)), ("compact", None)]
+    steps += [("add", list(docs.items())[s : s + 50]) for s in range(400, 700, 50)]
+    steps += [("rebuild", list(docs.items())[700:])]
+    for action, arg in steps:
+        with writer_db:
+            if action == "add":
+                writer.add(arg)
+                live.update(arg)
+            elif action == "remove":
+                writer.remove(arg)
+                for i in arg:
+                    live.pop(i, None)
+            elif action == "compact":
+                writer.compact()
+            else:
+                writer.rebuild(arg)
+                live = dict(arg)
+        for query in queries[:4]:
+            assert_scores_like_bm25s(reader, live, query)
+    assert reader._cache.rows, "the reader kept rows"
+
+
+def test_a_search_inside_a_rolled_back_transaction_leaves_no_stale_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from retrieval.store import lexical
+
+    monkeypatch.setattr(lexical, "CACHE_MIN", 1)
+    db = open_db()
+    store = LexicalStore(db)
+    with db:
+        store.add([(1, ["a", "b"]), (2, ["a"])])
+    assert [i for i, _ in store.search(["a"], 5)] == [2, 1]
+    with pytest.raises(RuntimeError), db:
+        store.add([(3, ["a", "c"])])
+        assert [i for i, _ in store.search(["c"], 5)] == [3]
+        raise RuntimeError("caller fails")
+    with db:
+        store.add([(4, ["c", "d"])])
+    live = {1: ["a", "b"], 2: ["a"], 4: ["c", "d"]}
+    for query in (["a"], ["c"], ["a", "c"]):
+        assert_scores_like_bm25s(store, live, query)
