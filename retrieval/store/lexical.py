@@ -36,8 +36,9 @@ B = 0.75
 FANOUT = 8
 # rebuild() cuts its input into segments of about this many terms
 SEGMENT_TERMS = 2_000_000
-# Problems reported by check() before it only counts the rest
+# Problems reported by check() before it only counts the rest, and postings it checks at once
 MAX_PROBLEMS = 20
+CHECK_BATCH = 1_000_000
 # Rows of at least this many postings are scored through a (tf, length) table
 LUT_MIN = 256
 # Rows of at least this many postings stay decoded in memory between queries (rows never change)
@@ -803,9 +804,8 @@ class _Checker:
         self.check_stats(docs)
         held = np.zeros(len(docs), dtype=np.int64)
         self.check_postings(docs, held)
-        for cid, length, got in zip(docs[:, 0], docs[:, 1], held, strict=True):
-            if got != length:
-                self.report(f"lexical: chunk {cid} has {length} terms but its postings hold {got}")
+        for i in np.flatnonzero(held != docs[:, 1]).tolist():
+            self.report(f"lexical: chunk {docs[i, 0]} has {docs[i, 1]} terms but its postings hold {held[i]}")
         if self.extra:
             self.problems.append(f"lexical: ... and {self.extra} more problems")
         return self.problems
@@ -826,32 +826,59 @@ class _Checker:
             self.report(f"lexical: a tombstone hides segment {self.store._dead_max}, not written yet")
 
     def check_postings(self, docs: np.ndarray, held: np.ndarray) -> None:
-        """Every row decodes, ids ascend, live postings name live chunks with their lengths once per term."""
-        current, seen = None, np.zeros(0, dtype=np.int64)
+        """Every row decodes, ids ascend, live postings name live chunks with their lengths once per term.
+
+        Rows are checked in batches of about CHECK_BATCH postings, cut only between terms."""
+        batch: list[tuple[str, int, Postings]] = []
+        size, last = 0, None
         sql = "SELECT term, seg, level, n, ids, tfs, lens FROM postings ORDER BY term, seg"
-        cursor = self.db.execute(sql)
-        for term, seg, level, n, ids, tfs, lens in cursor:
-            if term != current:
-                current, seen = term, np.zeros(0, dtype=np.int64)
+        for term, seg, level, n, ids, tfs, lens in self.db.execute(sql):
+            if term != last and size >= CHECK_BATCH:
+                self.check_batch(batch, docs, held)
+                batch, size = [], 0
+            last = term
             postings = unpack(n, ids, tfs, lens)
             if postings is None or level < 0:
                 self.report(f"lexical: term {term!r} segment {seg}: damaged row")
                 continue
-            if np.any(np.diff(postings.ids.astype(np.int64)) <= 0) or np.any(postings.tfs == 0):
-                self.report(f"lexical: term {term!r} segment {seg}: ids not ascending or a zero frequency")
-                continue
-            live = self.store._live(_Row(seg, level, postings))
-            live_ids = live.ids.astype(np.int64)
-            if np.isin(live_ids, seen).any():
-                self.report(f"lexical: term {term!r} has two live postings for one chunk")
-            seen = np.concatenate((seen, live_ids))
-            at = np.minimum(np.searchsorted(docs[:, 0], live_ids), max(len(docs) - 1, 0))
-            known = (docs[at, 0] == live_ids) if len(docs) else np.zeros(live_ids.size, dtype=bool)
-            if not known.all():
-                self.report(
-                    f"lexical: term {term!r} segment {seg}: posting of unknown chunk {live_ids[~known][0]}"
-                )
-            at, live = at[known], live.take(known)
-            if np.any(docs[at, 1] != live.lens):
-                self.report(f"lexical: term {term!r} segment {seg}: a chunk length differs from lexical_docs")
-            np.add.at(held, at, live.tfs.astype(np.int64))
+            batch.append((term, seg, postings))
+            size += postings.size
+        if batch:
+            self.check_batch(batch, docs, held)
+
+    def check_batch(self, batch: list[tuple[str, int, Postings]], docs: np.ndarray, held: np.ndarray) -> None:
+        """Check the rows of whole terms at once; add their live term frequencies to `held`."""
+        sizes = np.array([p.size for _, _, p in batch])
+        row = np.repeat(np.arange(len(batch)), sizes)
+        ids = np.concatenate([p.ids.astype(np.int64) for _, _, p in batch])
+        tfs = np.concatenate([p.tfs.astype(np.int64) for _, _, p in batch])
+        lens = np.concatenate([p.lens.astype(np.int64) for _, _, p in batch])
+        bad = np.flatnonzero((np.diff(ids) <= 0) & (row[1:] == row[:-1]))
+        for r in np.unique(np.concatenate((row[bad], row[tfs == 0]))):
+            self.report(f"lexical: term {batch[r][0]!r} segment {batch[r][1]}: ids not ascending or tf 0")
+        live = ~self.dead(ids, np.repeat([seg for _, seg, _ in batch], sizes))
+        row, ids, tfs, lens = row[live], ids[live], tfs[live], lens[live]
+        term = np.unique([t for t, _, _ in batch], return_inverse=True)[1][row]
+        order = np.lexsort((ids, term))
+        twice = (np.diff(ids[order]) == 0) & (np.diff(term[order]) == 0)
+        for r in np.unique(row[order][1:][twice]):
+            self.report(f"lexical: term {batch[r][0]!r} has two live postings for one chunk")
+        at = np.minimum(np.searchsorted(docs[:, 0], ids), max(len(docs) - 1, 0))
+        known = docs[at, 0] == ids if len(docs) else np.zeros(ids.size, dtype=bool)
+        unknown_rows, first = np.unique(row[~known], return_index=True)
+        for r, cid in zip(unknown_rows.tolist(), ids[~known][first].tolist(), strict=True):
+            self.report(
+                f"lexical: term {batch[r][0]!r} segment {batch[r][1]}: posting of unknown chunk {cid}"
+            )
+        row, at, tfs, lens = row[known], at[known], tfs[known], lens[known]
+        for r in np.unique(row[docs[at, 1] != lens]):
+            self.report(f"lexical: term {batch[r][0]!r} segment {batch[r][1]}: a chunk length differs")
+        held += np.bincount(at, weights=tfs, minlength=len(held)).astype(np.int64)
+
+    def dead(self, ids: np.ndarray, segs: np.ndarray) -> np.ndarray:
+        """Which postings (chunk id, segment) a tombstone hides."""
+        dead, upto = self.store._dead_ids, self.store._dead_upto
+        if not dead.size:
+            return np.zeros(ids.size, dtype=bool)
+        at = np.minimum(np.searchsorted(dead, ids), dead.size - 1)
+        return (dead[at] == ids) & (upto[at] >= segs)

@@ -330,6 +330,11 @@ def test_check_reports_damage_and_search_refuses_a_damaged_row() -> None:
     with pytest.raises(IndexCorruptError, match="term 'b'"):
         store.search(["b"], 5)
     assert store.search(["a"], 5)[0][0] == 1
+    with db:
+        db.execute(
+            "INSERT INTO postings SELECT term, 99, level, n, ids, tfs, lens FROM postings WHERE term = 'a'"
+        )
+    assert any("'a' has two live postings" in p for p in store.check())
 
 
 def test_adding_one_id_twice_in_one_call_is_refused() -> None:
