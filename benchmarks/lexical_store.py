@@ -32,7 +32,9 @@ def zipf_sampler(vocab: int, rng: np.random.Generator, skip: int = 0):  # -> Cal
     return lambda n: np.minimum(np.searchsorted(cdf, rng.random(n)), vocab - 1)
 
 
-def documents(n: int, vocab: int, terms: int, seed: int, first_id: int = 1) -> Iterator[tuple[int, list[str]]]:
+def documents(
+    n: int, vocab: int, terms: int, seed: int, first_id: int = 1
+) -> Iterator[tuple[int, list[str]]]:
     """n synthetic documents (id, terms) of about `terms` Zipf-drawn terms each."""
     rng = np.random.default_rng(seed)
     draw = zipf_sampler(vocab, rng)
@@ -50,7 +52,7 @@ def documents(n: int, vocab: int, terms: int, seed: int, first_id: int = 1) -> I
 def percentiles(values: list[float]) -> dict[str, float]:
     """p50 and p95 in milliseconds."""
     ms = np.array(values) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+    return {f"p{p}_ms": round(float(np.percentile(ms, p)), 2) for p in (50, 95)}
 
 
 def time_queries(db: sqlite3.Connection, vocab: int, n: int, seed: int) -> dict[str, dict[str, float]]:
