@@ -22,6 +22,7 @@ def _bot(ctx: click.Context):  # -> retrieval.pipeline.Newsbot
 
         overrides = {k: v for k, v in ctx.obj["overrides"].items() if v is not None}
         ctx.obj["bot"] = Newsbot(Settings(**overrides))
+        ctx.call_on_close(ctx.obj["bot"].close)
     return ctx.obj["bot"]
 
 

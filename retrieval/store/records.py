@@ -563,5 +563,10 @@ class RecordStore:
         return commit
 
     def close(self) -> None:
-        """Close the connection."""
+        """Fold the write-ahead log into the database file (when no reader needs it), then close."""
+        try:
+            if not self.db.in_transaction:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # a reader holds it, or the file is damaged: closing is still right
         self.db.close()

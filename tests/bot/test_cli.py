@@ -114,7 +114,7 @@ def test_corrupt_index_is_one_line(seeds: Path, tmp_path: Path, capsys: pytest.C
     (home / "index" / "newsbot.sqlite3").write_bytes(b"garbage" * 200)
     capsys.readouterr()
     assert main(["ask", "Wer?"]) == 1
-    assert "cannot read the index" in capsys.readouterr().err
+    assert "the article store is damaged" in capsys.readouterr().err
 
 
 def test_repl_commands_and_answers(fake_bot: Newsbot) -> None:

@@ -118,6 +118,7 @@ def test_sigkill_while_indexing_never_breaks_the_index(tmp_path: Path) -> None:
         if stored == set(reference):  # the job completed: start over, to kill more runs mid-way
             subprocess.run(["rm", "-rf", str(home)], check=True)
             previous = set()
+    print(f"\ncrash test: {kills} SIGKILLs, {killed_mid_run} left a partial index, every one sound")
     assert killed_mid_run >= 5  # the kills did land while the index was being written
 
     subprocess.run(index_command(home, corpus), env=environment(), check=True, capture_output=True)
