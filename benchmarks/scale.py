@@ -37,7 +37,7 @@ from retrieval.config import Settings  # noqa: E402
 from retrieval.documents import Article, load_articles  # noqa: E402
 from retrieval.pipeline import Newsbot  # noqa: E402
 
-ARTICLES_PER_BATCH = 2_000
+ARTICLES_PER_BATCH = 1_000
 CENTROIDS = 256
 QUERIES = 200
 
@@ -109,33 +109,45 @@ def _structure(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return kmeans.centroids.astype(np.float32), (vectors - kmeans.centroids[assigned[:, 0]]).astype(np.float32)
 
 
-def synthetic_batches(synth: Synthesizer, chunks: int, size: int, overlap: int) -> Iterator:
-    """Batches of synthetic articles, chunked by the real pipeline, until `chunks` chunks."""
+_SYNTH: Synthesizer | None = None  # shared with the worker processes (fork)
+
+
+def synthetic_batch(number: int, size: int = 3, overlap: int = 1):  # noqa: ANN201 - a Batch
+    """The number-th batch of synthetic articles, chunked by the real pipeline (in a worker)."""
     from retrieval.ingest import _plan
     from retrieval.store.records import Batch, NewChunk, NewSentence
 
-    made = n = 0
-    while made < chunks:
-        articles, sentences, planned = [], [], []
-        while len(articles) < ARTICLES_PER_BATCH and made < chunks:
-            article = synth.article(n)
-            n += 1
-            before = len(planned)
-            articles.append(article)
-            new_sentences: list[NewSentence] = []
-            new_chunks: list[NewChunk] = []
-            _plan([article], size, overlap, new_sentences, new_chunks)
-            base = len(sentences)
-            sentences += new_sentences
-            planned += [NewChunk(c.article_id, c.ord, c.start, c.end, c.first + base, c.last + base) for c in new_chunks]
-            made += len(planned) - before
-        per_article = Counter(s.article_id for s in sentences)
-        sentence_vectors = np.vstack(
-            [synth.vectors(per_article[a.id], synth.random.randrange(len(synth.centroids))) for a in articles]
-        )
-        chunk_vectors = np.array([sentence_vectors[c.first : c.last + 1].mean(axis=0) for c in planned])
-        chunk_vectors /= np.linalg.norm(chunk_vectors, axis=1, keepdims=True)
-        yield Batch(articles, sentences, planned, sentence_vectors, chunk_vectors.astype(np.float32))
+    synth = _SYNTH
+    assert synth is not None
+    synth.rng = np.random.default_rng(number)
+    synth.random = random.Random(number)
+    articles = [synth.article(number * ARTICLES_PER_BATCH + i) for i in range(ARTICLES_PER_BATCH)]
+    sentences: list[NewSentence] = []
+    chunks: list[NewChunk] = []
+    _plan(articles, size, overlap, sentences, chunks)
+    per_article = Counter(s.article_id for s in sentences)
+    sentence_vectors = np.vstack(
+        [synth.vectors(per_article[a.id], synth.random.randrange(len(synth.centroids))) for a in articles]
+    )
+    chunk_vectors = np.array([sentence_vectors[c.first : c.last + 1].mean(axis=0) for c in chunks])
+    chunk_vectors /= np.linalg.norm(chunk_vectors, axis=1, keepdims=True)
+    return Batch(articles, sentences, chunks, sentence_vectors, chunk_vectors.astype(np.float32))
+
+
+def synthetic_batches(synth: Synthesizer, chunks: int) -> Iterator:
+    """Synthetic batches, made by worker processes, until about `chunks` chunks."""
+    import multiprocessing
+
+    global _SYNTH
+    _SYNTH = synth
+    made = 0
+    with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
+        for batch in pool.imap(synthetic_batch, range(10**9), chunksize=1):
+            yield batch
+            made += len(batch.chunks)
+            if made >= chunks:
+                pool.terminate()
+                return
 
 
 def build(bot: Newsbot, chunks: int) -> dict:
@@ -147,7 +159,7 @@ def build(bot: Newsbot, chunks: int) -> dict:
     with bot._write_lock():
         index = bot._writable_index()
         with tqdm(total=chunks, desc="Building", unit="chunk") as bar:
-            for batch in synthetic_batches(synth, chunks, index.chunk_sentences, index.chunk_overlap):
+            for batch in synthetic_batches(synth, chunks):
                 index.write(batch)
                 bar.update(len(batch.chunks))
         index.save()

@@ -161,10 +161,23 @@ class NewsIndex:
         for vectors in self.vectors.values():
             vectors.refresh()
         self.lexical.refresh()
-        for cache in (self._texts, self._article_chunks, self._article_means):
+        for cache in self._caches():
             cache.clear()
         self._seen = commit
         return True
+
+    def _caches(self) -> list[_Lru]:
+        """Every cache of what was read from the store (all cleared when it changes)."""
+        return [
+            self._texts,
+            self._chunks,
+            self._sentences,
+            self._terms,
+            self._sentence_vectors,
+            self._chunk_vectors,
+            self._article_chunks,
+            self._article_means,
+        ]
 
     @contextmanager
     def reading(self) -> Iterator[None]:
