@@ -31,11 +31,16 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _say_problem(problem) -> None:
+    """A skipped input, or one read with a repair, on stderr."""
+    _say(f"{'repaired' if problem.kept else 'skipped'} {problem}")
+
+
 def _report_index(outcome) -> None:
-    """Print what an indexing run did and what it skipped."""
+    """Print what an indexing run did and what it skipped or repaired."""
     r = outcome.report
     for problem in outcome.problems:
-        _say(f"skipped {problem}")
+        _say_problem(problem)
     _say(f"Indexed {r.added} new and {r.updated} changed articles ({r.unchanged} unchanged): "
          f"embedded {r.chunks_embedded} chunks and {r.sentences_embedded} sentences "
          f"in {r.seconds:.1f} s.")
@@ -178,14 +183,14 @@ def eval_command(ctx: click.Context, questions: Path, corpus: tuple[Path, ...],
     settings = Settings(**{k: v for k, v in ctx.obj["overrides"].items() if v is not None})
     qset = evaluate.load_questions(questions)
     for problem in qset.problems:
-        _say(f"skipped {problem}")
+        _say_problem(problem)
     qset.questions = qset.questions[:limit] if limit else qset.questions
     paths = evaluate.default_corpus(qset, corpus, settings)
     _say("Corpus: " + (", ".join(map(str, paths))
                        or f"the {len(qset.articles)} SQuAD contexts of {questions}"))
     result = evaluate.run_eval(qset, paths, settings)
     for problem in result.question_problems[len(qset.problems):] + result.article_problems:
-        _say(f"skipped {problem}")
+        _say_problem(problem)
     if result.question_problems:
         _say(f"Skipped {len(result.question_problems)} invalid question(s); "
              f"evaluated the other {result.metrics['questions']}.")

@@ -20,11 +20,15 @@ _ABBREVIATIONS = _MONTH_ABBREVIATIONS | frozenset(
     mt ft inc ltd co corp univ
     """.split()
 )
-# A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
-_CANDIDATE = re.compile(r"[.!?…]+[\"'”“»«’)\]]*(?=\s)")
+# A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace. It
+# starts a run of punctuation and never backtracks into it, so a long run ("!!!…") is linear.
+_CANDIDATE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”“»«’)\]]*+(?=\s)")
 _LAST_WORD = re.compile(r"(\w+)\W*$")
 _WORD = re.compile(r"\w")
 _FIRST_WORD = re.compile(r"\W*(\w+)")
+# How far past a candidate end the next word is looked for: a bound, so that a long run without
+# words after many candidate ends (". - . - . -") costs linear time, not quadratic.
+_NEXT_WORD_CHARS = 100
 # A line ending like this closes its sentence or introduces the next line (a quote, a list).
 _LINE_END = re.compile(r"[.!?…:;][\"'”“»«’)\]]*\s*$")
 # A longer "sentence" (a text without sentence ends, a table, a list) is cut at whitespace.
@@ -140,7 +144,7 @@ def _cut(text: str, start: int, end: int) -> int:
 
 def _ends_sentence(text: str, start: int, end: int, punct: int) -> bool:
     """Whether the punctuation at `punct` really closes the sentence begun at `start`."""
-    following = _FIRST_WORD.match(text, end)
+    following = _FIRST_WORD.match(text, end, end + _NEXT_WORD_CHARS)
     next_word = following.group(1) if following else ""
     if next_word[:1].islower():
         return False
@@ -178,15 +182,30 @@ def make_chunks(
     article_id: str, text: str, size: int = 3, overlap: int = 1, title: str = ""
 ) -> list[Chunk]:
     """Windows of `size` sentences, consecutive windows sharing `overlap` sentences; `title`
-    marks a first line that reads as it as the headline (see `split_sentences`)."""
-    sentences = split_sentences(text, title)
-    if not sentences:
-        return []
+    marks a first line that reads as it as the headline (see `split_sentences`). No chunk spans
+    a gap of more than MAX_GAP_CHARS between sentences (a long run of symbols without words), so
+    a chunk's text is at most about `size` * 2 * MAX_SENTENCE_CHARS long."""
     step = max(1, size - overlap)
     chunks: list[Chunk] = []
-    for first in range(0, len(sentences), step):
-        group = tuple(sentences[first : first + size])
-        chunks.append(Chunk(article_id, len(chunks), group[0].start, group[-1].end, group))
-        if first + size >= len(sentences):
-            break
+    for run in _runs(split_sentences(text, title)):
+        for first in range(0, len(run), step):
+            group = tuple(run[first : first + size])
+            chunks.append(Chunk(article_id, len(chunks), group[0].start, group[-1].end, group))
+            if first + size >= len(run):
+                break
     return chunks
+
+
+# Sentences farther apart than this are chunked apart (see make_chunks).
+MAX_GAP_CHARS = MAX_SENTENCE_CHARS
+
+
+def _runs(sentences: list[Span]) -> list[list[Span]]:
+    """The sentences split where one ends more than MAX_GAP_CHARS before the next begins."""
+    runs: list[list[Span]] = []
+    for span in sentences:
+        if runs and span.start - runs[-1][-1].end <= MAX_GAP_CHARS:
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+    return runs

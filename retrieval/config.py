@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=1, ge=0, le=19)
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks handed to the answerer.")
     max_question_chars: int = Field(default=2000, ge=10)
+    max_article_bytes: int = Field(
+        default=2_000_000, ge=1000, description="Bytes above which an article (file, JSONL line) is skipped."
+    )
     threads: int = Field(default=0, ge=0, description="Compute threads; 0 means all cores.")
     index_batch_chars: int = Field(
         default=250_000, ge=1, description="Article characters embedded and committed per batch."

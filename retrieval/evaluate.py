@@ -47,7 +47,7 @@ from typing import Any
 
 from retrieval.answering.types import plain_text, quoted
 from retrieval.config import Settings
-from retrieval.documents import Article, Problem, load_articles
+from retrieval.documents import Article, Problem, clean_text, load_articles, open_regular
 from retrieval.errors import InputError
 from retrieval.language import guess_language
 
@@ -102,7 +102,8 @@ def load_questions(path: str | Path) -> QuestionSet:
     """Read a JSONL question set or a SQuAD v1.1/2.0 JSON file; bad entries become problems."""
     path = Path(path)
     try:
-        content = path.read_text(encoding="utf-8").lstrip("\ufeff")
+        with open_regular(path) as f:  # a FIFO or device is refused, not read forever
+            content = f.read().decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
@@ -121,6 +122,10 @@ def _parse_whole(path: Path, content: str) -> Any:
         if path.suffix.lower() == ".json":
             raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
         return None
+    except RecursionError:
+        if path.suffix.lower() == ".json":
+            raise InputError(f"{path}: not valid JSON (nested too deeply)") from None
+        return None
 
 
 def _load_jsonl(path: Path, content: str) -> QuestionSet:
@@ -134,6 +139,9 @@ def _load_jsonl(path: Path, content: str) -> QuestionSet:
             question = question_from_record(json.loads(line), number)
         except json.JSONDecodeError as exc:
             result.problems.append(Problem(path, number, f"invalid JSON ({exc.msg})"))
+            continue
+        except RecursionError:
+            result.problems.append(Problem(path, number, "invalid JSON (nested too deeply)"))
             continue
         except ValueError as exc:
             result.problems.append(Problem(path, number, str(exc)))
@@ -216,8 +224,8 @@ def _squad_article(title: str, number: int, context: str, taken: set[str]) -> Ar
         extra += 1
         article_id = f"{title}-{number}.{extra}"
     taken.add(article_id)
-    return Article(id=article_id, text=context, title=title.replace("_", " "),
-                   lang=guess_language(context))
+    return Article(id=clean_text(article_id), text=clean_text(context),
+                   title=clean_text(title.replace("_", " ")), lang=guess_language(context))
 
 
 def _add_squad_question(result: QuestionSet, qa: Any, article_id: str, where: str,
@@ -445,7 +453,7 @@ def build_index(settings: Settings, corpus: Sequence[Path], workdir: Path, *,
         if not articles:
             raise InputError("no corpus to index")
         paths = [write_articles(articles, workdir / "articles.jsonl")]
-    texts = {a.id: a.text for a in load_articles(paths).articles}
+    texts = {a.id: a.text for a in load_articles(paths, settings.max_article_bytes).articles}
     bot = Newsbot(settings, embedder=embedder, index_dir=workdir / "index", answerer=answerer)
     bot.embedder.embed(["warm-up"])  # load the model before the clock starts
     started = time.perf_counter()
@@ -504,7 +512,7 @@ class EvalResult:
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON document (plus the list of skipped inputs)."""
-        skipped = [{"path": str(p.path), "line": p.line, "message": p.message}
+        skipped = [{"path": str(p.path), "line": p.line, "message": p.message, "kept": p.kept}
                    for p in self.question_problems + self.article_problems]
         return {"metrics": self.metrics, "config": self.config,
                 "per_question": self.per_question, "skipped": skipped}
@@ -643,8 +651,8 @@ def format_report(result: EvalResult, limit: int = REPORT_CASES) -> str:
     lines += [f"| {_md(label)} | {value} |" for label, value in summary_rows(result.metrics)]
     skipped = result.question_problems + result.article_problems
     if skipped:
-        lines += ["", f"Skipped {len(skipped)} input(s):", ""]
-        lines += [f"- `{_md(str(p))}`" for p in skipped[:limit]]
+        lines += ["", f"Skipped or repaired {len(skipped)} input(s):", ""]
+        lines += [f"- {'repaired' if p.kept else 'skipped'} `{_md(str(p))}`" for p in skipped[:limit]]
     for title, rows in worst_cases(result.per_question).items():
         lines += ["", f"## {title} ({len(rows)})", ""]
         if not rows:

@@ -12,7 +12,7 @@ from pathlib import Path
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.types import Answer, Answerer, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
-from retrieval.documents import Article, Problem, load_articles
+from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
 from retrieval.index import ArticleSummary, NewsIndex
@@ -88,7 +88,7 @@ class Newsbot:
         self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: bool = True
     ) -> IndexOutcome:
         """Index the articles under the paths; bad lines and files are skipped and reported."""
-        loaded = load_articles(paths)
+        loaded = load_articles(paths, self.settings.max_article_bytes)
         if not loaded.articles:
             detail = f": {loaded.problems[0]}" if loaded.problems else ""
             raise InputError(f"no articles could be read from {', '.join(map(str, paths))}{detail}")
@@ -191,13 +191,20 @@ class Newsbot:
         return self.index_paths([self.settings.seeds], progress=progress)
 
     def check_question(self, question: str) -> str:
-        """The question stripped, or InputError when it is empty or too long."""
+        """The question stripped, or InputError when it is empty, too long or not text: bytes
+        that are not UTF-8 (from a terminal set to another encoding) arrive as lone surrogates."""
         question = question.strip()
         if not question:
             raise InputError("the question is empty")
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise InputError(f"the question is {len(question)} characters long; the limit is {limit}")
+        bad = lone_surrogate(question)
+        if bad is not None:
+            raise InputError(
+                f"the question holds bytes that are not UTF-8 text (at character {bad + 1}); "
+                "is the terminal set to UTF-8?"
+            )
         return question
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:

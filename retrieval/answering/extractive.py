@@ -34,6 +34,9 @@ from retrieval.search import Hit
 
 # Two quoted sentences are given when together they stay within this many characters.
 QUOTE_BUDGET = 300
+# Two neighbouring sentences farther apart than this (a run of symbols without words lies between
+# them) are quoted apart, so that a quote is never longer than two sentences and a short gap.
+PASSAGE_GAP_CHARS = 40
 # A place or person named this many times in its article is the article's topic, not an answer.
 TOPIC_NAME = 3
 # Used until trained rankers are in retrieval/models/.
@@ -150,10 +153,13 @@ class ExtractiveAnswerer:
         return [[best], [second]]
 
     def _one_passage(self, a: SentenceCandidate, b: SentenceCandidate) -> bool:
-        """Whether two sentences read as one passage: neighbours in one paragraph of one article,
-        the headline (an article's first sentence) never glued to the text after it."""
+        """Whether two sentences read as one passage: neighbours in one paragraph of one article
+        with at most PASSAGE_GAP_CHARS between them, the headline (an article's first sentence)
+        never glued to the text after it."""
         first, second = sorted((a, b), key=lambda c: c.start)
         if first.hit.chunk.article_id != second.hit.chunk.article_id or second.ord != first.ord + 1:
+            return False
+        if second.start - first.end > PASSAGE_GAP_CHARS:
             return False
         gap = self.index.article_text(first.hit.chunk.article_id)[first.end : second.start]
         return first.ord > 0 and "\n" not in gap

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,32 @@ def test_check_remove_and_repair_from_the_command_line(seeds: Path, capsys: pyte
     assert main(["repair"]) == 0
     assert "rebuilt the lexical index" in capsys.readouterr().err
     assert main(["check"]) == 0
+
+
+def test_undecodable_question_bytes_are_a_one_line_error(seeds: Path, capsys: pytest.CaptureFixture) -> None:
+    question = b"\xff\xfe Wien?".decode("utf-8", "surrogateescape")  # what click hands over for argv
+    assert main(["ask", question]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: the question holds bytes that are not UTF-8 text (at character 1)")
+    assert "\n" not in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_index_refuses_a_fifo(seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fifo = tmp_path / "feed.jsonl"
+    os.mkfifo(fifo)
+    assert main(["index", str(fifo)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"Error: {fifo}: not a regular file (a FIFO); give an article file or a folder"
+    )
+
+
+def test_repaired_lines_are_reported_as_such(
+    seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "a", "text": "Text \\ud800 hier."}\n{"id": "b", "text": "Gut."}\n[[[\n')
+    assert main(["index", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"repaired {path}:1: 1 string(s) with lone surrogates" in err
+    assert f"skipped {path}:3: invalid JSON" in err and "Indexed 2 new" in err

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from retrieval.answering.abstain import AbstainPolicy
-from retrieval.answering.extractive import ExtractiveAnswerer
-from retrieval.answering.features import ABSTAIN_FEATURES
+from retrieval.answering.extractive import PASSAGE_GAP_CHARS, ExtractiveAnswerer
+from retrieval.answering.features import ABSTAIN_FEATURES, sentence_candidates
 from retrieval.answering.questions import AnswerType, focus_words, without_dateline
 from retrieval.answering.short import SHORT_FEATURES, ShortPolicy, choose_span, spans
+from retrieval.chunking import MAX_SENTENCE_CHARS
 from retrieval.errors import ModelError
 from retrieval.pipeline import Newsbot
 from retrieval.ranker import LinearRanker, checked, load_ranker
@@ -150,3 +151,21 @@ def test_a_dateline_is_not_where_the_story_happened(sentence: str, kept: str) ->
     assert stripped.strip() == kept and len(stripped) == len(sentence)
     where = AnswerType.of("Where did it happen?")
     assert not where.matches("Washington - Die Minister sprachen.", set())["place"]
+
+
+def test_sentences_apart_by_a_run_of_symbols_are_quoted_apart(fake_bot: Newsbot, tmp_path: Path) -> None:
+    path = tmp_path / "linz.jsonl"
+    text = "Die Stadt Linz baut. Die Bahn kostet fünf Euro. " + "~ " * 30 + ". Die Linie fährt nach Linz."
+    path.write_text(json.dumps({"id": "linz", "text": text}) + "\n", encoding="utf-8")
+    fake_bot.index_paths([path], progress=False)
+    hits = fake_bot.search("Was kostet die Bahn nach Linz?", k=10)
+    hits = [h for h in hits if h.chunk.article_id == "linz"]
+    by_text = {c.text: c for c in sentence_candidates(fake_bot.index, hits)}
+    first, price, line = (by_text[s] for s in ("Die Stadt Linz baut.", "Die Bahn kostet fünf Euro.",
+                                               "Die Linie fährt nach Linz."))
+    answerer = ExtractiveAnswerer(fake_bot.index)
+    assert line.start - price.end > PASSAGE_GAP_CHARS and line.ord == price.ord + 1
+    assert not answerer._one_passage(price, line)
+    assert answerer._one_passage(price, first) == (first.ord > 0)  # the gap rule alone decides here
+    quotes = answerer.pick("Was kostet die Bahn?", [price, line, first])
+    assert all(len(" ".join(c.text for c in group)) <= 2 * MAX_SENTENCE_CHARS for group in quotes)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from retrieval.chunking import MAX_SENTENCE_CHARS, make_chunks, split_sentences
+from retrieval.chunking import MAX_GAP_CHARS, MAX_SENTENCE_CHARS, make_chunks, split_sentences
 
 
 def sentences(text: str) -> list[str]:
@@ -128,3 +130,50 @@ def test_chunks_overlap_and_cover_every_sentence() -> None:
 def test_short_article_is_one_chunk_and_empty_has_none() -> None:
     assert len(make_chunks("a", "Nur ein Satz.")) == 1
     assert make_chunks("a", "   \n ") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!" * 300_000,  # one run of sentence punctuation: was quadratic (minutes)
+        "x" + ". -" * 100_000,  # many sentence ends, no word after them: was quadratic
+        "A. " * 100_000,
+        "." + " " * 300_000 + "x",
+        "Wort " * 200_000,  # 1 MB without a sentence end
+    ],
+)
+def test_pathological_texts_are_split_in_linear_time(text: str) -> None:
+    # No clock: a quadratic splitter would take minutes to hours on these, and the suite would hang.
+    spans = split_sentences(text)
+    assert all(0 < s.end - s.start <= MAX_SENTENCE_CHARS for s in spans)
+
+
+def test_chunks_do_not_span_long_runs_without_words() -> None:
+    text = "Erster Satz hier. " + "- " * 5000 + "Zweiter Satz dort. Dritter Satz. Vierter Satz."
+    chunks = make_chunks("a", text, size=3, overlap=1)
+    assert [len(c.sentences) for c in chunks] == [1, 3]
+    assert chunks[0].text(text) == "Erster Satz hier."
+    assert all(c.end - c.start <= 3 * MAX_SENTENCE_CHARS + 2 * MAX_GAP_CHARS for c in chunks)
+
+
+_TEXT = st.lists(
+    st.one_of(
+        st.text(max_size=40),
+        st.sampled_from([". ", "! ", "\n", "\n\n", " ", "z. B. ", "3. ", "—", "x" * 700]),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_TEXT, title=st.text(max_size=30))
+def test_any_text_gives_bounded_stripped_sentences_and_chunks(text: str, title: str) -> None:
+    spans = split_sentences(text, title)
+    for span in spans:
+        piece = text[span.start : span.end]
+        assert 0 < len(piece) <= MAX_SENTENCE_CHARS and piece == piece.strip()
+        assert any(ch.isalnum() or ch == "_" for ch in piece)
+    assert all(a.end <= b.start for a, b in pairwise(spans))
+    for chunk in make_chunks("a", text, title=title):
+        assert chunk.end - chunk.start <= 3 * MAX_SENTENCE_CHARS + 2 * MAX_GAP_CHARS
+        assert set(chunk.sentences) <= set(spans)

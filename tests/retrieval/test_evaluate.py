@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -370,3 +371,23 @@ def test_extra_question_fields_are_annotations_carried_along() -> None:
     record = Record(q.id, q.question, q.answers, q.article_ids, "…", abstained=True,
                     annotations=q.annotations)
     assert record_row(record, {})["annotations"] == {"near": "gnad-0013", "kind": "near-miss"}
+
+
+def test_question_files_nested_too_deep_or_not_regular_are_clean_errors(tmp_path: Path) -> None:
+    from retrieval.errors import InputError
+
+    path = tmp_path / "q.jsonl"
+    good = json.dumps({"id": "1", "question": "Wer?", "answers": []})
+    path.write_text("[" * 100_000 + "\n" + good + "\n", encoding="utf-8")
+    qset = load_questions(path)
+    assert [q.id for q in qset.questions] == ["1"]
+    assert [(p.line, p.message) for p in qset.problems] == [(1, "invalid JSON (nested too deeply)")]
+    squad = tmp_path / "squad.json"
+    squad.write_text("[" * 100_000, encoding="utf-8")
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_questions(squad)
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "fifo.jsonl"
+        os.mkfifo(fifo)
+        with pytest.raises(InputError, match=r"not a regular file \(a FIFO\)"):
+            load_questions(fifo)

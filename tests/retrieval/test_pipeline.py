@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from retrieval.answering.abstain import AbstainPolicy
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.features import ABSTAIN_FEATURES
+from retrieval.answering.questions import AnswerType, counted_words, focus_words
 from retrieval.answering.types import question_language
+from retrieval.chunking import MAX_SENTENCE_CHARS
 from retrieval.config import Settings
 from retrieval.errors import InputError
+from retrieval.language import cognate_keys, key_terms, query_terms
 from retrieval.pipeline import Newsbot
 from retrieval.ranker import LinearRanker
 from tests.conftest import SHARED
@@ -102,3 +108,50 @@ def test_questions_run_on_numpy_after_bulk_indexing(tmp_path: Path) -> None:
     for question in ("Wer ist der Bürgermeister von Wien?", "Who won the election?"):
         bot.answer(question)
         assert encoder.last_backend == "numpy"
+
+
+@pytest.mark.parametrize("question", ["\udcff\udcfe", "Wer ist B\udcfcrgermeister?", "Wo \ud800?"])
+def test_questions_with_undecodable_bytes_are_input_errors(fake_bot: Newsbot, question: str) -> None:
+    with pytest.raises(InputError, match=r"holds bytes that are not UTF-8 text \(at character \d+\)"):
+        fake_bot.answer(question)
+
+
+def test_bad_lines_are_skipped_or_repaired_and_the_rest_indexed(fake_bot: Newsbot, tmp_path: Path) -> None:
+    path = tmp_path / "more.jsonl"
+    path.write_bytes(
+        b'{"id": "sur", "title": "Linz \\ud83d", "text": "In Linz er\\u00f6ffnet ein Museum \\udc00."}\n'
+        + b"[" * 100_000 + b"\n"
+        + b'{"id": "bad", "text": "\xff"}\n'
+        + json.dumps({"id": "big", "text": "Wort " * 400}).encode() + b"\n"
+    )
+    fake_bot.settings = fake_bot.settings.model_copy(update={"max_article_bytes": 1000})
+    outcome = fake_bot.index_paths([path], progress=False)
+    assert outcome.report.added == 1
+    assert [(p.line, p.kept) for p in outcome.problems] == [(1, True), (2, False), (3, False), (4, False)]
+    stored = fake_bot.index.article("sur")
+    assert stored.title == "Linz \ufffd" and stored.text.endswith("Museum \ufffd.")
+    assert not fake_bot.answer("Was eröffnet in Linz?").abstained
+
+
+_ODD = ["\ud800", "\udcff", "\x00", "\u2028", "\x85", "\ufeff", "?", "!!!", "**", "wie viele ", "Who ", "19"]
+_QUESTIONS = st.lists(st.one_of(st.text(max_size=25), st.sampled_from(_ODD)), max_size=10).map("".join)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=_QUESTIONS)
+def test_any_question_is_answered_or_refused(fake_bot: Newsbot, question: str) -> None:
+    try:
+        text = fake_bot.check_question(question)
+    except InputError:
+        event("refused")
+        return
+    event("answered")
+    text.encode("utf-8")  # what passes the check is valid text
+    for terms in (query_terms(text), key_terms(text), sorted(cognate_keys(text)), focus_words(text)):
+        assert all(isinstance(term, str) for term in terms)
+    AnswerType.of(text)
+    counted_words(text)
+    assert fake_bot.embedder.embed([text]).shape == (1, fake_bot.embedder.dim)
+    answer = fake_bot.answer(text)
+    assert answer.question == text and (answer.abstained or answer.citations)
+    assert all(len(c.quote) <= 2 * MAX_SENTENCE_CHARS for c in answer.citations)

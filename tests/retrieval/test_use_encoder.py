@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrieval.use_encoder import (
     TokenSums,
@@ -261,3 +264,104 @@ def _env() -> dict[str, str]:
     """Environment for a subprocess that must import the repo's packages."""
     path = os.environ.get("PYTHONPATH", "")
     return {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT)}
+
+
+# ---------------------------------------------------------------- verified weight cache
+
+
+def _flip(path: Path, offset: int = -100, count: int = 32) -> None:
+    """Invert `count` bytes of a file from `offset` (from the end when negative)."""
+    data = bytearray(path.read_bytes())
+    start = offset % len(data)
+    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
+    path.write_bytes(bytes(data))
+
+
+def test_cache_with_flipped_bytes_is_rebuilt_from_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import retrieval.use_encoder as mod
+
+    rng = np.random.default_rng(0)
+    package = {"table": rng.integers(0, 255, (64, 16), dtype=np.uint8), "scale": rng.random(17)}
+    builds: list[int] = []
+    monkeypatch.setattr(mod, "_build_weights", lambda res: builds.append(1) or dict(package))
+    monkeypatch.setattr(mod, "_weights_stamp", lambda res: {"format": mod._CACHE_FORMAT, "v": "1"})
+    cache = tmp_path / "models"
+
+    def equal_to_package(weights: dict[str, np.ndarray]) -> bool:
+        return all(np.array_equal(weights[name], array) for name, array in package.items())
+
+    assert equal_to_package(mod._load_weights(tmp_path, cache))
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert sorted(manifest["crc32"]) == sorted(package) and len(builds) == 1
+    cached = mod._load_weights(tmp_path, cache)
+    assert isinstance(cached["table"], np.memmap) and len(builds) == 1  # served from the cache
+    assert equal_to_package(cached)
+    del cached  # unmap before the file is changed in place
+
+    _flip(cache / "table.npy")
+    with caplog.at_level("WARNING", logger="retrieval.use_encoder"):
+        rebuilt = mod._load_weights(tmp_path, cache)
+    assert len(builds) == 2 and "table.npy fail their checksum" in caplog.text
+    assert equal_to_package(rebuilt)
+    again = mod._load_weights(tmp_path, cache)  # the rewritten cache verifies again
+    assert isinstance(again["table"], np.memmap) and len(builds) == 2 and equal_to_package(again)
+
+
+def test_cache_without_checksums_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import retrieval.use_encoder as mod
+
+    package = {"table": np.arange(12, dtype=np.uint8).reshape(3, 4)}
+    monkeypatch.setattr(mod, "_build_weights", lambda res: dict(package))
+    stamp = {"format": mod._CACHE_FORMAT}
+    cache = tmp_path / "models"
+    mod._save_cache(cache, stamp, package)
+    manifest = json.loads((cache / "manifest.json").read_text())
+    del manifest["crc32"]
+    (cache / "manifest.json").write_text(json.dumps(manifest))
+    assert mod._load_cached(cache, stamp) is None
+
+
+def test_tokenizer_reads_lone_surrogates_as_replacement_characters() -> None:
+    encoder = UseEncoder(backend="numpy")
+    got = encoder.tokenize(["B\udcfcrgermeister \ud800", "Wien"])
+    assert got == encoder.tokenize(["B\ufffdrgermeister \ufffd", "Wien"])
+
+
+@pytest.mark.slow
+def test_real_cache_with_flipped_bytes_gives_the_packages_vectors(
+    tmp_path: Path, encoder: UseEncoder
+) -> None:
+    texts = ["Wer ist der Bürgermeister von Wien?", "Die Stadt Wien baut eine neue U-Bahn-Linie."]
+    want = encoder.encode(texts)
+    cache = tmp_path / "models"
+    UseEncoder(cache_dir=cache, backend="numpy").encode(texts)
+    _flip(cache / "table.npy", offset=1_000_000, count=4096)
+    _flip(cache / "cnn_W.npy", count=64)
+    again = UseEncoder(cache_dir=cache, backend="numpy")
+    np.testing.assert_array_equal(again.encode(texts), want)
+    np.testing.assert_array_equal(UseEncoder(cache_dir=cache, backend="numpy").encode(texts), want)
+
+
+_ANY_TEXT = st.lists(
+    st.one_of(
+        st.text(max_size=40), st.sampled_from(["\ud800", "\udcff", "\x00", "<unk>", "!!!!", "0000", " "])
+    ),
+    max_size=8,
+).map("".join)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(_ANY_TEXT, min_size=1, max_size=4))
+def test_tokenizer_takes_any_text(texts: list[str]) -> None:
+    ids = _shared_encoder().tokenize(texts)
+    assert len(ids) == len(texts)
+    assert all(row[0] == 1 and row[-1] == 2 and len(row) >= 3 for row in ids)  # BOS … EOS
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_encoder() -> UseEncoder:
+    """One numpy encoder for the property test (its tokenizer loads once)."""
+    return UseEncoder(backend="numpy")
