@@ -53,7 +53,9 @@ def real_questions() -> list[str]:
     out: list[str] = []
     for path in (SHARED / "news-dev" / "questions.jsonl", REPO_ROOT / "seeds" / "questions.jsonl"):
         if path.exists():
-            out += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line]
+            out += [
+                json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line
+            ]
     return out or ["Wer ist Bürgermeister von Wien?"]
 
 
@@ -65,7 +67,9 @@ class Synthesizer:
 
         self.rng = np.random.default_rng(seed)
         self.random = random.Random(seed)
-        sentences = [a.text[s.start : s.end] for a in articles[:400] for s in split_sentences(a.text, a.title)]
+        sentences = [
+            a.text[s.start : s.end] for a in articles[:400] for s in split_sentences(a.text, a.title)
+        ]
         words = Counter(w for s in sentences for w in s.split())
         self.vocabulary = list(words)
         weights = np.array([words[w] for w in self.vocabulary], dtype=np.float64)
@@ -88,7 +92,9 @@ class Synthesizer:
     def article(self, n: int) -> Article:
         """The n-th synthetic article."""
         sentences = max(2, self.random.choice(self.article_sentences))
-        return Article(id=f"syn-{n:07d}", text=self.text(sentences), title=f"Synthetic {n}", date="2024-01-01")
+        return Article(
+            id=f"syn-{n:07d}", text=self.text(sentences), title=f"Synthetic {n}", date="2024-01-01"
+        )
 
     def vectors(self, n: int, topic: int) -> np.ndarray:
         """n unit vectors of one article: its topic's centroid plus real residuals."""
@@ -106,13 +112,15 @@ def _structure(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kmeans = faiss.Kmeans(vectors.shape[1], k, niter=20, seed=1, spherical=True)
     kmeans.train(vectors.astype(np.float32))
     _, assigned = kmeans.index.search(vectors.astype(np.float32), 1)
-    return kmeans.centroids.astype(np.float32), (vectors - kmeans.centroids[assigned[:, 0]]).astype(np.float32)
+    return kmeans.centroids.astype(np.float32), (vectors - kmeans.centroids[assigned[:, 0]]).astype(
+        np.float32
+    )
 
 
 _SYNTH: Synthesizer | None = None  # shared with the worker processes (fork)
 
 
-def synthetic_batch(number: int, size: int = 3, overlap: int = 1):  # noqa: ANN201 - a Batch
+def synthetic_batch(number: int, size: int = 3, overlap: int = 1):
     """The number-th batch of synthetic articles, chunked by the real pipeline (in a worker)."""
     from retrieval.ingest import _plan
     from retrieval.store.records import Batch, NewChunk, NewSentence
@@ -172,7 +180,10 @@ def add_and_remove(bot: Newsbot, workdir: Path) -> dict:
     real = real_articles()[-10:]
     path = workdir / "ten.jsonl"
     path.write_text(
-        "\n".join(json.dumps({"id": f"new-{a.id}", "title": a.title, "text": a.text}, ensure_ascii=False) for a in real)
+        "\n".join(
+            json.dumps({"id": f"new-{a.id}", "title": a.title, "text": a.text}, ensure_ascii=False)
+            for a in real
+        )
         + "\n",
         encoding="utf-8",
     )
@@ -212,7 +223,7 @@ def query_figures(home: Path) -> dict:
     }
 
 
-def _recall_vs_exact(index, queries: np.ndarray) -> float:  # noqa: ANN001
+def _recall_vs_exact(index, queries: np.ndarray) -> float:
     """Share of the exact top-10 chunks (brute force over every stored vector) that the index finds."""
     best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(queries), 10), dtype=np.int64)
@@ -223,7 +234,10 @@ def _recall_vs_exact(index, queries: np.ndarray) -> float:  # noqa: ANN001
         top = np.argsort(-all_scores, axis=1)[:, :10]
         best_scores = np.take_along_axis(all_scores, top, axis=1)
         best_ids = np.take_along_axis(all_ids, top, axis=1)
-    found = [len({c for c, _ in index.search_chunks(q, 10)} & set(best_ids[i].tolist())) for i, q in enumerate(queries)]
+    found = [
+        len({c for c, _ in index.search_chunks(q, 10)} & set(best_ids[i].tolist()))
+        for i, q in enumerate(queries)
+    ]
     return sum(found) / (10 * len(queries))
 
 
@@ -234,7 +248,9 @@ def disk_bytes(directory: Path) -> int:
 
 def main() -> None:
     """Build, measure, print and write the figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="Write the figures here.")
     parser.add_argument("--workdir", type=Path, help="Keep the index here (default: a temporary folder).")
@@ -251,7 +267,10 @@ def main() -> None:
     figures.update(add_and_remove(bot, workdir))
     bot.close()
     out = subprocess.run(
-        [sys.executable, __file__, "--query-only", str(home)], check=True, capture_output=True, text=True,
+        [sys.executable, __file__, "--query-only", str(home)],
+        check=True,
+        capture_output=True,
+        text=True,
         env={**os.environ, "NEWSBOT_HOME": str(home)},
     )
     figures.update(json.loads(out.stdout.strip().splitlines()[-1]))

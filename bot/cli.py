@@ -41,22 +41,32 @@ def _report_index(outcome) -> None:
     r = outcome.report
     for problem in outcome.problems:
         _say_problem(problem)
-    _say(f"Indexed {r.added} new and {r.updated} changed articles ({r.unchanged} unchanged): "
-         f"embedded {r.chunks_embedded} chunks and {r.sentences_embedded} sentences "
-         f"in {r.seconds:.1f} s.")
+    _say(
+        f"Indexed {r.added} new and {r.updated} changed articles ({r.unchanged} unchanged): "
+        f"embedded {r.chunks_embedded} chunks and {r.sentences_embedded} sentences "
+        f"in {r.seconds:.1f} s."
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(path_type=Path), envvar="NEWSBOT_HOME",
-              help="Data folder for the index [env NEWSBOT_HOME].")
-@click.option("--embedder", envvar="NEWSBOT_EMBEDDER",
-              help="Embedder: use-multilingual-v3 (default), all-minilm-l6-v2, st:NAME_OR_PATH.")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="NEWSBOT_HOME",
+    help="Data folder for the index [env NEWSBOT_HOME].",
+)
+@click.option(
+    "--embedder",
+    envvar="NEWSBOT_EMBEDDER",
+    help="Embedder: use-multilingual-v3 (default), all-minilm-l6-v2, st:NAME_OR_PATH.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, embedder: str | None, verbose: bool) -> None:
     """Ask questions about news articles; answers quote and cite their sources."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     ctx.ensure_object(dict)
     ctx.obj["overrides"] = {"home": home, "embedder": embedder}
 
@@ -72,8 +82,12 @@ def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
 
 @cli.command()
 @click.argument("question", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the answer as one JSON object (text, short answer, citations…) for scripts.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the answer as one JSON object (text, short answer, citations…) for scripts.",
+)
 @click.pass_context
 def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     """Answer one question, quoting and citing the articles."""
@@ -133,7 +147,9 @@ def check(ctx: click.Context, as_json: bool) -> None:
     else:
         for problem in problems:
             click.echo(problem)
-        click.echo("The index is sound." if not problems else "Run 'newsbot repair' to fix what can be fixed.")
+        click.echo(
+            "The index is sound." if not problems else "Run 'newsbot repair' to fix what can be fixed."
+        )
     if problems:
         ctx.exit(1)
 
@@ -165,17 +181,35 @@ def repl(ctx: click.Context) -> None:
 
 @cli.command("eval")
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Articles to index: a file or folder (repeatable). Default: a SQuAD file's "
-                   "own contexts, else the seed articles.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write metrics, configuration and per-question rows as JSON.")
-@click.option("--report", "report_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a Markdown report: metrics, then the worst cases.")
+@click.option(
+    "--corpus",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Articles to index: a file or folder (repeatable). Default: a SQuAD file's "
+    "own contexts, else the seed articles.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write metrics, configuration and per-question rows as JSON.",
+)
+@click.option(
+    "--report",
+    "report_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a Markdown report: metrics, then the worst cases.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N questions.")
 @click.pass_context
-def eval_command(ctx: click.Context, questions: Path, corpus: tuple[Path, ...],
-                 json_out: Path | None, report_out: Path | None, limit: int | None) -> None:
+def eval_command(
+    ctx: click.Context,
+    questions: Path,
+    corpus: tuple[Path, ...],
+    json_out: Path | None,
+    report_out: Path | None,
+    limit: int | None,
+) -> None:
     """Score the bot on a question set (JSONL or SQuAD JSON) with a fresh index of a corpus."""
     from retrieval import evaluate
     from retrieval.config import Settings
@@ -186,14 +220,17 @@ def eval_command(ctx: click.Context, questions: Path, corpus: tuple[Path, ...],
         _say_problem(problem)
     qset.questions = qset.questions[:limit] if limit else qset.questions
     paths = evaluate.default_corpus(qset, corpus, settings)
-    _say("Corpus: " + (", ".join(map(str, paths))
-                       or f"the {len(qset.articles)} SQuAD contexts of {questions}"))
+    _say(
+        "Corpus: " + (", ".join(map(str, paths)) or f"the {len(qset.articles)} SQuAD contexts of {questions}")
+    )
     result = evaluate.run_eval(qset, paths, settings)
-    for problem in result.question_problems[len(qset.problems):] + result.article_problems:
+    for problem in result.question_problems[len(qset.problems) :] + result.article_problems:
         _say_problem(problem)
     if result.question_problems:
-        _say(f"Skipped {len(result.question_problems)} invalid question(s); "
-             f"evaluated the other {result.metrics['questions']}.")
+        _say(
+            f"Skipped {len(result.question_problems)} invalid question(s); "
+            f"evaluated the other {result.metrics['questions']}."
+        )
     click.echo(evaluate.format_summary(result.metrics))
     for path, write in ((json_out, evaluate.write_json), (report_out, evaluate.write_report)):
         if path:
@@ -202,24 +239,39 @@ def eval_command(ctx: click.Context, questions: Path, corpus: tuple[Path, ...],
 
 
 @cli.command()
-@click.option("--webhook", metavar="URL",
-              help="Receive updates at this public URL instead of long polling.")
-@click.option("--listen", default="127.0.0.1:8443", show_default=True, metavar="HOST:PORT",
-              help="Where the webhook server listens (with --webhook).")
-@click.option("--secret-token", envvar="NEWSBOT_TELEGRAM_WEBHOOK_SECRET",
-              help="Secret Telegram sends with each webhook call "
-                   "[env NEWSBOT_TELEGRAM_WEBHOOK_SECRET; random when unset].")
-@click.option("--public", is_flag=True,
-              help="Answer everyone (needed when NEWSBOT_TELEGRAM_ALLOWED is unset).")
+@click.option("--webhook", metavar="URL", help="Receive updates at this public URL instead of long polling.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8443",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where the webhook server listens (with --webhook).",
+)
+@click.option(
+    "--secret-token",
+    envvar="NEWSBOT_TELEGRAM_WEBHOOK_SECRET",
+    help="Secret Telegram sends with each webhook call "
+    "[env NEWSBOT_TELEGRAM_WEBHOOK_SECRET; random when unset].",
+)
+@click.option(
+    "--public", is_flag=True, help="Answer everyone (needed when NEWSBOT_TELEGRAM_ALLOWED is unset)."
+)
 @click.pass_context
-def telegram(ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None,
-             public: bool) -> None:
+def telegram(
+    ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None, public: bool
+) -> None:
     """Run the Telegram bot (token from NEWSBOT_TELEGRAM_TOKEN) until Ctrl-C."""
     from bot.telegram import run_bot
 
     bot = _bot(ctx)
-    run_bot(bot, public=public, webhook=webhook, listen=listen, secret_token=secret_token,
-            prepare=lambda: _ensure_index(bot))
+    run_bot(
+        bot,
+        public=public,
+        webhook=webhook,
+        listen=listen,
+        secret_token=secret_token,
+        prepare=lambda: _ensure_index(bot),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

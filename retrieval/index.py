@@ -230,7 +230,9 @@ class NewsIndex:
 
         def load(missing: list[int]) -> dict[int, SentenceTerms]:
             rows = self.records.sentence_terms(missing)
-            return {i: SentenceTerms(frozenset(t.split()), frozenset(c.split())) for i, (t, c) in rows.items()}
+            return {
+                i: SentenceTerms(frozenset(t.split()), frozenset(c.split())) for i, (t, c) in rows.items()
+            }
 
         return self._terms.get_many([int(i) for i in ids], load)
 
@@ -309,7 +311,10 @@ class NewsIndex:
         """Store a batch (replacing articles with the same ids) in one transaction, then bring the
         derived vector indexes up to date."""
         by_id = {a.id: a for a in batch.articles}
-        docs = [chunk_terms(by_id[c.article_id].text[c.start : c.end], by_id[c.article_id].lang) for c in batch.chunks]
+        docs = [
+            chunk_terms(by_id[c.article_id].text[c.start : c.end], by_id[c.article_id].lang)
+            for c in batch.chunks
+        ]
 
         def lexical(db: sqlite3.Connection, chunk_ids: list[int], removed: list[int]) -> None:
             self.lexical.remove(removed)
@@ -323,7 +328,9 @@ class NewsIndex:
     def remove(self, article_ids: Sequence[str]) -> Written:
         """Remove articles (unknown ids are ignored) in one transaction."""
         with self.guard():
-            written = self.records.remove(article_ids, on_write=lambda db, _, removed: self.lexical.remove(removed))
+            written = self.records.remove(
+                article_ids, on_write=lambda db, _, removed: self.lexical.remove(removed)
+            )
             self._after_write()
         return written
 
@@ -371,7 +378,9 @@ class NewsIndex:
         progress("rebuilding the lexical index")
         with self.records.transaction():
             self.lexical.rebuild(
-                (cid, chunk_terms(text, lang)) for rows in self.records.chunk_texts() for cid, text, lang in rows
+                (cid, chunk_terms(text, lang))
+                for rows in self.records.chunk_texts()
+                for cid, text, lang in rows
             )
         done.append("rebuilt the lexical index")
         for kind, vectors in self.vectors.items():
@@ -385,7 +394,9 @@ class NewsIndex:
         """Vectors for stored rows, embedded from the stored text."""
         records: dict[int, ChunkRecord] | dict[int, SentenceRecord]
         records = self.records.chunks(ids) if kind == "chunk" else self.records.sentences(ids)
-        texts = [self.records.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids]
+        texts = [
+            self.records.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids
+        ]
         return self.embedder.embed(texts)
 
     def close(self) -> None:

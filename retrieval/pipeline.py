@@ -97,10 +97,12 @@ class Newsbot:
                 return IndexOutcome(self._rebuild(loaded.articles, progress), loaded.problems)
             return IndexOutcome(self._add(self._writable_index(), loaded.articles, progress), loaded.problems)
 
-    def _write_lock(self):  # noqa: ANN202 - a context manager
+    def _write_lock(self):
         """The index's write lock, telling the user while another writer holds it."""
         return write_lock(
-            lock_path(self.index_dir), timeout=self.settings.lock_timeout, on_wait=lambda m: log.warning("%s", m)
+            lock_path(self.index_dir),
+            timeout=self.settings.lock_timeout,
+            on_wait=lambda m: log.warning("%s", m),
         )
 
     def _add(self, index: NewsIndex, articles: Sequence[Article], progress: bool) -> IndexReport:
@@ -144,7 +146,7 @@ class Newsbot:
         """Problems with the index on disk (empty when sound)."""
         return self.index.problems()
 
-    def repair(self, progress=lambda _: None) -> list[str]:  # noqa: ANN001
+    def repair(self, progress=lambda _: None) -> list[str]:
         """Rebuild the derived parts of the index from its store; re-embed damaged vectors."""
         with self._write_lock():
             return self.index.repair(progress)

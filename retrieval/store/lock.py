@@ -19,7 +19,6 @@ from pathlib import Path
 
 from retrieval.errors import IndexBusyError
 
-
 _THREAD = threading.local()  # lock files this thread holds (re-entrant per thread)
 
 
@@ -78,7 +77,7 @@ def write_lock(
         handle.close()  # closing releases the lock
 
 
-def _acquire(handle, path: Path, timeout: float, on_wait: Callable[[str], None] | None) -> None:  # noqa: ANN001
+def _acquire(handle, path: Path, timeout: float, on_wait: Callable[[str], None] | None) -> None:
     """Take the lock, telling `on_wait` once who holds it while waiting."""
     deadline = time.monotonic() + timeout
     told = False

@@ -26,10 +26,15 @@ def migrate_v2(store: RecordStore, embedder: Embedder) -> None:
         store.meta = store._read_meta()  # another process may have migrated meanwhile
         if store.schema != "2":
             return
-        log.warning("%s: upgrading the index to format %s (nothing indexed is lost)", store.directory, SCHEMA_VERSION)
+        log.warning(
+            "%s: upgrading the index to format %s (nothing indexed is lost)", store.directory, SCHEMA_VERSION
+        )
         with store.transaction():
             store.create_tables()
-            for kind, table, file in (("chunk", "chunks", _V2_FILES[0]), ("sentence", "sentences", _V2_FILES[1])):
+            for kind, table, file in (
+                ("chunk", "chunks", _V2_FILES[0]),
+                ("sentence", "sentences", _V2_FILES[1]),
+            ):
                 ids = [r[0] for r in store.db.execute(f"SELECT id FROM {table} ORDER BY id")]
                 vectors = _old_vectors(store.directory / file, ids)
                 if vectors is None:

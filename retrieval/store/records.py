@@ -180,9 +180,7 @@ class RecordStore:
 
     def _read_meta(self) -> dict[str, str]:
         """The meta table (empty for a new store)."""
-        exists = self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
+        exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
         return dict(self.db.execute("SELECT key, value FROM meta")) if exists else {}
 
     @property
@@ -413,7 +411,7 @@ class RecordStore:
             yield [(r[0], r[1], r[2] or "de") for r in rows]
 
     # ---------- writing ----------
-    def write(self, batch: Batch, on_write=None) -> Written:  # noqa: ANN001
+    def write(self, batch: Batch, on_write=None) -> Written:
         """Store a batch in one transaction, replacing stored articles with the same ids.
 
         `on_write(db, chunk_rows, removed_chunk_ids)` runs inside the transaction, so that stores
@@ -429,7 +427,7 @@ class RecordStore:
             self.set_meta(commit=str(commit))
         return Written(commit, chunk_ids, removed)
 
-    def remove(self, article_ids: Sequence[str], on_write=None) -> Written:  # noqa: ANN001
+    def remove(self, article_ids: Sequence[str], on_write=None) -> Written:
         """Remove articles with their chunks, sentences and vectors, in one transaction."""
         with self.transaction():
             commit = self.commit() + 1
@@ -451,7 +449,10 @@ class RecordStore:
         ids = list(range(first, first + len(batch.sentences)))
         self.db.executemany(
             "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(i, s.article_id, s.ord, s.start, s.end, s.terms, s.cognates) for i, s in zip(ids, batch.sentences, strict=True)],
+            [
+                (i, s.article_id, s.ord, s.start, s.end, s.terms, s.cognates)
+                for i, s in zip(ids, batch.sentences, strict=True)
+            ],
         )
         self._insert_vectors("sentence", ids, batch.sentence_vectors, commit)
         return ids
@@ -477,7 +478,9 @@ class RecordStore:
         """Insert vectors, refusing any that are not finite or of the wrong width."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(ids) and (vectors.shape != (len(ids), self.dim) or not np.isfinite(vectors).all()):
-            raise ValueError(f"{kind} vectors of shape {vectors.shape} for {len(ids)} rows of width {self.dim}")
+            raise ValueError(
+                f"{kind} vectors of shape {vectors.shape} for {len(ids)} rows of width {self.dim}"
+            )
         self.db.executemany(
             f"INSERT INTO {_VECTOR_TABLE[kind]} VALUES (?, ?, ?)",
             [(i, commit, as_blob(v)) for i, v in zip(ids, vectors, strict=True)],
@@ -511,7 +514,10 @@ class RecordStore:
             part = article_ids[start : start + 900]
             marks = ",".join("?" * len(part))
             for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
-                ids = [r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE article_id IN ({marks})", part)]
+                ids = [
+                    r[0]
+                    for r in self.db.execute(f"SELECT id FROM {table} WHERE article_id IN ({marks})", part)
+                ]
                 if kind == "chunk":
                     removed_chunks.extend(ids)
                 self.db.executemany("INSERT INTO removed VALUES (?, ?, ?)", [(kind, i, commit) for i in ids])
@@ -532,16 +538,19 @@ class RecordStore:
             return found
         for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
             vec = _VECTOR_TABLE[kind]
-            orphans = self.db.execute(
-                f"SELECT (SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM {vec} v WHERE v.id = t.id)),"
-                f" (SELECT COUNT(*) FROM {vec} v WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = v.id))"
-            ).fetchone()
-            if orphans[0] or orphans[1]:
-                found.append(f"{self.path}: {orphans[0]} {kind}s without a vector, {orphans[1]} vectors without a {kind}")
+            missing = "SELECT COUNT(*) FROM {} a WHERE NOT EXISTS (SELECT 1 FROM {} b WHERE b.id = a.id)"
+            rows = self.db.execute(missing.format(table, vec)).fetchone()[0]
+            vectors_alone = self.db.execute(missing.format(vec, table)).fetchone()[0]
+            if rows or vectors_alone:
+                found.append(
+                    f"{self.path}: {rows} {kind}s without a vector, {vectors_alone} vectors without a {kind}"
+                )
             if vectors:
                 bad = self.bad_vectors(kind)
                 if bad:
-                    found.append(f"{self.path}: {len(bad)} stored {kind} vectors are damaged (ids {bad[:5]}...)")
+                    found.append(
+                        f"{self.path}: {len(bad)} stored {kind} vectors are damaged (ids {bad[:5]}...)"
+                    )
         return found
 
     def bad_vectors(self, kind: str) -> list[int]:

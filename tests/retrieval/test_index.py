@@ -54,7 +54,7 @@ def test_changed_article_replaces_its_chunks(fake_bot: Newsbot, tmp_path: Path) 
     assert "Donau" in bot.index.article_text("graz-1")
     hits = bot.search("Donau Linz regnete")
     assert hits[0].chunk.article_id == "graz-1"
-    texts = [bot.index.article_text(h.chunk.article_id)[h.chunk.start:h.chunk.end] for h in hits]
+    texts = [bot.index.article_text(h.chunk.article_id)[h.chunk.start : h.chunk.end] for h in hits]
     assert not any("Feuerwehrleute" in t for t in texts)
     assert bot.index.counts()[1] == wien_chunks + 1
 
@@ -76,8 +76,15 @@ def test_cached_lookups_agree_with_sqlite_and_follow_changes(fake_bot: Newsbot, 
     for _ in range(2):  # before and after an update in the same process
         owners = _owners_in_sqlite(index)
         assert owners and index.sentence_owners([*owners, 10**6]) == owners
-        by_article = {a: [r[0] for r in index.records.db.execute(
-            "SELECT id FROM chunks WHERE article_id = ? ORDER BY id", (a,))] for a in ("wien-1", "graz-1")}
+        by_article = {
+            a: [
+                r[0]
+                for r in index.records.db.execute(
+                    "SELECT id FROM chunks WHERE article_id = ? ORDER BY id", (a,)
+                )
+            ]
+            for a in ("wien-1", "graz-1")
+        }
         assert index.chunk_ids_of(["wien-1", "graz-1", "nope"]) == {**by_article, "nope": []}
         chunk_ids = by_article["graz-1"]
         assert [c.id for c in index.chunks([*chunk_ids, 10**6]).values()] == chunk_ids
@@ -88,8 +95,10 @@ def test_cached_lookups_agree_with_sqlite_and_follow_changes(fake_bot: Newsbot, 
         cid = owners[sid][0]
         assert index.chunks([cid])[cid].article_id == index.sentences([sid])[sid].article_id
         path = tmp_path / "changed.jsonl"
-        path.write_text(json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n",
+            encoding="utf-8",
+        )
         fake_bot.index_paths([path], progress=False)
     assert "Donau" in index.article_text("graz-1")
 

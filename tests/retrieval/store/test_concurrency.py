@@ -39,7 +39,11 @@ def test_reader_keeps_answering_and_sees_the_writers_batches(tmp_path: Path) -> 
     write_corpus(corpus, 60)
     subprocess.run(index_command(home, corpus), env=environment(), check=True, capture_output=True)
     extra_articles = [
-        {"id": f"x{i}", "title": f"Zeppelin {i}", "text": f"Ein Zeppelin landete in Salzburg. Es war Flug {i}."}
+        {
+            "id": f"x{i}",
+            "title": f"Zeppelin {i}",
+            "text": f"Ein Zeppelin landete in Salzburg. Es war Flug {i}.",
+        }
         for i in range(40)
     ]
     extra.write_text("\n".join(json.dumps(a) for a in extra_articles) + "\n", encoding="utf-8")
@@ -59,10 +63,14 @@ def test_reader_keeps_answering_and_sees_the_writers_batches(tmp_path: Path) -> 
         answer = reader.answer("Wo landete der Zeppelin?")
         answers += 1
         for citation in answer.citations:  # never a torn read: every quote is in its article
-            text = reader.index.article_text(citation.article_id) if _present(reader, citation.article_id) else None
-            assert text is None or citation.quote.strip("„“\"") in text or citation.quote in text
+            text = (
+                reader.index.article_text(citation.article_id)
+                if _present(reader, citation.article_id)
+                else None
+            )
+            assert text is None or citation.quote.strip('„“"') in text or citation.quote in text
         saw_new += any(a.startswith("x") for a in answer.retrieved)
-    out, err = writer.communicate(timeout=60)
+    _, err = writer.communicate(timeout=60)
     assert writer.returncode == 0, err
     assert answers > 5 and saw_new > 0
     final = reader.answer("Wo landete der Zeppelin?")
@@ -70,7 +78,7 @@ def test_reader_keeps_answering_and_sees_the_writers_batches(tmp_path: Path) -> 
     assert reader.check() == []
 
 
-def _present(bot, article_id: str) -> bool:  # noqa: ANN001
+def _present(bot, article_id: str) -> bool:
     """Whether the article is (still) stored."""
     return article_id in bot.index.records.hashes([article_id])
 
@@ -81,14 +89,15 @@ def test_a_second_writer_waits_and_names_the_holder(tmp_path: Path) -> None:
         "import sys, time; from pathlib import Path; from retrieval.store.lock import write_lock\n"
         "with write_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(30)\n"
     )
-    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
-                              env=environment())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, env=environment()
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         told: list[str] = []
-        with pytest.raises(IndexBusyError, match=f"process {holder.pid}"):
-            with write_lock(path, timeout=0.5, on_wait=told.append):
-                pass
+        busy = pytest.raises(IndexBusyError, match=f"process {holder.pid}")
+        with busy, write_lock(path, timeout=0.5, on_wait=told.append):
+            pass
         assert told and str(holder.pid) in told[0]
         holder.kill()  # a killed holder's lock is simply taken over
         holder.wait()

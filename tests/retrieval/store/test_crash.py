@@ -45,7 +45,17 @@ def write_corpus(path: Path, n: int, seed: int = 5) -> list[dict]:
 
 def index_command(home: Path, corpus: Path) -> list[str]:
     """The CLI call that indexes the corpus with the fast demo embedder."""
-    return [sys.executable, "-m", "bot.cli", "--home", str(home), "--embedder", "demo-hash", "index", str(corpus)]
+    return [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--home",
+        str(home),
+        "--embedder",
+        "demo-hash",
+        "index",
+        str(corpus),
+    ]
 
 
 def environment() -> dict[str, str]:
@@ -99,7 +109,10 @@ def test_sigkill_while_indexing_never_breaks_the_index(tmp_path: Path) -> None:
     previous: set[str] = set()
     while kills < KILLS:
         process = subprocess.Popen(
-            index_command(home, corpus), env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            index_command(home, corpus),
+            env=environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(rng.uniform(0.2, 2.5))
         finished = process.poll() is not None

@@ -35,7 +35,7 @@ def test_adding_ten_articles_touches_only_their_rows(built: tuple[Newsbot, Path]
     read_back: list[int] = []
     original = index.records.added_since
 
-    def counting(kind: str, commit: int, batch: int = 50_000):  # noqa: ANN202
+    def counting(kind: str, commit: int, batch: int = 50_000):
         for ids, vectors in original(kind, commit, batch):
             read_back.append(len(ids))
             yield ids, vectors
@@ -45,7 +45,9 @@ def test_adding_ten_articles_touches_only_their_rows(built: tuple[Newsbot, Path]
     ten = tmp / "ten.jsonl"
     ten.write_text(
         "\n".join(
-            json.dumps({"id": f"new-{i}", "title": f"Neu {i}", "text": f"Ein neuer Artikel Nummer {i}. Er ist kurz."})
+            json.dumps(
+                {"id": f"new-{i}", "title": f"Neu {i}", "text": f"Ein neuer Artikel Nummer {i}. Er ist kurz."}
+            )
             for i in range(10)
         )
         + "\n",
@@ -75,5 +77,7 @@ def test_removing_ten_articles_is_as_cheap(built: tuple[Newsbot, Path]) -> None:
     removed = bot.remove([f"a{i:04d}" for i in range(10)])
     assert len(removed) == 10
     assert db.total_changes - before < 600
-    assert not bot.search("Nummer 3", 50) or all(h.chunk.article_id != "a0003" for h in bot.search("Nummer 3", 50))
+    assert not bot.search("Nummer 3", 50) or all(
+        h.chunk.article_id != "a0003" for h in bot.search("Nummer 3", 50)
+    )
     assert bot.check() == []
