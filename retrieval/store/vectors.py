@@ -9,9 +9,10 @@ the original sources; a snapshot that fails any check when opened is rebuilt fro
 Two tiers, chosen by size:
 - "flat": exact inner product (`IndexIDMap2(IndexFlatIP)`) while the kind has at most `exact_max`
   vectors;
-- "ivf": an inverted file with PQ codes above it (a few dozen bytes a vector, no float32 copy),
-  searched in `nprobe` lists for max(refine * k, REFINE_MIN) candidates that are then re-scored
-  exactly with the store's own vectors, so the scores returned are exact inner products.
+- "ivf": an inverted file with PQ codes above it (72 bytes a 512-d vector with its id, no float32),
+  searched in `nprobe` lists for max(refine * k, REFINE_PER_MILLION * count / 1M) candidates that
+  are then re-scored exactly with the store's own vectors, so the scores returned are exact inner
+  products.
 """
 
 from __future__ import annotations
@@ -48,13 +49,14 @@ SAVE_LAG_SHARE = 0.10
 # The ivf tier is retrained (rebuilt) once the kind has grown this many times since training, and
 # goes back to the flat tier when it has shrunk to half of exact_max.
 RETRAIN_GROWTH = 4
-# ivf tier parameters, chosen by measurement on 1M x 512 clustered unit vectors (2,000 centroids,
-# top-1 cosine 0.72, 2 busy cores): IVF1024,PQ64 trained on 65,536 rows in ~70 s, 32 lists searched,
-# 200 candidates re-scored for k=10: recall@10 0.98, p50 2-7 ms; trained at 250k (IVF512) and grown
-# to 1M without retraining: recall@10 0.97. Candidates per result wanted (at least REFINE_MIN),
-# lists per sqrt(count) (at most NLIST_MAX), lists searched, training rows.
+# ivf tier parameters, chosen by measurement on clustered 512-d unit vectors (2,000 centroids, top-1
+# cosine 0.72, top-10 0.69; 2 busy cores). 1M: IVF1024,PQ64 trained on 65,536 rows in ~70 s, 32
+# lists searched, 200 candidates re-scored for k=10: recall@10 0.98, p50 2-7 ms; trained at 250k
+# (IVF512) and grown to 1M: 0.97. 2.5M: 200 candidates give 0.94, 400 give 0.976: PQ's ranking
+# errors grow with density, so the candidates do too (REFINE_PER_MILLION per million vectors, at
+# least REFINE per result wanted). Lists: one per sqrt(count), at most NLIST_MAX.
 REFINE = 10
-REFINE_MIN = 200
+REFINE_PER_MILLION = 200
 NLIST_PER_SQRT = 1.0
 NLIST_MAX = 1024
 NPROBE = 32
@@ -293,7 +295,7 @@ class FaissVectors:
         self.exact_max = int(exact_max)
         self.index_path = self.directory / f"{kind}.faiss"
         self.meta_path = self.directory / f"{kind}.json"
-        self.refine, self.refine_min = REFINE, REFINE_MIN
+        self.refine, self.refine_per_million = REFINE, REFINE_PER_MILLION
         # What this instance did, for tests and reports.
         self.rebuilds = 0
         self.rows_added = 0
@@ -314,8 +316,9 @@ class FaissVectors:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k stored vectors with the highest inner product with `query`: (id, score) best first.
 
-        Flat tier: exact. ivf tier: max(refine * k, refine_min) candidates from `nprobe` lists,
-        re-scored with the store's exact vectors, so the scores are exact inner products."""
+        Flat tier: exact. ivf tier: max(refine * k, refine_per_million * count / 1M) candidates from
+        `nprobe` lists, re-scored with the store's exact vectors, so the scores are exact inner
+        products."""
         self._ensure()
         if k <= 0 or self._index.ntotal == 0:
             return []
@@ -693,11 +696,17 @@ class FaissVectors:
         return self._checked(sample, len(sample))
 
     # ---------- searching the ivf tier ----------
+    def _candidates(self, k: int) -> int:
+        """How many ivf candidates to re-score for the k best."""
+        total = int(self._index.ntotal)
+        by_size = math.ceil(self.refine_per_million * total / 1_000_000)
+        return min(total, max(k, self.refine * k, by_size))
+
     def _refined_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """ivf candidates re-scored with the store's exact vectors; the k best. A candidate the
         store has removed since the last catch-up (KeyError) makes it catch up and search again."""
         for attempt in range(2):
-            wanted = min(self._index.ntotal, max(k, self.refine * k, self.refine_min))
+            wanted = self._candidates(k)
             _, found = self._index.search(vector, wanted)
             ids = found[0][found[0] >= 0]
             if not len(ids):
