@@ -9,9 +9,10 @@ the original sources; a snapshot that fails any check when opened is rebuilt fro
 Two tiers, chosen by size:
 - "flat": exact inner product (`IndexIDMap2(IndexFlatIP)`) while the kind has at most `exact_max`
   vectors;
-- "ivf": an inverted file with PQ codes above it (a few dozen bytes a vector, no float32 copy),
-  searched in `nprobe` lists for `refine * k` candidates that are then re-scored exactly with the
-  store's own vectors, so the scores returned are exact inner products.
+- "ivf": an inverted file with PQ codes above it (72 bytes a 512-d vector with its id, no float32),
+  searched in `nprobe` lists for max(refine * k, REFINE_PER_MILLION * count / 1M) candidates that
+  are then re-scored exactly with the store's own vectors, so the scores returned are exact inner
+  products.
 """
 
 from __future__ import annotations
@@ -48,17 +49,22 @@ SAVE_LAG_SHARE = 0.10
 # The ivf tier is retrained (rebuilt) once the kind has grown this many times since training, and
 # goes back to the flat tier when it has shrunk to half of exact_max.
 RETRAIN_GROWTH = 4
-# ivf tier, chosen by measurement at 1M x 512 (see the branch report): candidates re-scored exactly
-# per result wanted, lists per sqrt(count), share of the lists searched, training set size.
-REFINE = 20
+# ivf tier parameters, chosen by measurement on clustered 512-d unit vectors (2,000 centroids, top-1
+# cosine 0.72, top-10 0.69; 2 busy cores). 1M: IVF1024,PQ64 trained on 65,536 rows in ~70 s, 32
+# lists searched, 200 candidates re-scored for k=10: recall@10 0.98, p50 2-7 ms; trained at 250k
+# (IVF512) and grown to 1M: 0.97. 2.5M: 200 candidates give 0.94, 400 give 0.976: PQ's ranking
+# errors grow with density, so the candidates do too (REFINE_PER_MILLION per million vectors, at
+# least REFINE per result wanted). Lists: one per sqrt(count), at most NLIST_MAX.
+REFINE = 10
+REFINE_PER_MILLION = 200
 NLIST_PER_SQRT = 1.0
-NPROBE_SHARE = 1 / 32
-NPROBE_MIN = 16
-TRAIN_PER_LIST = 64
-TRAIN_MIN = 65_536
-TRAIN_MAX = 131_072
+NLIST_MAX = 1024
+NPROBE = 32
+TRAIN_SIZE = 65_536
 # Fewer training points per centroid than this and FAISS's k-means warns (and degrades).
 _MIN_POINTS_PER_CENTROID = 39
+# Below this many vectors an ivf index cannot be trained (16 PQ centroids need 39 points each).
+_IVF_MIN_ROWS = _MIN_POINTS_PER_CENTROID * 16
 _CATCH_UP_ROUNDS = 4
 _READ_RETRIES = 3
 _NORM_BLOCK = 65_536
@@ -95,7 +101,8 @@ class VectorSource(Protocol):
         ...
 
     def vectors_of(self, kind: str, ids: Sequence[int]) -> np.ndarray:
-        """float32 (len(ids), dim), same order; exact stored vectors."""
+        """float32 (len(ids), dim), same order; exact stored vectors. An id no longer stored
+        raises KeyError (or comes back as a row of NaN): the index then catches up and retries."""
         ...
 
     def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:
@@ -150,8 +157,8 @@ class IvfParams:
 
 def ivf_params(count: int, dim: int, available: int | None = None) -> IvfParams:
     """The ivf tier's parameters for `count` vectors of `dim`, trained on at most `available` rows."""
-    nlist = _power_of_two(NLIST_PER_SQRT * math.sqrt(max(count, 1)), 16, 1 << 16)
-    train_size = min(count, TRAIN_MAX, max(TRAIN_PER_LIST * nlist, TRAIN_MIN))
+    nlist = _power_of_two(NLIST_PER_SQRT * math.sqrt(max(count, 1)), 16, NLIST_MAX)
+    train_size = min(count, TRAIN_SIZE)
     if available is not None:
         train_size = min(train_size, available)
     while nlist > 1 and train_size < _MIN_POINTS_PER_CENTROID * nlist:
@@ -159,7 +166,7 @@ def ivf_params(count: int, dim: int, available: int | None = None) -> IvfParams:
     nbits = 8
     while nbits > 4 and train_size < _MIN_POINTS_PER_CENTROID * (1 << nbits):
         nbits -= 1
-    nprobe = min(nlist, max(NPROBE_MIN, round(nlist * NPROBE_SHARE)))
+    nprobe = min(nlist, NPROBE)
     return IvfParams(nlist, _pq_segments(dim), nbits, nprobe, max(train_size, 1))
 
 
@@ -288,7 +295,7 @@ class FaissVectors:
         self.exact_max = int(exact_max)
         self.index_path = self.directory / f"{kind}.faiss"
         self.meta_path = self.directory / f"{kind}.json"
-        self.refine = REFINE
+        self.refine, self.refine_per_million = REFINE, REFINE_PER_MILLION
         # What this instance did, for tests and reports.
         self.rebuilds = 0
         self.rows_added = 0
@@ -309,8 +316,9 @@ class FaissVectors:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k stored vectors with the highest inner product with `query`: (id, score) best first.
 
-        Flat tier: exact. ivf tier: `refine * k` candidates from `nprobe` lists, re-scored with the
-        store's exact vectors, so the scores are exact inner products."""
+        Flat tier: exact. ivf tier: max(refine * k, refine_per_million * count / 1M) candidates from
+        `nprobe` lists, re-scored with the store's exact vectors, so the scores are exact inner
+        products."""
         self._ensure()
         if k <= 0 or self._index.ntotal == 0:
             return []
@@ -583,9 +591,13 @@ class FaissVectors:
         else:
             log.warning("%s: %s", self.index_path, reason)
 
+    def _wants_ivf(self, count: int) -> bool:
+        """Whether `count` vectors belong in the ivf tier."""
+        return count > self.exact_max and count >= _IVF_MIN_ROWS
+
     def _tier_change(self, count: int) -> str | None:
         """Why `count` vectors need another tier or a retrained one (None when the tier fits)."""
-        if self._tier == FLAT and count > self.exact_max:
+        if self._tier == FLAT and self._wants_ivf(count):
             return f"{count} vectors exceed exact search's {self.exact_max}; building the ivf tier"
         if self._tier == IVF and count > RETRAIN_GROWTH * self._trained_on:
             return f"{count} vectors, {RETRAIN_GROWTH}x more than trained on; retraining the ivf tier"
@@ -629,7 +641,7 @@ class FaissVectors:
             log.warning("%s: %s; rebuilding it from the record store", self.index_path, reason)
         self._index = None  # free the old one before building the new one
         count = self.source.count(self.kind)
-        if count > self.exact_max:
+        if self._wants_ivf(count):
             self._new_ivf(count)
         else:
             self._new_flat()
@@ -653,6 +665,12 @@ class FaissVectors:
         """An empty ivf index trained on a sample of the store's vectors."""
         wanted = ivf_params(count, self.dim)
         sample = self._checked_sample(wanted.train_size)
+        if len(sample) < _IVF_MIN_ROWS:
+            log.warning(
+                "%s: the store gave %d vectors to train on; exact search", self.index_path, len(sample)
+            )
+            self._new_flat()
+            return
         params = ivf_params(count, self.dim, available=len(sample))
         started = time.monotonic()
         with _build_threads(params.train_size) as faiss:
@@ -678,14 +696,28 @@ class FaissVectors:
         return self._checked(sample, len(sample))
 
     # ---------- searching the ivf tier ----------
+    def _candidates(self, k: int) -> int:
+        """How many ivf candidates to re-score for the k best."""
+        total = int(self._index.ntotal)
+        by_size = math.ceil(self.refine_per_million * total / 1_000_000)
+        return min(total, max(k, self.refine * k, by_size))
+
     def _refined_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """ivf candidates re-scored with the store's exact vectors; the k best."""
-        wanted = min(self._index.ntotal, max(k, self.refine * k))
-        _, found = self._index.search(vector, wanted)
-        ids = found[0][found[0] >= 0]
-        if not len(ids):
-            return []
-        exact = np.asarray(self.source.vectors_of(self.kind, ids.tolist()), dtype=np.float32)
+        """ivf candidates re-scored with the store's exact vectors; the k best. A candidate the
+        store has removed since the last catch-up (KeyError) makes it catch up and search again."""
+        for attempt in range(2):
+            wanted = self._candidates(k)
+            _, found = self._index.search(vector, wanted)
+            ids = found[0][found[0] >= 0]
+            if not len(ids):
+                return []
+            try:
+                exact = np.asarray(self.source.vectors_of(self.kind, ids.tolist()), dtype=np.float32)
+                break
+            except KeyError:
+                if attempt:
+                    raise
+                self._catch_up()
         scores = exact @ vector[0]
         keep = np.isfinite(scores)  # a row the store no longer has may come back as NaN
         ids, scores = ids[keep], scores[keep]

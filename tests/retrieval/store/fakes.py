@@ -58,8 +58,11 @@ class FakeSource:
     Counts what derived indexes ask of it: `yielded` rows handed out by added_since, `calls` per
     method. Ids are global, increasing and never reused."""
 
-    def __init__(self, dim: int, store_id: str = "store-a", dtype: type = np.float32) -> None:
+    def __init__(
+        self, dim: int, store_id: str = "store-a", dtype: type = np.float32, missing: str = "nan"
+    ) -> None:
         self.dim = dim
+        self.missing = missing  # vectors_of for an id not stored: "nan" rows or "raise" KeyError
         self._store_id = store_id
         self._commit = 0
         self._next_id = 1
@@ -121,7 +124,7 @@ class FakeSource:
         return np.array([i for i, c in self._kinds[kind].removed if c > commit], dtype=np.int64)
 
     def vectors_of(self, kind: str, ids: Sequence[int]) -> np.ndarray:
-        """Stored vectors of these ids in order; NaN rows for ids not stored."""
+        """Stored vectors of these ids in order; NaN rows (or KeyError) for ids not stored."""
         self.calls["vectors_of"] += 1
         all_ids, vectors, _ = self._kinds[kind].joined()
         wanted = np.asarray(ids, dtype=np.int64)
@@ -130,6 +133,8 @@ class FakeSource:
             rows = np.clip(np.searchsorted(all_ids, wanted), 0, len(all_ids) - 1)
             ok = (all_ids[rows] == wanted) & self._kinds[kind].alive_ids(wanted)
             out[ok] = vectors[rows[ok]]
+        if self.missing == "raise" and np.isnan(out[:, 0]).any():
+            raise KeyError(f"no stored {kind} vector for ids {wanted[np.isnan(out[:, 0])][:5].tolist()}")
         return out
 
     def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:

@@ -355,6 +355,19 @@ def test_ivf_tier_catches_up_and_drops_removed_ids(tmp_path: Path, ivf_source: F
         assert reader.search(vector, 1)[0][0] == new_id
 
 
+@pytest.mark.parametrize("missing", ["nan", "raise"])
+def test_ivf_search_skips_ids_removed_since_the_last_refresh(tmp_path: Path, missing: str) -> None:
+    source = FakeSource(64, missing=missing)
+    source.add("chunk", clustered(4000, 64, centroids=40, spread=0.6, seed=11))
+    reader = FaissVectors(tmp_path, "chunk", 64, source, exact_max=2000)
+    query = clustered(1, 64, centroids=40, spread=0.6, seed=12)[0]
+    best = [i for i, _ in reader.search(query, 5)]
+    source.remove("chunk", best[:2])  # another process; the reader has not refreshed
+    found = [i for i, _ in reader.search(query, 5)]
+    assert found[:3] == best[2:] and not set(found) & set(best[:2])
+    assert (reader.commit == source.commit()) == (missing == "raise")  # KeyError made it catch up
+
+
 def test_tier_follows_the_size(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     source = FakeSource(64)
     ids = source.add("chunk", clustered(1900, 64, centroids=40, spread=0.6, seed=1))
@@ -369,6 +382,14 @@ def test_tier_follows_the_size(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     source.remove("chunk", ids.tolist() + list(range(1901, 3001)))  # down to exact_max / 2
     index.refresh()
     assert index.tier == "flat" and len(index) == 1000
+
+
+def test_too_few_vectors_to_train_stay_exact(tmp_path: Path, source: FakeSource, queries: np.ndarray) -> None:
+    index = FaissVectors(tmp_path, "sentence", DIM, source, exact_max=10)  # 300 sentence vectors
+    assert index.tier == "flat" and index.rebuilds == 1
+    assert [i for i, _ in index.search(queries[0], 10)] == brute_force(source, queries[0], 10, "sentence")
+    index.refresh()
+    assert index.rebuilds == 1
 
 
 def test_ivf_retrains_after_growing_fourfold(tmp_path: Path) -> None:
