@@ -415,9 +415,12 @@ class FaissVectors:
         try:
             loaded = self._load_snapshot()
         except _BadSnapshot as bad:
-            fresh = not self.index_path.exists() and not self.meta_path.exists()
-            quiet = fresh and self.source.count(self.kind) == 0
-            self._rebuild(None if quiet else str(bad))
+            if not self.index_path.exists() and not self.meta_path.exists():
+                # never written (a new index) or deleted: built from the store, nothing was damaged
+                log.info("%s: %s; building it from the record store", self.index_path, bad)
+                self._rebuild(None)
+            else:
+                self._rebuild(str(bad))
             return
         self._adopt(loaded)
         self._catch_up(verify=True)
