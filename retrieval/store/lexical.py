@@ -15,6 +15,11 @@ query term counts each time it occurs, an unknown term is skipped).
 A tombstone `(chunk_id, upto)` hides that chunk's postings in segments numbered <= `upto` (the newest
 segment number at the time of the removal), so a chunk id that is added again after its removal is
 live again in its new segment. Merged rows get a new segment number and never hold dead postings.
+
+`postings` is a rowid table with a unique index on (term, segment), not a WITHOUT ROWID table keyed
+by them: a WITHOUT ROWID B-tree reads the whole record of every large row its key comparisons touch
+(measured at 1M chunks: 1.3 ms to list the segments of a common term, against 0.02 ms here), and the
+file is about a quarter larger.
 """
 
 from __future__ import annotations
@@ -54,15 +59,16 @@ _SQL_VARS = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS postings(
+    id INTEGER PRIMARY KEY,
     term TEXT NOT NULL,
     seg INTEGER NOT NULL,
     level INTEGER NOT NULL,
     n INTEGER NOT NULL,
     ids BLOB NOT NULL,
     tfs BLOB NOT NULL,
-    lens BLOB NOT NULL,
-    PRIMARY KEY (term, seg)
-) WITHOUT ROWID;
+    lens BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS postings_term ON postings(term, seg);
 CREATE TABLE IF NOT EXISTS lexical_docs(chunk_id INTEGER PRIMARY KEY, len INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS lexical_dead(chunk_id INTEGER PRIMARY KEY, upto INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS lexical_stats(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
