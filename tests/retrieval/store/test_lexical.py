@@ -332,7 +332,8 @@ def test_check_reports_damage_and_search_refuses_a_damaged_row() -> None:
     assert store.search(["a"], 5)[0][0] == 1
     with db:
         db.execute(
-            "INSERT INTO postings SELECT term, 99, level, n, ids, tfs, lens FROM postings WHERE term = 'a'"
+            "INSERT INTO postings(term, seg, level, n, ids, tfs, lens) "
+            "SELECT term, 99, level, n, ids, tfs, lens FROM postings WHERE term = 'a'"
         )
     assert any("'a' has two live postings" in p for p in store.check())
 
