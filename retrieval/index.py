@@ -239,35 +239,33 @@ class NewsIndex:
     def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
         """The chunk ids of each given article, ascending."""
         found = self._article_chunks.get_many(
-            list(article_ids), lambda ids: {a: self.records.chunk_ids_of(a) for a in ids}
+            list(article_ids), self.records.chunk_ids_of
         )
         return {a: list(found.get(a, ())) for a in article_ids}
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
         """For each sentence id, the chunks that contain it (ascending ids)."""
-        out = {}
-        for sid in sentence_ids:
-            owners = self.records.sentence_owners(int(sid))
-            if owners:
-                out[int(sid)] = owners
-        return out
+        return self.records.sentence_owners(sentence_ids)
 
     def article_mean_vector(self, article_id: str) -> tuple[np.ndarray, float]:
         """The mean of an article's chunk vectors and its norm, cached."""
+        return self.article_mean_vectors([article_id])[article_id]
+
+    def article_mean_vectors(self, article_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, float]]:
+        """The mean chunk vector and its norm of each given article, cached (loaded together)."""
 
         def load(ids: list[str]) -> dict[str, tuple[np.ndarray, float]]:
+            chunk_ids = self.chunk_ids_of(ids)
+            flat = [c for a in ids for c in chunk_ids[a]]
+            vectors = dict(zip(flat, self.chunk_vectors_of(flat), strict=True))
             out = {}
             for a in ids:
-                chunk_ids = self.chunk_ids_of([a])[a]
-                mean = (
-                    self.chunk_vectors_of(chunk_ids).mean(axis=0)
-                    if chunk_ids
-                    else np.zeros(self.embedder.dim, dtype=np.float32)
-                )
+                rows = [vectors[c] for c in chunk_ids[a]]
+                mean = np.mean(rows, axis=0) if rows else np.zeros(self.embedder.dim, dtype=np.float32)
                 out[a] = (mean, float(np.linalg.norm(mean)))
             return out
 
-        return self._article_means.get_many([article_id], load)[article_id]
+        return self._article_means.get_many(list(article_ids), load)
 
     def sentence_vectors_of(self, ids: Sequence[int]) -> np.ndarray:
         """Stored vectors of the given sentences."""

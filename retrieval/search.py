@@ -199,8 +199,5 @@ class Searcher:
 
     def _article_similarity(self, article_ids: list[str], vector: np.ndarray) -> dict[str, float]:
         """Similarity of the question to each article's mean chunk vector."""
-        out = {}
-        for article_id in article_ids:
-            mean, norm = self.index.article_mean_vector(article_id)
-            out[article_id] = float(mean @ vector / max(norm, 1e-9))
-        return out
+        means = self.index.article_mean_vectors(article_ids)
+        return {a: float(mean @ vector / max(norm, 1e-9)) for a, (mean, norm) in means.items()}

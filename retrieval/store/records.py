@@ -382,19 +382,35 @@ class RecordStore:
         rows = self._by_ids("SELECT id, terms, cognates FROM sentences", [int(i) for i in ids])
         return {r[0]: (r[1], r[2]) for r in rows}
 
-    def chunk_ids_of(self, article_id: str) -> list[int]:
-        """An article's chunk ids, ascending."""
-        rows = self.db.execute("SELECT id FROM chunks WHERE article_id = ? ORDER BY id", (article_id,))
-        return [r[0] for r in rows]
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
+        """The chunk ids of each given article, ascending (an unknown article has none)."""
+        out: dict[str, list[int]] = {a: [] for a in article_ids}
+        ids = list(out)
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            query = f"SELECT article_id, id FROM chunks WHERE article_id IN ({marks}) ORDER BY id"
+            for article_id, chunk_id in self.db.execute(query, part):
+                out[article_id].append(chunk_id)
+        return out
 
-    def sentence_owners(self, sentence_id: int) -> list[int]:
-        """The chunks that contain a sentence, ascending."""
+    def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
+        """For each sentence, the chunks that contain it, ascending (left out when none)."""
         span = int(self.meta.get("max_chunk_span", "1"))
-        rows = self.db.execute(
-            "SELECT id FROM chunks WHERE first_sentence BETWEEN ? AND ? AND last_sentence >= ? ORDER BY id",
-            (sentence_id - span + 1, sentence_id, sentence_id),
-        )
-        return [r[0] for r in rows]
+        wanted = sorted({int(s) for s in sentence_ids})
+        out: dict[int, list[int]] = {}
+        for start in range(0, len(wanted), 400):
+            part = wanted[start : start + 400]
+            ranges = " OR ".join(["first_sentence BETWEEN ? AND ?"] * len(part))
+            values = [v for sid in part for v in (sid - span + 1, sid)]
+            rows = self.db.execute(
+                f"SELECT id, first_sentence, last_sentence FROM chunks WHERE {ranges} ORDER BY id", values
+            ).fetchall()
+            for sid in part:
+                owners = [cid for cid, first, last in rows if first <= sid <= last]
+                if owners:
+                    out[sid] = owners
+        return out
 
     def chunk_texts(self, after: int = 0, batch: int = 5_000) -> Iterator[list[tuple[int, str, str]]]:
         """(chunk id, chunk text, article language) of every chunk, in batches by id."""
