@@ -19,6 +19,7 @@ from retrieval.embeddings import Embedder
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError
 from retrieval.language import terms
 from retrieval.store.lexical import LexicalStore
+from retrieval.store.migrate import embed_stored
 from retrieval.store.records import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -238,9 +239,7 @@ class NewsIndex:
 
     def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
         """The chunk ids of each given article, ascending."""
-        found = self._article_chunks.get_many(
-            list(article_ids), self.records.chunk_ids_of
-        )
+        found = self._article_chunks.get_many(list(article_ids), self.records.chunk_ids_of)
         return {a: list(found.get(a, ())) for a in article_ids}
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -371,7 +370,7 @@ class NewsIndex:
             bad = self.records.bad_vectors(kind)
             if bad:
                 progress(f"re-embedding {len(bad)} damaged {kind} vectors")
-                self.records.replace_vectors(kind, bad, self._embed_again(kind, bad))
+                self.records.replace_vectors(kind, bad, embed_stored(self.records, kind, bad, self.embedder))
                 done.append(f"re-embedded {len(bad)} {kind} vectors")
         progress("rebuilding the lexical index")
         with self.records.transaction():
@@ -387,15 +386,6 @@ class NewsIndex:
             done.append(f"rebuilt the {kind} vector index ({len(vectors)} vectors)")
         self.refresh()
         return done
-
-    def _embed_again(self, kind: str, ids: list[int]) -> np.ndarray:
-        """Vectors for stored rows, embedded from the stored text."""
-        records: dict[int, ChunkRecord] | dict[int, SentenceRecord]
-        records = self.records.chunks(ids) if kind == "chunk" else self.records.sentences(ids)
-        texts = [
-            self.records.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids
-        ]
-        return self.embedder.embed(texts)
 
     def close(self) -> None:
         """Close the store."""

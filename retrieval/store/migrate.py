@@ -39,7 +39,7 @@ def migrate_v2(store: RecordStore, embedder: Embedder) -> None:
                 vectors = _old_vectors(store.directory / file, ids)
                 if vectors is None:
                     log.warning("%s: unreadable or out of date; embedding the %ss again", file, kind)
-                    vectors = _embed_stored(store, kind, ids, embedder)
+                    vectors = embed_stored(store, kind, ids, embedder)
                 store.db.executemany(
                     f"INSERT OR REPLACE INTO {kind}_vectors VALUES (?, 1, ?)",
                     [(i, as_blob(v)) for i, v in zip(ids, vectors, strict=True)],
@@ -95,14 +95,16 @@ def _old_vectors(path: Path, ids: list[int]) -> np.ndarray | None:
     return vectors if bool(np.all((norms > 0.5) & (norms < 2.0))) else None
 
 
-def _embed_stored(store: RecordStore, kind: str, ids: list[int], embedder: Embedder) -> np.ndarray:
-    """Vectors embedded again from the stored article text."""
+def embed_stored(store: RecordStore, kind: str, ids: list[int], embedder: Embedder) -> np.ndarray:
+    """Vectors of stored rows embedded again from the stored article text (chunks composed from
+    their sentences, as when they were indexed)."""
     if kind == "sentence":
         records = store.sentences(ids)
         texts = [store.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids]
         return embedder.embed(texts) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
     out = []
-    for record in store.chunks(ids).values():
+    records = store.chunks(ids)
+    for record in (records[i] for i in ids):
         sentence_ids = list(range(record.first_sentence, record.last_sentence + 1))
         sentences = store.sentences(sentence_ids)
         text = store.article_text(record.article_id)
