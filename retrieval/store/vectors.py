@@ -396,9 +396,8 @@ class FaissVectors:
         try:
             probe._adopt(probe._load_snapshot(check_norms=False))
         except _BadSnapshot as bad:
-            missing = not self.index_path.exists() and not self.meta_path.exists()
-            if missing and self.source.count(self.kind) == 0:
-                return []
+            if not self.index_path.exists() and not self.meta_path.exists():
+                return []  # not written yet (or deleted): built from the store on first use
             return [f"{self.index_path}: {bad}"]
         problems: list[str] = []
         probe._catch_up(problems=problems, verify=True)
