@@ -395,21 +395,17 @@ class RecordStore:
         return out
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
-        """For each sentence, the chunks that contain it, ascending (left out when none)."""
+        """For each sentence, the chunks that contain it, ascending (left out when none). One
+        indexed range query per sentence: SQLite scans the table for an OR of ranges."""
         span = int(self.meta.get("max_chunk_span", "1"))
-        wanted = sorted({int(s) for s in sentence_ids})
         out: dict[int, list[int]] = {}
-        for start in range(0, len(wanted), 400):
-            part = wanted[start : start + 400]
-            ranges = " OR ".join(["first_sentence BETWEEN ? AND ?"] * len(part))
-            values = [v for sid in part for v in (sid - span + 1, sid)]
+        for sid in dict.fromkeys(int(s) for s in sentence_ids):
             rows = self.db.execute(
-                f"SELECT id, first_sentence, last_sentence FROM chunks WHERE {ranges} ORDER BY id", values
+                "SELECT id FROM chunks WHERE first_sentence BETWEEN ? AND ? AND last_sentence >= ? ORDER BY id",
+                (sid - span + 1, sid, sid),
             ).fetchall()
-            for sid in part:
-                owners = [cid for cid, first, last in rows if first <= sid <= last]
-                if owners:
-                    out[sid] = owners
+            if rows:
+                out[sid] = [r[0] for r in rows]
         return out
 
     def chunk_texts(self, after: int = 0, batch: int = 5_000) -> Iterator[list[tuple[int, str, str]]]:
