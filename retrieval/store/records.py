@@ -401,7 +401,8 @@ class RecordStore:
         out: dict[int, list[int]] = {}
         for sid in dict.fromkeys(int(s) for s in sentence_ids):
             rows = self.db.execute(
-                "SELECT id FROM chunks WHERE first_sentence BETWEEN ? AND ? AND last_sentence >= ? ORDER BY id",
+                "SELECT id FROM chunks WHERE first_sentence BETWEEN ? AND ? AND last_sentence >= ? "
+                "ORDER BY id",
                 (sid - span + 1, sid, sid),
             ).fetchall()
             if rows:
