@@ -137,7 +137,8 @@ class Newsbot:
         """Remove articles by id; returns the ids that were indexed (and are now gone)."""
         with self._write_lock():
             index = self.index
-            known = [a for a in dict.fromkeys(article_ids) if a in index.records.hashes(list(article_ids))]
+            stored = index.records.hashes(list(article_ids))
+            known = [a for a in dict.fromkeys(article_ids) if a in stored]
             if known:
                 index.remove(known)
             return known

@@ -306,13 +306,13 @@ class RecordStore:
             rows = [(v,) for _, v in self._by_ids(f"SELECT id, vec FROM {table}", chosen)]
         return from_blobs([r[0] for r in rows], self.dim)
 
-    def _by_ids(self, select: str, ids: Sequence[int]) -> list[tuple]:
-        """Rows of `select ... WHERE id IN (ids)`, in chunks that SQLite accepts."""
+    def _by_ids(self, select: str, ids: Sequence[int | str], column: str = "id") -> list[tuple]:
+        """Rows of `select ... WHERE column IN (ids)`, in chunks that SQLite accepts."""
         out: list[tuple] = []
         for start in range(0, len(ids), 900):
             part = list(ids[start : start + 900])
             marks = ",".join("?" * len(part))
-            out.extend(self.db.execute(f"{select} WHERE id IN ({marks})", part))
+            out.extend(self.db.execute(f"{select} WHERE {column} IN ({marks})", part))
         return out
 
     # ---------- reading records ----------
@@ -344,13 +344,7 @@ class RecordStore:
         """Content hash of each stored article (of the given ones, or all)."""
         if article_ids is None:
             return dict(self.db.execute("SELECT id, hash FROM articles"))
-        out: dict[str, str] = {}
-        ids = list(article_ids)
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            out.update(self.db.execute(f"SELECT id, hash FROM articles WHERE id IN ({marks})", part))
-        return out
+        return dict(self._by_ids("SELECT id, hash FROM articles", list(article_ids)))
 
     def articles(self) -> list[ArticleSummary]:
         """All articles with their chunk counts, by date then id."""
@@ -385,13 +379,9 @@ class RecordStore:
     def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
         """The chunk ids of each given article, ascending (an unknown article has none)."""
         out: dict[str, list[int]] = {a: [] for a in article_ids}
-        ids = list(out)
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            query = f"SELECT article_id, id FROM chunks WHERE article_id IN ({marks}) ORDER BY id"
-            for article_id, chunk_id in self.db.execute(query, part):
-                out[article_id].append(chunk_id)
+        rows = self._by_ids("SELECT article_id, id FROM chunks", list(out), column="article_id")
+        for article_id, chunk_id in sorted(rows, key=lambda row: row[1]):
+            out[article_id].append(chunk_id)
         return out
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, list[int]]:
