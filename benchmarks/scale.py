@@ -37,6 +37,8 @@ from retrieval.config import Settings  # noqa: E402
 from retrieval.documents import Article, load_articles  # noqa: E402
 from retrieval.pipeline import Newsbot  # noqa: E402
 
+# Articles per written batch (one transaction): up to this many, fewer for small N so that the
+# index ends close to N chunks (~8 chunks an article).
 ARTICLES_PER_BATCH = 1_000
 CENTROIDS = 256
 QUERIES = 200
@@ -67,6 +69,7 @@ class Synthesizer:
 
         self.rng = np.random.default_rng(seed)
         self.random = random.Random(seed)
+        self.articles_per_batch = ARTICLES_PER_BATCH
         sentences = [
             a.text[s.start : s.end] for a in articles[:400] for s in split_sentences(a.text, a.title)
         ]
@@ -129,7 +132,8 @@ def synthetic_batch(number: int, size: int = 3, overlap: int = 1):
     assert synth is not None
     synth.rng = np.random.default_rng(number)
     synth.random = random.Random(number)
-    articles = [synth.article(number * ARTICLES_PER_BATCH + i) for i in range(ARTICLES_PER_BATCH)]
+    per_batch = synth.articles_per_batch
+    articles = [synth.article(number * per_batch + i) for i in range(per_batch)]
     sentences: list[NewSentence] = []
     chunks: list[NewChunk] = []
     _plan(articles, size, overlap, sentences, chunks)
@@ -143,19 +147,25 @@ def synthetic_batch(number: int, size: int = 3, overlap: int = 1):
 
 
 def synthetic_batches(synth: Synthesizer, chunks: int) -> Iterator:
-    """Synthetic batches, made by worker processes, until about `chunks` chunks."""
+    """Synthetic batches, made by worker processes, until about `chunks` chunks. At most two
+    batches per worker are in flight, so the batches waiting to be written stay few."""
     import multiprocessing
+    from collections import deque
 
     global _SYNTH
     _SYNTH = synth
-    made = 0
-    with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
-        for batch in pool.imap(synthetic_batch, range(10**9), chunksize=1):
+    made, number = 0, 0
+    workers = os.cpu_count() or 1
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pending: deque = deque()
+        while made < chunks:
+            while len(pending) < 2 * workers:
+                pending.append(pool.apply_async(synthetic_batch, (number,)))
+                number += 1
+            batch = pending.popleft().get()
             yield batch
             made += len(batch.chunks)
-            if made >= chunks:
-                pool.terminate()
-                return
+        pool.terminate()
 
 
 def build(bot: Newsbot, chunks: int) -> dict:
@@ -163,6 +173,7 @@ def build(bot: Newsbot, chunks: int) -> dict:
     from tqdm import tqdm
 
     synth = Synthesizer(real_articles(), bot)
+    synth.articles_per_batch = max(10, min(ARTICLES_PER_BATCH, chunks // 80))
     started = time.perf_counter()
     with bot._write_lock():
         index = bot._writable_index()
@@ -172,7 +183,21 @@ def build(bot: Newsbot, chunks: int) -> dict:
                 bar.update(len(batch.chunks))
         index.save()
     articles, stored = index.counts()
-    return {"chunks": stored, "articles": articles, "build_seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "chunks": stored,
+        "articles": articles,
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "build_peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it does not carry over the
+    parent's peak into a process started with fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def add_and_remove(bot: Newsbot, workdir: Path) -> dict:
@@ -213,13 +238,13 @@ def query_figures(home: Path) -> dict:
         with index.reading():
             Searcher(index).search(question, 30, vector=vector)
         times.append((time.perf_counter() - started) * 1000)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the exact reference
+    peak = peak_rss_mib()  # before the exact reference
     recall = _recall_vs_exact(index, vectors[:100])
     return {
         "query_ms_p50": round(float(np.percentile(times, 50)), 1),
         "query_ms_p95": round(float(np.percentile(times, 95)), 1),
         "recall_at_10_vs_exact": round(recall, 4),
-        "peak_rss_mib": round(peak, 1),
+        "peak_rss_mib": peak,
         "chunk_vector_tier": getattr(index.vectors["chunk"], "tier", "?"),
     }
 

@@ -17,7 +17,7 @@ import numpy as np
 from retrieval.documents import Article
 from retrieval.embeddings import Embedder
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError
-from retrieval.language import terms
+from retrieval.ingest import chunk_terms
 from retrieval.store.lexical import LexicalStore
 from retrieval.store.migrate import embed_stored
 from retrieval.store.records import (
@@ -73,11 +73,6 @@ class SentenceTerms:
 
     terms: frozenset[str]
     cognates: frozenset[str]
-
-
-def chunk_terms(text: str, lang: str) -> list[str]:
-    """The terms a chunk is found by in the lexical index."""
-    return terms(text, lang or "de")
 
 
 class NewsIndex:
@@ -309,7 +304,7 @@ class NewsIndex:
         derived vector indexes up to date."""
         by_id = {a.id: a for a in batch.articles}
         docs = [
-            chunk_terms(by_id[c.article_id].text[c.start : c.end], by_id[c.article_id].lang)
+            list(c.terms) or chunk_terms(by_id[c.article_id].text[c.start : c.end], by_id[c.article_id].lang)
             for c in batch.chunks
         ]
 

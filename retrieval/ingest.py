@@ -9,7 +9,7 @@ import numpy as np
 from retrieval.chunking import make_chunks
 from retrieval.documents import Article
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
-from retrieval.language import cognate_keys, query_terms
+from retrieval.language import cognate_keys, query_terms, terms
 from retrieval.store.records import Batch, NewChunk, NewSentence
 
 # Characters of article text per embedding call: ~60k tokens of news text (~4.2 chars per token), so
@@ -77,8 +77,14 @@ def _plan(
             texts.append(text)
         for chunk in made:
             first, last = position[chunk.sentences[0]], position[chunk.sentences[-1]]
-            chunks.append(NewChunk(article.id, chunk.ord, chunk.start, chunk.end, first, last))
+            found_by = tuple(chunk_terms(article.text[chunk.start : chunk.end], article.lang))
+            chunks.append(NewChunk(article.id, chunk.ord, chunk.start, chunk.end, first, last, found_by))
     return texts
+
+
+def chunk_terms(text: str, lang: str) -> list[str]:
+    """The terms a chunk is found by in the lexical index."""
+    return terms(text, lang or "de")
 
 
 def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

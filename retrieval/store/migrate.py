@@ -45,7 +45,7 @@ def migrate_v2(store: RecordStore, embedder: Embedder) -> None:
                     [(i, as_blob(v)) for i, v in zip(ids, vectors, strict=True)],
                 )
             _migrate_meta(store)
-            from retrieval.index import chunk_terms
+            from retrieval.ingest import chunk_terms
             from retrieval.store.lexical import LexicalStore
 
             LexicalStore(store.db).rebuild(

@@ -111,6 +111,7 @@ class NewChunk:
     end: int
     first: int
     last: int
+    terms: tuple[str, ...] = ()  # what the lexical index finds it by (computed while planning)
 
 
 @dataclass
@@ -267,12 +268,37 @@ class RecordStore:
     def added_since(
         self, kind: str, commit: int, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, float32 vectors) of the rows added after `commit` that still exist, in batches."""
-        table, last = _VECTOR_TABLE[kind], -1
+        """(ids, float32 vectors) of the rows added after `commit` that still exist, in batches by id.
+
+        Everything (commit before the oldest row): one pass in id order. Otherwise the ids come from
+        the index on `added` (a filter on an id-ordered scan would read the whole table to find a
+        few new rows), and their vectors by id range (or by id where the range is sparse)."""
+        table = _VECTOR_TABLE[kind]
+        oldest = self.db.execute(f"SELECT MIN(added) FROM {table}").fetchone()[0]
+        if oldest is None:
+            return
+        if commit < oldest:
+            yield from self._all_vectors(table, batch)
+            return
+        # no ORDER BY: with it SQLite scans the table in id order instead of using the index
+        ids = sorted(r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE added > ?", (commit,)))
+        for start in range(0, len(ids), batch):
+            part = ids[start : start + batch]
+            if part[-1] - part[0] < 2 * len(part):
+                rows = self.db.execute(
+                    f"SELECT id, vec FROM {table} WHERE id BETWEEN ? AND ? AND added > ? ORDER BY id",
+                    (part[0], part[-1], commit),
+                ).fetchall()
+            else:
+                rows = sorted(self._by_ids(f"SELECT id, vec FROM {table}", part))
+            yield np.array([r[0] for r in rows], dtype=np.int64), from_blobs([r[1] for r in rows], self.dim)
+
+    def _all_vectors(self, table: str, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 vectors) of every row of a vector table, in batches by id."""
+        last = -1
         while True:
             rows = self.db.execute(
-                f"SELECT id, vec FROM {table} WHERE added > ? AND id > ? ORDER BY id LIMIT ?",
-                (commit, last, batch),
+                f"SELECT id, vec FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
             ).fetchall()
             if not rows:
                 return

@@ -53,13 +53,14 @@ class _Kind:
 
 
 class FakeSource:
-    """Vectors per kind with a commit number, an add log and a removal log, like the record store.
+    """Vectors per kind (float16, like the record store) with a commit number, an add log and a
+    removal log.
 
     Counts what derived indexes ask of it: `yielded` rows handed out by added_since, `calls` per
     method. Ids are global, increasing and never reused."""
 
     def __init__(
-        self, dim: int, store_id: str = "store-a", dtype: type = np.float32, missing: str = "nan"
+        self, dim: int, store_id: str = "store-a", dtype: type = np.float16, missing: str = "nan"
     ) -> None:
         self.dim = dim
         self.missing = missing  # vectors_of for an id not stored: "nan" rows or "raise" KeyError

@@ -406,12 +406,12 @@ def test_ivf_retrains_after_growing_fourfold(tmp_path: Path) -> None:
 
 
 def plant_huge_vector(path: Path, meta_path: Path, vector: np.ndarray) -> None:
-    """Overwrite one stored vector's first component with 1e6 and make the checksum agree, as a
-    bit flip before the checksum was taken would."""
+    """Overwrite one stored (float16) vector's first component with 6e4 and make the checksum
+    agree, as a bit flip before the checksum was taken would."""
     data = bytearray(path.read_bytes())
-    where = bytes(data).find(vector.astype(np.float32).tobytes())
+    where = bytes(data).find(vector.astype(np.float16).tobytes())
     assert where > 0
-    data[where : where + 4] = struct.pack("<f", 1e6)
+    data[where : where + 2] = struct.pack("<e", 6e4)
     path.write_bytes(bytes(data))
     meta = json.loads(meta_path.read_text())
     meta_path.write_text(json.dumps({**meta, "crc32": zlib.crc32(bytes(data))}))
@@ -463,3 +463,25 @@ def test_ivf_params_fit_the_size() -> None:
     assert small.nlist * 39 <= small.train_size <= 4000 and small.m == 8 and small.nbits < 8
     assert large.m == 64 and large.nbits == 8 and large.nlist >= 512 and 1 <= large.nprobe <= large.nlist
     assert ivf_params(10**6, 512, available=1000).train_size == 1000
+
+
+def test_a_float32_flat_snapshot_of_an_earlier_version_is_rebuilt_as_float16(
+    tmp_path: Path, source: FakeSource, queries: np.ndarray
+) -> None:
+    import faiss
+
+    ids, vectors = source.all_vectors("chunk")
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    old.add_with_ids(vectors, ids)
+    faiss.write_index(old, str(tmp_path / "chunk.faiss"))
+    meta = {
+        "format": 1, "store_id": source.store_id, "commit": source.commit(), "count": len(ids),
+        "crc32": zlib.crc32((tmp_path / "chunk.faiss").read_bytes()), "kind": "chunk", "dim": DIM,
+        "tier": "flat", "factory": "IDMap2,Flat", "nprobe": None, "trained_on": 0,
+    }  # fmt: skip
+    (tmp_path / "chunk.json").write_text(json.dumps(meta))
+    index = FaissVectors(tmp_path, "chunk", DIM, source)
+    assert [i for i, _ in index.search(queries[0], 10)] == brute_force(source, queries[0], 10)
+    assert index.rebuilds == 1
+    assert json.loads((tmp_path / "chunk.json").read_text())["factory"] == "IDMap2,SQfp16"
+    assert (tmp_path / "chunk.faiss").stat().st_size < vectors.nbytes * 0.6  # float16 rows
