@@ -81,3 +81,34 @@ def test_removing_ten_articles_is_as_cheap(built: tuple[Newsbot, Path]) -> None:
         h.chunk.article_id != "a0003" for h in bot.search("Nummer 3", 50)
     )
     assert bot.check() == []
+
+
+def sqlite_steps(db, work) -> int:  # type: ignore[no-untyped-def]
+    """How many hundreds of SQLite VM instructions `work()` runs on the connection."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    db.set_progress_handler(count, 100)
+    try:
+        work()
+    finally:
+        db.set_progress_handler(None, 100)
+    return steps[0]
+
+
+def test_the_vectors_added_since_a_commit_are_found_without_reading_the_others(
+    built: tuple[Newsbot, Path],
+) -> None:
+    bot, tmp = built
+    records = bot.index.records
+    commit = records.commit()
+    one = tmp / "one.jsonl"
+    one.write_text(json.dumps({"id": "one-more", "title": "Eins", "text": "Noch ein Artikel. Kurz."}) + "\n")
+    bot.index_paths([one], progress=False)
+    new = sqlite_steps(records.db, lambda: list(records.added_since("sentence", commit)))
+    every = sqlite_steps(records.db, lambda: list(records.added_since("sentence", -1)))
+    assert sum(len(ids) for ids, _ in records.added_since("sentence", commit)) == 2
+    assert new * 50 < every, (new, every)
