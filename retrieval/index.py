@@ -241,10 +241,6 @@ class NewsIndex:
         """For each sentence id, the chunks that contain it (ascending ids)."""
         return self.records.sentence_owners(sentence_ids)
 
-    def article_mean_vector(self, article_id: str) -> tuple[np.ndarray, float]:
-        """The mean of an article's chunk vectors and its norm, cached."""
-        return self.article_mean_vectors([article_id])[article_id]
-
     def article_mean_vectors(self, article_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, float]]:
         """The mean chunk vector and its norm of each given article, cached (loaded together)."""
 
@@ -302,11 +298,7 @@ class NewsIndex:
     def write(self, batch: Batch) -> Written:
         """Store a batch (replacing articles with the same ids) in one transaction, then bring the
         derived vector indexes up to date."""
-        by_id = {a.id: a for a in batch.articles}
-        docs = [
-            list(c.terms) or chunk_terms(by_id[c.article_id].text[c.start : c.end], by_id[c.article_id].lang)
-            for c in batch.chunks
-        ]
+        docs = [list(c.terms) for c in batch.chunks]
 
         def lexical(db: sqlite3.Connection, chunk_ids: list[int], removed: list[int]) -> None:
             self.lexical.remove(removed)

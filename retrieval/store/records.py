@@ -111,7 +111,7 @@ class NewChunk:
     end: int
     first: int
     last: int
-    terms: tuple[str, ...] = ()  # what the lexical index finds it by (computed while planning)
+    terms: tuple[str, ...]  # what the lexical index finds it by (computed while planning)
 
 
 @dataclass

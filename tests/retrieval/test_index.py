@@ -88,7 +88,7 @@ def test_cached_lookups_agree_with_sqlite_and_follow_changes(fake_bot: Newsbot, 
         assert index.chunk_ids_of(["wien-1", "graz-1", "nope"]) == {**by_article, "nope": []}
         chunk_ids = by_article["graz-1"]
         assert [c.id for c in index.chunks([*chunk_ids, 10**6]).values()] == chunk_ids
-        mean, norm = index.article_mean_vector("graz-1")
+        mean, norm = index.article_mean_vectors(["graz-1"])["graz-1"]
         np.testing.assert_allclose(mean, index.chunk_vectors_of(chunk_ids).mean(axis=0))
         assert norm == pytest.approx(float(np.linalg.norm(mean)))
         sid = max(owners)
