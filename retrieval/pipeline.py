@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval.answering.extractive import ExtractiveAnswerer
-from retrieval.answering.types import Answer, Answerer, abstention, ranked_articles
+from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.embeddings import Embedder, get_embedder
@@ -216,8 +216,11 @@ class Newsbot:
         with self.index.reading():
             return Searcher(self.index).search(question, k or self.settings.top_k)
 
-    def answer(self, question: str) -> Answer:
-        """Answer the question from the indexed articles, quoting and citing them."""
+    def answer(
+        self, question: str, history: Sequence[Turn] = (), on_draft: DraftCallback | None = None
+    ) -> Answer:
+        """Answer the question from the indexed articles, quoting and citing them; `history` is
+        the conversation so far (oldest first), `on_draft` sees a streaming answerer's draft."""
         question = self.check_question(question)
         vector = self.embedder.embed([question])[0]
         index = self.index
@@ -225,7 +228,9 @@ class Newsbot:
             hits = Searcher(index).search(question, max(self.settings.top_k, RANKED_CHUNKS), vector=vector)
             if not hits:
                 return abstention(question)
-            result = self.answerer.answer(question, hits[: self.settings.top_k], vector)
+            result = self.answerer.answer(
+                question, hits[: self.settings.top_k], vector, history=history, on_draft=on_draft
+            )
         return replace(result, retrieved=ranked_articles(hits))
 
     @property

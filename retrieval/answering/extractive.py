@@ -22,6 +22,8 @@ from retrieval.answering.types import (
     Answer,
     ArticleRef,
     Citation,
+    DraftCallback,
+    Turn,
     abstention,
     question_language,
     quoted,
@@ -73,7 +75,15 @@ class ExtractiveAnswerer:
             self._words = WordVectors(self.index.embedder)
         return self._words
 
-    def answer(self, question: str, hits: Sequence[Hit], vector: np.ndarray) -> Answer:
+    def answer(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        vector: np.ndarray,
+        *,
+        history: Sequence[Turn] = (),
+        on_draft: DraftCallback | None = None,
+    ) -> Answer:
         """The best sentence(s) quoted and cited, the short answer first when the quote holds it;
         an abstention naming the closest article when the evidence does not answer."""
         retrieved = ranked_articles(hits)

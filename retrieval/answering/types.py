@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -76,11 +76,32 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: what was asked and what the bot answered."""
+
+    question: str
+    answer: Answer
+
+
+# Called with the answer text drafted so far (the whole draft, not a delta) while an answerer
+# streams; front ends print or edit it in place. The final Answer is still returned whole.
+DraftCallback = Callable[[str], None]
+
+
 class Answerer(Protocol):
     """Turns a question and retrieved chunks into an Answer."""
 
-    def answer(self, question: str, hits: Sequence[Hit], vector: np.ndarray) -> Answer:
-        """Answer from the hits, or abstain."""
+    def answer(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        vector: np.ndarray,
+        *,
+        history: Sequence[Turn] = (),
+        on_draft: DraftCallback | None = None,
+    ) -> Answer:
+        """Answer from the hits (with the conversation so far), or abstain."""
         ...
 
 

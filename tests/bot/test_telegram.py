@@ -88,7 +88,7 @@ def newsbot(index_dir: Path, config: Settings, answerer: object = None) -> Newsb
 class CitingAnswerer:
     """Always answers with one citation of the best chunk (access tests need no real ranking)."""
 
-    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+    def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         chunk = hits[0].chunk
         citation = Citation(1, chunk.article_id, "Cited", "2015-09-18", "", chunk.id, "x",
                             chunk.start, chunk.start + 1)
@@ -230,7 +230,7 @@ def test_question_gets_cited_answer_with_buttons_and_passage(api: FakeBotApi,
 class AbstainingAnswerer:
     """Finds nothing in the articles, whatever the question."""
 
-    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+    def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         return abstention(question)
 
 
@@ -249,7 +249,7 @@ def test_abstentions_read_naturally_in_the_question_language(api: FakeBotApi,
 class ShortAnswerer:
     """Answers with a short answer (holding characters HTML must escape) before the quote."""
 
-    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+    def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         chunk = next(h.chunk for h in hits if h.chunk.article_id == "talks")
         citation = Citation(1, "talks", TALKS["title"], TALKS["date"], TALKS["source"], chunk.id,
                             QUOTE, 0, len(QUOTE))
@@ -277,7 +277,7 @@ def test_short_answer_is_bold_first_and_the_quote_shown_once(api: FakeBotApi,
 class ClosestAbstainer:
     """Abstains, naming the article about the talks as the closest it looked at."""
 
-    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+    def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         return abstention(question, closest=ArticleRef(TALKS["title"], TALKS["date"]))
 
 
@@ -319,7 +319,7 @@ def test_help_and_paged_sources(api: FakeBotApi, index_dir: Path) -> None:
 class LongAnswerer:
     """Answers with ~11,000 characters of sentences full of characters HTML must escape."""
 
-    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+    def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         sentences = [f"Point {n}: costs rose <5% & fell >2% in \"Q{n % 4}\" [1]."
                      for n in range(140)]
         paragraphs = [" ".join(sentences[i:i + 35]) for i in range(0, 140, 35)]
@@ -434,7 +434,7 @@ def test_non_text_long_and_edited_messages(api: FakeBotApi, index_dir: Path) -> 
 class FlakyAnswerer:
     """Raises on questions containing 'boom' (with the token in the message), else answers."""
 
-    def answer(self, question: str, hits: Any, vector: Any) -> Answer:
+    def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         if "boom" in question:
             raise RuntimeError(f"boom while using {TOKEN}")
         return Answer(question, "All good.", language="en")
