@@ -266,10 +266,14 @@ class NewsIndex:
         return self._vectors_of("chunk", self._chunk_vectors, ids)
 
     def _vectors_of(self, kind: str, cache: _Lru[int, np.ndarray], ids: Sequence[int]) -> np.ndarray:
-        """Stored vectors by id, cached."""
+        """Stored vectors by id: from the exact vector index's memory when it holds them all,
+        else from the store (cached)."""
         wanted = [int(i) for i in ids]
         if not wanted:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        in_memory = self.vectors[kind].stored_vectors(wanted)
+        if in_memory is not None:
+            return in_memory
 
         def load(missing: list[int]) -> dict[int, np.ndarray]:
             return dict(zip(missing, self.records.vectors_of(kind, missing), strict=True))

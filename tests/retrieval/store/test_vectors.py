@@ -485,3 +485,25 @@ def test_a_float32_flat_snapshot_of_an_earlier_version_is_rebuilt_as_float16(
     assert index.rebuilds == 1
     assert json.loads((tmp_path / "chunk.json").read_text())["factory"] == "IDMap2,SQfp16"
     assert (tmp_path / "chunk.faiss").stat().st_size < vectors.nbytes * 0.6  # float16 rows
+
+
+def test_the_exact_tier_serves_stored_vectors_equal_to_the_stores(
+    tmp_path: Path, source: FakeSource
+) -> None:
+    index = built(tmp_path, source)
+    ids, _ = source.all_vectors("chunk")
+    picked = [int(i) for i in ids[[5, 0, 1499, 700, 5]]]
+    assert np.array_equal(index.stored_vectors(picked), source.vectors_of("chunk", picked))
+    assert index.stored_vectors([*picked, 10**9]) is None  # an id not indexed: read the store
+    # After removals and additions the id -> row map follows the index.
+    source.remove("chunk", picked[:2])
+    new_ids = source.add("chunk", clustered(10, DIM, seed=5)).tolist()
+    index.refresh()
+    assert index.stored_vectors(picked[:1]) is None
+    later = [*new_ids[::-1], *picked[2:4]]
+    assert np.array_equal(index.stored_vectors(later), source.vectors_of("chunk", later))
+
+
+def test_the_approximate_tier_serves_no_stored_vectors(tmp_path: Path, ivf_source: FakeSource) -> None:
+    index = FaissVectors(tmp_path, "chunk", 64, ivf_source, exact_max=2000)
+    assert index.tier == "ivf" and index.stored_vectors([0, 1]) is None
