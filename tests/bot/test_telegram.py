@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import telegram_format as fmt
 from bot.telegram import (
     api_urls,
     build_application,
@@ -29,6 +28,7 @@ from bot.telegram import (
     run_application,
     webhook_options,
 )
+from bot.telegram import format as fmt
 from prompts import render
 from retrieval.answering.types import Answer, ArticleRef, Citation, abstention, quoted
 from retrieval.config import Settings
