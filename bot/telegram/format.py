@@ -63,11 +63,14 @@ def citation_line(citation: Citation) -> str:
 
 def answer_html(answer: Answer) -> str:
     """The answer text with its [n] markers (its short answer first, in bold), then its sources,
-    each as '[n] title — date — source' (the quotes are in the text already)."""
+    each as '[n] title — date — source' (the quotes are in the text already), then its note in
+    italics when something degraded."""
     lines = [text_html(answer.text)]
     if answer.citations:
         lines += ["", "<b>Quellen</b>" if answer.language == "de" else "<b>Sources</b>"]
         lines += [citation_line(c) for c in answer.citations]
+    if answer.note:
+        lines += ["", f"<i>{esc(answer.note)}</i>"]
     return "\n".join(lines)
 
 

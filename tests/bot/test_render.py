@@ -78,7 +78,7 @@ def test_an_answer_without_short_answer_or_citations_is_its_text() -> None:
 @pytest.mark.parametrize("bold", [False, True])
 def test_repl_shows_the_short_answer_bold_only_when_asked(fake_bot: Newsbot, bold: bool,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Newsbot, "answer", lambda self, question: short_answer(question))
+    monkeypatch.setattr(Newsbot, "answer", lambda self, question, **_: short_answer(question))
     said: list[str] = []
     lines = iter(["Wer schlug die Gespräche vor?", ":quit"])
     run_repl(fake_bot, read=lambda _prompt: next(lines), write=said.append, bold=bold)
