@@ -22,15 +22,27 @@ TOKEN = "123456:SECRET-tok3n-never-logged"
 OWNER, FRIEND, WATCHER, STRANGER = 111, 112, 999, 222
 QUESTION = "Who proposed direct military talks with Washington?"
 QUOTE = "Russia proposed direct military talks with Washington."
-TALKS = {"id": "talks", "title": "Q&A: <Budget> & defence talks", "date": "2015-09-18",
-         "source": "https://www.example.org/talks?a=1&b=2", "lang": "en",
-         "text": f"{QUOTE} The defence ministers spoke by phone for fifty minutes on Friday. "
-                 "Both sides called the conversation constructive and agreed to meet again."}
-FILLER = [{"id": f"filler-{n:02d}", "title": f"Local news {n}", "date": f"2015-10-{n:02d}",
-           "source": "Agency", "lang": "en",
-           "text": f"The town council met on day {n}. It discussed parking, bins and a new "
-                   "bicycle lane. Residents complained about the noise."} for n in range(1, 12)]
-
+TALKS = {
+    "id": "talks",
+    "title": "Q&A: <Budget> & defence talks",
+    "date": "2015-09-18",
+    "source": "https://www.example.org/talks?a=1&b=2",
+    "lang": "en",
+    "text": f"{QUOTE} The defence ministers spoke by phone for fifty minutes on Friday. "
+    "Both sides called the conversation constructive and agreed to meet again.",
+}
+FILLER = [
+    {
+        "id": f"filler-{n:02d}",
+        "title": f"Local news {n}",
+        "date": f"2015-10-{n:02d}",
+        "source": "Agency",
+        "lang": "en",
+        "text": f"The town council met on day {n}. It discussed parking, bins and a new "
+        "bicycle lane. Residents complained about the noise.",
+    }
+    for n in range(1, 12)
+]
 
 
 def build_index(folder: Path) -> Path:
@@ -45,9 +57,13 @@ def build_index(folder: Path) -> Path:
 
 def settings(api: FakeBotApi, **overrides: Any) -> Settings:
     """Settings pointing the bot at the fake server."""
-    values: dict[str, Any] = {"telegram_token": TOKEN, "telegram_api_url": api.url,
-                              "telegram_allowed": f"{OWNER}, {FRIEND} {WATCHER}",
-                              "embedder": "demo-hash", **overrides}
+    values: dict[str, Any] = {
+        "telegram_token": TOKEN,
+        "telegram_api_url": api.url,
+        "telegram_allowed": f"{OWNER}, {FRIEND} {WATCHER}",
+        "embedder": "demo-hash",
+        **overrides,
+    }
     return Settings(**values)
 
 
@@ -61,8 +77,9 @@ class CitingAnswerer:
 
     def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         chunk = hits[0].chunk
-        citation = Citation(1, chunk.article_id, "Cited", "2015-09-18", "", chunk.id, "x",
-                            chunk.start, chunk.start + 1)
+        citation = Citation(
+            1, chunk.article_id, "Cited", "2015-09-18", "", chunk.id, "x", chunk.start, chunk.start + 1
+        )
         return Answer(question, "Cited. [1]", (citation,), language="en")
 
 
@@ -94,8 +111,7 @@ class Running:
 
     def __enter__(self) -> Running:
         self.thread.start()
-        self.api.wait_for(lambda: self.error or (self.app.running and self.app.updater.running),
-                          timeout=10)
+        self.api.wait_for(lambda: self.error or (self.app.running and self.app.updater.running), timeout=10)
         if self.error:
             raise self.error
         if self.webhook:
@@ -110,8 +126,9 @@ class Running:
             raise self.error
 
 
-def serve(api: FakeBotApi, index_dir: Path, answerer: object = None, clock: Any = None,
-          **overrides: Any) -> Running:
+def serve(
+    api: FakeBotApi, index_dir: Path, answerer: object = None, clock: Any = None, **overrides: Any
+) -> Running:
     """Build the application for a Newsbot over the test index and run it."""
     config = settings(api, **overrides)
     extra = {"clock": clock} if clock else {}
