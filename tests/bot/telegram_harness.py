@@ -127,12 +127,17 @@ class Running:
 
 
 def serve(
-    api: FakeBotApi, index_dir: Path, answerer: object = None, clock: Any = None, **overrides: Any
+    api: FakeBotApi,
+    index_dir: Path,
+    answerer: object = None,
+    clock: Any = None,
+    public: bool = False,
+    **overrides: Any,
 ) -> Running:
     """Build the application for a Newsbot over the test index and run it."""
     config = settings(api, **overrides)
     extra = {"clock": clock} if clock else {}
-    app = build_application(newsbot(index_dir, config, answerer), config, **extra)
+    app = build_application(newsbot(index_dir, config, answerer), config, public=public, **extra)
     return Running(app, api)
 
 
