@@ -235,7 +235,6 @@ class TelegramFrontEnd:
                                      history=self.conversations.history(key),
                                      on_draft=draft.on_draft)
         except InputError as exc:
-            await draft.stop()
             await message.reply_html(render("telegram_bad_question", reason=fmt.esc(str(exc))))
             return
         finally:
