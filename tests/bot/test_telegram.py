@@ -439,3 +439,9 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+
+def test_answer_html_shows_a_note_in_italics_last() -> None:
+    answer = Answer(QUESTION, "No model <here>.", language="en", note="The model could not be reached <5s>.")
+    assert fmt.answer_html(answer) == (
+        "No model &lt;here&gt;.\n\n<i>The model could not be reached &lt;5s&gt;.</i>")
