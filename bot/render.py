@@ -22,15 +22,28 @@ def citation_header(citation: Citation) -> str:
 def format_answer(answer: Answer, width: int = 100, bold: bool = False) -> str:
     """The answer text (its short answer first, in bold when `bold`: ANSI for a terminal; never
     with its `**` markers), then its sources, each as '[n] title — date — source' (the quotes are
-    in the text already)."""
+    in the text already), then its note when something degraded."""
+    return "\n".join([format_text(answer, width, bold), *answer_footer(answer, width)])
+
+
+def format_text(answer: Answer, width: int = 100, bold: bool = False) -> str:
+    """The answer text alone, wrapped, its short answer in ANSI bold when `bold`."""
     segments = bold_segments(answer.text)
     body = textwrap.fill("".join(piece for piece, _ in segments), width, break_on_hyphens=False)
-    lines = [_embolden(body, segments) if bold else body]
+    return _embolden(body, segments) if bold else body
+
+
+def answer_footer(answer: Answer, width: int = 100) -> list[str]:
+    """The lines under the answer text: a blank line and the sources, a blank line and the note
+    (none when there is neither)."""
+    lines = []
     if answer.citations:
         lines += ["", "Sources:" if answer.language != "de" else "Quellen:"]
         lines += [textwrap.fill(citation_header(c), width, subsequent_indent="    ")
                   for c in answer.citations]
-    return "\n".join(lines)
+    if answer.note:
+        lines += ["", textwrap.fill(f"({answer.note})", width)]
+    return lines
 
 
 def _embolden(wrapped: str, segments: list[tuple[str, bool]]) -> str:

@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_allowed: str = Field(default="", description="Comma-separated user and chat ids.")
     telegram_rate_limit: int = Field(default=10, ge=1, description="Questions per user a minute.")
+    telegram_history_minutes: float = Field(
+        default=30.0, gt=0, description="Minutes a chat's conversation is kept after its last question."
+    )
+    telegram_history_turns: int = Field(
+        default=6, ge=0, description="Earlier turns of a chat's conversation handed to the answerer."
+    )
+    telegram_history_chats: int = Field(
+        default=10_000, ge=1, description="Conversations kept at most; the least recently used go first."
+    )
+    telegram_edit_seconds: float = Field(
+        default=1.5, ge=0, description="Least seconds between two edits of a streaming answer's message."
+    )
 
     @property
     def index_dir(self) -> Path:

@@ -39,6 +39,8 @@ class FakeBotApi:
                    "can_join_groups": True, "can_read_all_group_messages": False,
                    "supports_inline_queries": False}
         self.calls: list[Call] = []
+        # Called with each answered call (on the server's request thread), e.g. by a load driver.
+        self.listeners: list[Callable[[Call], None]] = []
         self.raw_paths: list[str] = []
         self._updates: list[dict[str, Any]] = []
         self._chats: dict[int, dict[str, Any]] = {}
@@ -169,6 +171,9 @@ class FakeBotApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are written separately: without this, Nagle's algorithm and the
+            # client's delayed ACK hold every response back ~40 ms.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 api._serve(self)
@@ -197,6 +202,8 @@ class FakeBotApi:
             self.calls.append(call)
             self._changed.notify_all()
         result = call.result = self._result(call.method, call.params)
+        for listener in self.listeners:
+            listener(call)
         if result is None:
             return _reply(request, 404, {"ok": False, "error_code": 404,
                                          "description": "Not Found: method not found"})

@@ -78,9 +78,18 @@ def test_an_answer_without_short_answer_or_citations_is_its_text() -> None:
 @pytest.mark.parametrize("bold", [False, True])
 def test_repl_shows_the_short_answer_bold_only_when_asked(fake_bot: Newsbot, bold: bool,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Newsbot, "answer", lambda self, question: short_answer(question))
+    monkeypatch.setattr(Newsbot, "answer", lambda self, question, **_: short_answer(question))
     said: list[str] = []
     lines = iter(["Wer schlug die Gespräche vor?", ":quit"])
     run_repl(fake_bot, read=lambda _prompt: next(lines), write=said.append, bold=bold)
     assert said[1].startswith(click.style("Sergej Lawrow", bold=True) if bold else "Sergej Lawrow —")
     assert "**" not in said[1]
+
+
+def test_a_note_is_shown_under_the_sources() -> None:
+    noted = Answer("Wer?", "„Lawrow hatte die Idee.“ [1]", CITATIONS[:1], language="de",
+                   note="The model could not be reached; this is the offline answer.")
+    assert format_answer(noted).endswith(
+        "[1] Gespräche über Syrien — 2015-09-18 — APA\n\n"
+        "(The model could not be reached; this is the offline answer.)")
+    assert "(" not in format_answer(short_answer()).split("Quellen:")[1]

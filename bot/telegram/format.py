@@ -63,13 +63,27 @@ def citation_line(citation: Citation) -> str:
 
 def answer_html(answer: Answer) -> str:
     """The answer text with its [n] markers (its short answer first, in bold), then its sources,
-    each as '[n] title — date — source' (the quotes are in the text already)."""
-    lines = ["".join(f"<b>{esc(piece)}</b>" if bold else esc(piece)
-                     for piece, bold in bold_segments(answer.text))]
+    each as '[n] title — date — source' (the quotes are in the text already), then its note in
+    italics when something degraded."""
+    lines = [text_html(answer.text)]
     if answer.citations:
         lines += ["", "<b>Quellen</b>" if answer.language == "de" else "<b>Sources</b>"]
         lines += [citation_line(c) for c in answer.citations]
+    if answer.note:
+        lines += ["", f"<i>{esc(answer.note)}</i>"]
     return "\n".join(lines)
+
+
+def text_html(text: str) -> str:
+    """An answer text escaped, its `**bold**` spans in bold."""
+    return "".join(f"<b>{esc(piece)}</b>" if bold else esc(piece) for piece, bold in bold_segments(text))
+
+
+def draft_html(draft: str) -> str:
+    """What a streaming answer's message shows while the answer is written: the text so far, cut
+    to one message ('' while there is nothing to show)."""
+    parts = split_html(text_html(draft))
+    return parts[0] if parts else ""
 
 
 def button_label(citation: Citation, width: int = 40) -> str:
