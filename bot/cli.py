@@ -48,6 +48,23 @@ def _report_index(outcome) -> None:
     )
 
 
+def _set_llm(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Put --llm among the settings overrides (given, even empty, it beats NEWSBOT_LLM)."""
+    if value is not None:
+        ctx.find_object(dict)["overrides"]["llm"] = value
+
+
+# The chat model option of the commands that answer questions.
+llm_option = click.option(
+    "--llm",
+    metavar="BACKEND:MODEL",
+    expose_value=False,
+    callback=_set_llm,
+    help="Write answers with a chat model: openai:MODEL (OpenAI or a compatible server at "
+    "NEWSBOT_LLM_BASE_URL) or ollama:MODEL; '' for offline answers [env NEWSBOT_LLM].",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
@@ -81,6 +98,7 @@ def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
 
 
 @cli.command()
+@llm_option
 @click.argument("question", nargs=-1, required=True)
 @click.option(
     "--json",
@@ -95,6 +113,8 @@ def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     text = bot.check_question(" ".join(question))
     _ensure_index(bot)
     answer = bot.answer(text)
+    if answer.note:
+        _say(answer.note)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -169,6 +189,7 @@ def repair(ctx: click.Context) -> None:
 
 
 @cli.command()
+@llm_option
 @click.pass_context
 def repl(ctx: click.Context) -> None:
     """Ask questions interactively (:sources, :help, :quit)."""
@@ -201,6 +222,7 @@ def repl(ctx: click.Context) -> None:
     help="Write a Markdown report: metrics, then the worst cases.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N questions.")
+@llm_option
 @click.pass_context
 def eval_command(
     ctx: click.Context,
@@ -256,6 +278,7 @@ def eval_command(
 @click.option(
     "--public", is_flag=True, help="Answer everyone (needed when NEWSBOT_TELEGRAM_ALLOWED is unset)."
 )
+@llm_option
 @click.pass_context
 def telegram(
     ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None, public: bool

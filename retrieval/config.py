@@ -43,6 +43,19 @@ class Settings(BaseSettings):
         default=200_000, ge=1, description="Above this many vectors, search an approximate index."
     )
 
+    llm: str = Field(
+        default="",
+        description="Chat model answering from the evidence: empty for the offline extractive answerer, "
+        "openai:MODEL (OpenAI or any OpenAI-compatible server) or ollama:MODEL.",
+    )
+    llm_base_url: str = Field(
+        default="", description="The model server's URL; empty: the backend's own (OpenAI, local Ollama)."
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for openai:MODEL; never logged.")
+    llm_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds the model may take to answer (or to stay silent)."
+    )
+
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_allowed: str = Field(default="", description="Comma-separated user and chat ids.")
