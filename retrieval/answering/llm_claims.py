@@ -18,7 +18,8 @@ NO_ANSWER = "NO_ANSWER"
 _NO_ANSWER = re.compile(r"\bNO[_ ]ANSWER\b", re.I)
 # [3], [1, 4], [2-4], [1; 2]: one group of evidence numbers.
 _MARKER = re.compile(r"\[\s*(\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*)\s*\]")
-_LEADING_MARKERS = re.compile(rf"^(?:\s*{_MARKER.pattern})+")
+_MARKER_RUN = re.compile(rf"(?:\s*{_MARKER.pattern})+")
+_LEADING_MARKERS = re.compile(rf"^{_MARKER_RUN.pattern}")
 # A reasoning model's thoughts, which some servers leave in the reply (unclosed while streaming).
 _THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.S)
 # Double quotation marks that open and close a quoted phrase in German or English text.
@@ -107,11 +108,11 @@ def quotes_hold(text: str, sentences: Sequence[str]) -> bool:
 
 
 def _renumbered(text: str, order: Mapping[int, int]) -> str:
-    """The claim with each marker group rewritten to its valid numbers' new markers in order
-    ("[1][3]"), a group with none removed."""
+    """The claim with each run of markers ("[2][3]", "[1, 4]") rewritten to its valid numbers'
+    new markers in order ("[1][3]"), a run with none removed."""
 
     def rewrite(match: re.Match[str]) -> str:
-        new = sorted({order[n] for n in _numbers(match.group(1)) if n in order})
+        new = sorted({order[n] for n in marker_numbers(match.group()) if n in order})
         return " " + "".join(f"[{k}]" for k in new) if new else ""
 
-    return re.sub(rf"\s*{_MARKER.pattern}", rewrite, text).strip()
+    return _MARKER_RUN.sub(rewrite, text).strip()
