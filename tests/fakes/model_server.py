@@ -89,11 +89,12 @@ class ModelServer:
     """The server; `scripts` maps model names to scripts. Use as a context manager."""
 
     scripts: dict[str, Script]
+    port: int = 0
     requests: list[Request] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> ModelServer:
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05})
         self._thread.daemon = True

@@ -4,10 +4,12 @@ an article's instruction, slow, broken)."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import re
 
-from tests.fakes.model_server import Reply, Request
+from tests.fakes.model_server import ModelServer, Reply, Request
 
 # An article that tries to give the model orders and to close the evidence fence.
 INJECTION = {
@@ -119,3 +121,20 @@ SCRIPTS = {
     "broken": broken,
     "echoes-key": echoes_key,
 }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the scripted models until stopped, to try newsbot's LLM path by hand:
+    `python -m tests.fakes.scripted_models --port 8099`, then NEWSBOT_LLM=openai:grounded and
+    NEWSBOT_LLM_BASE_URL=http://127.0.0.1:8099/v1."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8099)
+    args = parser.parse_args(argv)
+    with ModelServer(dict(SCRIPTS), port=args.port) as server:
+        print(f"Scripted models {', '.join(SCRIPTS)} at {server.openai_url} (Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.stopping.wait()
+
+
+if __name__ == "__main__":
+    main()
