@@ -71,7 +71,7 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
     chain = _causes(exc)
     for e in chain:
         status = getattr(e, "status_code", None) or getattr(getattr(e, "response", None), "status_code", None)
-        if isinstance(status, int):
+        if isinstance(status, int) and status >= 400:
             return f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
     if any(isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ for e in chain):
         return f"no complete reply within {timeout:g} s"

@@ -20,6 +20,10 @@ _NO_ANSWER = re.compile(r"\bNO[_ ]ANSWER\b", re.I)
 _MARKER = re.compile(r"\[\s*(\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*)\s*\]")
 _MARKER_RUN = re.compile(rf"(?:\s*{_MARKER.pattern})+")
 _LEADING_MARKERS = re.compile(rf"^{_MARKER_RUN.pattern}")
+# "werden.[2]": a marker glued to the end of its sentence.
+_MARKER_AFTER_STOP = re.compile(r"([.!?…])(\[\d)")
+# A list item's bullet or number at the start of a sentence.
+_BULLET = re.compile(r"^(?:[-*•–]|\d{1,2}[.)])\s+")
 # A reasoning model's thoughts, which some servers leave in the reply (unclosed while streaming).
 _THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.S)
 # Double quotation marks that open and close a quoted phrase in German or English text.
@@ -48,11 +52,12 @@ def says_no_answer(reply: str) -> bool:
 
 def claims(reply: str) -> list[Claim]:
     """The reply's sentences, each with the markers that follow it (a marker that opens a
-    sentence belongs to the one before: "… werden. [2] Die …")."""
-    text = without_thinking(reply)
+    sentence belongs to the one before: "… werden. [2] Die …"), without list bullets (the
+    answer is shown as one paragraph)."""
+    text = _MARKER_AFTER_STOP.sub(r"\1 \2", without_thinking(reply))
     pieces: list[str] = []
     for span in split_sentences(text):
-        piece = text[span.start : span.end]
+        piece = _BULLET.sub("", text[span.start : span.end])
         lead = _LEADING_MARKERS.match(piece)
         if lead and pieces:
             pieces[-1] += " " + lead.group().strip()

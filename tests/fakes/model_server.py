@@ -71,7 +71,8 @@ def _content(message: dict[str, Any]) -> str:
 @dataclass
 class Reply:
     """What a scripted model answers: text streamed in `pieces`, `delay` seconds before the first
-    byte and `piece_delay` between pieces, or an error `status` with `error_body`."""
+    byte and `piece_delay` between pieces, or an error `status` with `error_body`, or a `raw`
+    body that is no chat reply at all."""
 
     text: str = ""
     pieces: int = 4
@@ -79,6 +80,7 @@ class Reply:
     piece_delay: float = 0.0
     status: int = 200
     error_body: str = '{"error": {"message": "scripted failure", "type": "server_error"}}'
+    raw: str | None = None  # sent as the whole 200 body instead of a well-formed reply
 
 
 Script = Callable[[Request], Reply]
@@ -152,6 +154,8 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             try:
                 if reply.status != 200:
                     self._send(reply.status, reply.error_body)
+                elif reply.raw is not None:
+                    self._send(200, reply.raw)
                 elif ollama:
                     self._ollama(request, reply)
                 elif request.stream:

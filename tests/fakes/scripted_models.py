@@ -104,6 +104,11 @@ def broken(request: Request) -> Reply:
     return Reply(status=500)
 
 
+def garbled(request: Request) -> Reply:
+    """A 200 whose body is no chat completion."""
+    return Reply(raw='{"choices": "not a list"')
+
+
 def echoes_key(request: Request) -> Reply:
     """Refuses the key and echoes it in the error body, as a careless server might."""
     body = {"error": {"message": f"invalid key: {request.headers.get('authorization', '')}"}}
@@ -119,6 +124,7 @@ SCRIPTS = {
     "endless": endless,
     "hangs": hangs,
     "broken": broken,
+    "garbled": garbled,
     "echoes-key": echoes_key,
 }
 

@@ -194,6 +194,11 @@ def test_http_500_gives_the_offline_answer_and_the_model_rests(
     )
 
 
+def test_a_malformed_reply_gives_the_offline_answer(make_bot: MakeBot) -> None:
+    answer = _offline(make_bot("openai:garbled"))
+    assert "(unusable reply (" in (answer.note or "")
+
+
 def test_a_refused_connection_names_the_server(make_bot: MakeBot) -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))

@@ -35,6 +35,12 @@ def test_claims_are_sentences_with_the_markers_after_them() -> None:
     ]
 
 
+def test_glued_markers_and_list_bullets() -> None:
+    reply = "- Die Mur trat über die Ufer.[1] Erfunden.\n- 300 halfen [2].\n1. Niemand [3]."
+    text, order = cited_text(claims(reply), EVIDENCE)
+    assert text == "Die Mur trat über die Ufer. [1] 300 halfen [2]. Niemand [3]." and order == [1, 2, 3]
+
+
 @pytest.mark.parametrize(
     "text, numbers",
     [
