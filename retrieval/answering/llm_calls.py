@@ -53,10 +53,14 @@ def _work(
     """Run the chain, putting ("piece", text), then ("done", None) or ("error", exception)."""
     try:
         if stream:
-            for piece in chain.stream(inputs):
-                if stop.is_set():
-                    return  # the caller gave up: closing the stream ends the request
-                pieces.put(("piece", piece))
+            replies = chain.stream(inputs)
+            try:
+                for piece in replies:
+                    if stop.is_set():
+                        return  # the caller gave up
+                    pieces.put(("piece", piece))
+            finally:
+                replies.close()  # ends the HTTP request
         else:
             pieces.put(("piece", chain.invoke(inputs)))
         pieces.put(("done", None))

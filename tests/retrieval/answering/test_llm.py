@@ -55,9 +55,12 @@ def test_grounded_model_answers_with_verbatim_citations(make_bot: MakeBot, model
     assert "German" in request.system and "NO_ANSWER" in request.system
 
 
-def test_invented_numbers_and_quotes_are_never_shown(make_bot: MakeBot) -> None:
+@pytest.mark.parametrize("streamed", [False, True])
+def test_invented_numbers_and_quotes_are_never_shown(make_bot: MakeBot, streamed: bool) -> None:
     bot = make_bot("openai:inventor")
-    answer = bot.answer(FIREFIGHTERS)
+    drafts: list[str] = []
+    answer = bot.answer(FIREFIGHTERS, on_draft=drafts.append if streamed else None)
+    assert not any("5000" in draft or "999" in draft for draft in drafts)
     assert not answer.abstained
     # Only the true claim survives, its invented second number taken out.
     assert len(answer.citations) == 1
