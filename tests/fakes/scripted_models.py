@@ -59,13 +59,14 @@ def condensed(request: Request) -> str:
 
 
 def inventor(request: Request) -> Reply:
-    """Puts a made-up quote on a real number, cites a number it was never given, and adds one
-    true claim with an invented second number."""
+    """One true claim with an invented second number, then a made-up quote on a real number and
+    a claim citing a number it was never given."""
     best, beyond = ranked_evidence(request)[0], max(request.evidence) + 7
     return Reply(
+        f"{request.evidence[best].rstrip('.')} [{best}][{beyond + 1}]. "
         f"Laut Bericht waren es „5000 Helfer aus ganz Europa“ [{best}]. "
-        f"Die Zahl 999 steht im Artikel [{beyond}]. "
-        f"{request.evidence[best].rstrip('.')} [{best}][{beyond + 1}]."
+        f"Die Zahl 999 steht im Artikel [{beyond}].",
+        pieces=8,
     )
 
 

@@ -60,6 +60,7 @@ def test_invented_numbers_and_quotes_are_never_shown(make_bot: MakeBot, streamed
     bot = make_bot("openai:inventor")
     drafts: list[str] = []
     answer = bot.answer(FIREFIGHTERS, on_draft=drafts.append if streamed else None)
+    assert bool(drafts) == streamed
     assert not any("5000" in draft or "999" in draft for draft in drafts)
     assert not answer.abstained
     # Only the true claim survives, its invented second number taken out.
@@ -67,6 +68,7 @@ def test_invented_numbers_and_quotes_are_never_shown(make_bot: MakeBot, streamed
     assert "5000 Helfer" not in answer.text and "999" not in answer.text
     assert answer.citations[0].quote == "Mehr als 300 Feuerwehrleute waren im Einsatz."
     assert answer.text.endswith("Mehr als 300 Feuerwehrleute waren im Einsatz [1].")
+    assert drafts == ([] if not streamed else [answer.text.split(" — ")[-1]])
     assert_verbatim(bot, answer)
 
 
