@@ -62,6 +62,8 @@ HISTORY_ANSWER_CHARS = 400
 MODEL_REST_SECONDS = 30.0
 _LANGUAGES = {"de": "German", "en": "English"}
 _MARKERS = re.compile(r"\s*\[[\d,;\s–-]+\]")
+# "Stand-alone question:" or "Eigenständige Frage:" before a condensed question.
+_LABEL = re.compile(r"^[^:?]{0,40}(?:question|frage)\s*:\s*", re.I)
 
 
 class LLMAnswerer:
@@ -129,7 +131,7 @@ class LLMAnswerer:
         except ModelFailure:
             return question
         lines = [line.strip() for line in without_thinking(reply).splitlines() if line.strip()]
-        standalone = lines[0].strip("\"'„“”»« ") if lines else ""
+        standalone = _LABEL.sub("", lines[0]).strip("\"'„“”»« ") if lines else ""
         if not standalone or says_no_answer(standalone) or len(standalone) > self.max_question_chars:
             return question
         return standalone

@@ -58,6 +58,11 @@ def condensed(request: Request) -> str:
     return f"{request.question.rstrip('?')} ({' '.join(dict.fromkeys(names))})?"
 
 
+def chatty(request: Request) -> Reply:
+    """Condenses like the grounded model, but labelled, quoted and explained."""
+    return Reply(f"Stand-alone question: „{condensed(request)}“\nI replaced the pronoun.")
+
+
 def inventor(request: Request) -> Reply:
     """One true claim with an invented second number, then a made-up quote on a real number and
     a claim citing a number it was never given."""
@@ -119,6 +124,7 @@ def echoes_key(request: Request) -> Reply:
 SCRIPTS = {
     "grounded": grounded,
     "inventor": inventor,
+    "chatty": chatty,
     "obedient": obedient,
     "uncited": uncited,
     "three-claims": three_claims,

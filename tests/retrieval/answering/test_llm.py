@@ -150,6 +150,13 @@ def test_condense_rewrites_a_follow_up_with_the_model(make_bot: MakeBot, model_s
     assert len(model_server.requests) == asked + 1
 
 
+def test_condense_takes_the_question_out_of_a_chatty_reply(make_bot: MakeBot) -> None:
+    answerer = make_bot("openai:chatty").answerer
+    assert isinstance(answerer, LLMAnswerer)
+    turn = Turn(U5_OPENING, Answer(U5_OPENING, "„Die Linie U5 soll 2026 eröffnet werden.“ [1]"))
+    assert answerer.condense("Und was kostet sie?", [turn]) == "Und was kostet sie (U5 Wien)?"
+
+
 def test_condense_keeps_the_question_when_the_model_fails(make_bot: MakeBot) -> None:
     bot = make_bot("openai:broken")
     answerer = bot.answerer
