@@ -26,6 +26,22 @@ def _bot(ctx: click.Context):  # -> retrieval.pipeline.Newsbot
     return ctx.obj["bot"]
 
 
+def _answering_bot(ctx: click.Context):  # -> retrieval.pipeline.Newsbot
+    """The Newsbot of a command that answers, its chat model (if any) checked before anything
+    else runs, so a bad NEWSBOT_LLM or a missing extra is one line at start-up."""
+    bot = _bot(ctx)
+    _check_llm(bot.settings)
+    return bot
+
+
+def _check_llm(settings) -> None:
+    """ConfigError when NEWSBOT_LLM names no usable chat model (no server is contacted)."""
+    if settings.llm:
+        from retrieval.answering.chat_models import check_llm
+
+        check_llm(settings)
+
+
 def _say(message: str) -> None:
     """A status line on stderr, so stdout stays the answer."""
     click.echo(message, err=True)
@@ -109,7 +125,7 @@ def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
 @click.pass_context
 def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     """Answer one question, quoting and citing the articles."""
-    bot = _bot(ctx)
+    bot = _answering_bot(ctx)
     text = bot.check_question(" ".join(question))
     _ensure_index(bot)
     answer = bot.answer(text)
@@ -195,7 +211,7 @@ def repl(ctx: click.Context) -> None:
     """Ask questions interactively (:sources, :help, :quit)."""
     from bot.repl import run_repl
 
-    bot = _bot(ctx)
+    bot = _answering_bot(ctx)
     _ensure_index(bot)
     run_repl(bot)
 
@@ -237,6 +253,7 @@ def eval_command(
     from retrieval.config import Settings
 
     settings = Settings(**{k: v for k, v in ctx.obj["overrides"].items() if v is not None})
+    _check_llm(settings)
     qset = evaluate.load_questions(questions)
     for problem in qset.problems:
         _say_problem(problem)
@@ -286,7 +303,7 @@ def telegram(
     """Run the Telegram bot (token from NEWSBOT_TELEGRAM_TOKEN) until Ctrl-C."""
     from bot.telegram import run_bot
 
-    bot = _bot(ctx)
+    bot = _answering_bot(ctx)
     run_bot(
         bot,
         public=public,

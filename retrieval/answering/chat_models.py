@@ -80,6 +80,12 @@ def build_chat_model(spec: ChatModelSpec, settings: Settings) -> BaseChatModel:
     return BACKENDS[spec.backend].build(spec, settings)
 
 
+def check_llm(settings: Settings) -> None:
+    """ConfigError unless NEWSBOT_LLM names a registered backend whose integration is installed
+    (the model is built, which contacts no server)."""
+    build_chat_model(ChatModelSpec.parse(settings.llm), settings)
+
+
 def server_url(spec: ChatModelSpec, settings: Settings) -> str:
     """The server the model is reached at, fit to show: without user, password or query."""
     return public_url(settings.llm_base_url or BACKENDS[spec.backend].default_url)

@@ -4,6 +4,7 @@ and eval scores the model's answers with every citation valid."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,19 @@ def test_ask_tells_the_user_when_the_model_failed(cli_env: Path, capsys: pytest.
     assert "Das Sprachmodell unter http://127.0.0.1:" in err and "(HTTP 500)" in err
 
 
-def test_a_bad_llm_setting_is_a_one_line_error(cli_env: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_bad_llm_setting_is_one_line_before_anything_runs(
+    cli_env: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert main(["ask", "--llm", "gpt-4", QUESTION]) == 1
-    last = capsys.readouterr().err.splitlines()[-1]
-    assert last.startswith("Error: NEWSBOT_LLM is 'gpt-4'; expected one of ollama:MODEL, openai:MODEL")
+    err = capsys.readouterr().err
+    assert err.startswith("Error: NEWSBOT_LLM is 'gpt-4'; expected one of ollama:MODEL, openai:MODEL")
+    assert "indexing" not in err and len(err.splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "langchain_ollama", None)  # as if the extra were not installed
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q", "question": QUESTION, "answers": ["300"]}) + "\n", "utf-8")
+    assert main(["eval", "--llm", "ollama:m", str(questions), "--corpus", str(cli_env)]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'newsbot[llm]'" in err and "Corpus" not in err
 
 
 def test_eval_with_llm_scores_the_model_and_every_citation_is_valid(
