@@ -122,18 +122,20 @@ class LLMAnswerer:
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
         """The question rewritten by the model to stand alone (what "he", "there" refer to), for
-        retrieval; the question itself without history, or when the model fails or rambles."""
+        retrieval; the question itself when there is no history; '' when the model failed or
+        gave no usable question (the caller then rewrites the follow-up offline)."""
         if not history:
             return question
         inputs = {**self._common(question), "history": _history_text(history)}
         try:
             reply = "".join(self._pieces("condense", inputs, stream=False))
         except ModelFailure:
-            return question
+            return ""
         lines = [line.strip() for line in without_thinking(reply).splitlines() if line.strip()]
         standalone = _LABEL.sub("", lines[0]).strip("\"'„“”»« ") if lines else ""
-        if not standalone or says_no_answer(standalone) or len(standalone) > self.max_question_chars:
-            return question
+        answered = question.rstrip().endswith("?") and not standalone.endswith("?")
+        if answered or says_no_answer(standalone) or len(standalone) > self.max_question_chars:
+            return ""  # an answer instead of a question, a refusal, or a ramble
         return standalone
 
     def _common(self, question: str) -> dict[str, str]:
