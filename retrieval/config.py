@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_allowed: str = Field(default="", description="Comma-separated user and chat ids.")
     telegram_rate_limit: int = Field(default=10, ge=1, description="Questions per user a minute.")
+
+    @model_validator(mode="after")
+    def _llm_names_the_answerer(self) -> Settings:
+        """With NEWSBOT_LLM set, the answerer is `llm:BACKEND:MODEL` (as answers and eval name it)."""
+        self.llm = self.llm.strip()
+        if self.llm and self.answerer == "extractive":
+            self.answerer = f"llm:{self.llm}"
+        return self
 
     @property
     def index_dir(self) -> Path:

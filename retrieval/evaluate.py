@@ -555,8 +555,8 @@ def run_config(built: BuiltIndex, qset: QuestionSet, settings: Settings,
     """What produced the numbers: versions, models, chunking, inputs."""
     from retrieval.pipeline import RANKED_CHUNKS
 
-    used = answerer or built.bot.answerer
-    name = getattr(used, "name", type(used).__name__)
+    name = settings.answerer if answerer is None else getattr(answerer, "name",
+                                                              type(answerer).__name__)
     return {
         "newsbot_version": _version(), "embedder": built.bot.embedder.name, "answerer": name,
         "chunk_sentences": getattr(built.bot.index, "chunk_sentences", settings.chunk_sentences),
