@@ -129,8 +129,6 @@ def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     text = bot.check_question(" ".join(question))
     _ensure_index(bot)
     answer = bot.answer(text)
-    if answer.note:
-        _say(answer.note)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -217,6 +215,7 @@ def repl(ctx: click.Context) -> None:
 
 
 @cli.command("eval")
+@llm_option
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--corpus",
@@ -238,7 +237,6 @@ def repl(ctx: click.Context) -> None:
     help="Write a Markdown report: metrics, then the worst cases.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N questions.")
-@llm_option
 @click.pass_context
 def eval_command(
     ctx: click.Context,

@@ -44,11 +44,13 @@ def test_an_empty_llm_flag_beats_the_environment(
     assert json.loads(capsys.readouterr().out)["answerer"] == "extractive"
 
 
-def test_ask_tells_the_user_when_the_model_failed(cli_env: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["ask", "--llm", "openai:broken", QUESTION]) == 0
-    out, err = capsys.readouterr()
-    assert "300 Feuerwehrleute" in out
-    assert "Das Sprachmodell unter http://127.0.0.1:" in err and "(HTTP 500)" in err
+def test_ask_gives_the_offline_answer_and_a_note_when_the_model_failed(
+    cli_env: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["ask", "--llm", "openai:broken", "--json", QUESTION]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["answerer"] == "extractive" and "300 Feuerwehrleute" in doc["text"]
+    assert doc["note"].startswith("Das Sprachmodell unter http://127.0.0.1:") and "(HTTP 500)" in doc["note"]
 
 
 def test_a_bad_llm_setting_is_one_line_before_anything_runs(
