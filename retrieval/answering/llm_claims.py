@@ -15,7 +15,7 @@ from retrieval.chunking import split_sentences
 
 # The reply that means "the evidence does not answer the question" (the prompts ask for it).
 NO_ANSWER = "NO_ANSWER"
-_NO_ANSWER = re.compile(r"\bNO[_ ]ANSWER\b", re.I)
+_NO_ANSWER = re.compile(r"\bNO_ANSWER\b")
 # [3], [1, 4], [2-4], [1; 2]: one group of evidence numbers.
 _MARKER = re.compile(r"\[\s*(\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*)\s*\]")
 _MARKER_RUN = re.compile(rf"(?:\s*{_MARKER.pattern})+")
@@ -46,8 +46,10 @@ def without_thinking(reply: str) -> str:
 
 
 def says_no_answer(reply: str) -> bool:
-    """Whether the model said the evidence does not answer."""
-    return bool(_NO_ANSWER.search(reply))
+    """Whether the model said the evidence does not answer: NO_ANSWER anywhere, or a reply that
+    is nothing but "no answer" (not a claim that mentions one)."""
+    bare = without_thinking(reply).strip(" .!*`\"'\n").lower().replace("_", " ")
+    return bool(_NO_ANSWER.search(reply)) or bare == "no answer"
 
 
 def claims(reply: str) -> list[Claim]:

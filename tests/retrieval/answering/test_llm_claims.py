@@ -74,8 +74,11 @@ def test_a_claim_quoting_words_not_in_its_sentences_is_dropped() -> None:
 
 
 def test_no_answer_and_thinking() -> None:
-    assert says_no_answer("NO_ANSWER") and says_no_answer("Leider: no answer.")
+    assert (
+        says_no_answer("NO_ANSWER") and says_no_answer("Leider: NO_ANSWER") and says_no_answer("No answer.")
+    )
     assert not says_no_answer("Die Antwort ist 300 [2].")
+    assert not says_no_answer("The minister gave no answer to that [3].")
     assert without_thinking("<think>hmm [9]</think>Die Mur [1].") == "Die Mur [1]."
     assert without_thinking("Die Mur [1]. <think>still thinking") == "Die Mur [1]."
     assert claims("<think>Erfunden [9].</think>Die Mur [1].") == [Claim("Die Mur [1].", (1,))]
