@@ -26,6 +26,22 @@ def _bot(ctx: click.Context):  # -> retrieval.pipeline.Newsbot
     return ctx.obj["bot"]
 
 
+def _answering_bot(ctx: click.Context):  # -> retrieval.pipeline.Newsbot
+    """The Newsbot of a command that answers, its chat model (if any) checked before anything
+    else runs, so a bad NEWSBOT_LLM or a missing extra is one line at start-up."""
+    bot = _bot(ctx)
+    _check_llm(bot.settings)
+    return bot
+
+
+def _check_llm(settings) -> None:
+    """ConfigError when NEWSBOT_LLM names no usable chat model (no server is contacted)."""
+    if settings.llm:
+        from retrieval.answering.chat_models import check_llm
+
+        check_llm(settings)
+
+
 def _say(message: str) -> None:
     """A status line on stderr, so stdout stays the answer."""
     click.echo(message, err=True)
@@ -46,6 +62,23 @@ def _report_index(outcome) -> None:
         f"embedded {r.chunks_embedded} chunks and {r.sentences_embedded} sentences "
         f"in {r.seconds:.1f} s."
     )
+
+
+def _set_llm(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Put --llm among the settings overrides (given, even empty, it beats NEWSBOT_LLM)."""
+    if value is not None:
+        ctx.find_object(dict)["overrides"]["llm"] = value
+
+
+# The chat model option of the commands that answer questions.
+llm_option = click.option(
+    "--llm",
+    metavar="BACKEND:MODEL",
+    expose_value=False,
+    callback=_set_llm,
+    help="Write answers with a chat model: openai:MODEL (OpenAI or a compatible server at "
+    "NEWSBOT_LLM_BASE_URL) or ollama:MODEL; '' for offline answers [env NEWSBOT_LLM].",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,6 +114,7 @@ def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
 
 
 @cli.command()
+@llm_option
 @click.argument("question", nargs=-1, required=True)
 @click.option(
     "--json",
@@ -91,7 +125,7 @@ def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
 @click.pass_context
 def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     """Answer one question, quoting and citing the articles."""
-    bot = _bot(ctx)
+    bot = _answering_bot(ctx)
     text = bot.check_question(" ".join(question))
     _ensure_index(bot)
     answer = bot.answer(text)
@@ -169,17 +203,19 @@ def repair(ctx: click.Context) -> None:
 
 
 @cli.command()
+@llm_option
 @click.pass_context
 def repl(ctx: click.Context) -> None:
     """Ask questions interactively (:sources, :help, :quit)."""
     from bot.repl import run_repl
 
-    bot = _bot(ctx)
+    bot = _answering_bot(ctx)
     _ensure_index(bot)
     run_repl(bot)
 
 
 @cli.command("eval")
+@llm_option
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--corpus",
@@ -215,6 +251,7 @@ def eval_command(
     from retrieval.config import Settings
 
     settings = Settings(**{k: v for k, v in ctx.obj["overrides"].items() if v is not None})
+    _check_llm(settings)
     qset = evaluate.load_questions(questions)
     for problem in qset.problems:
         _say_problem(problem)
@@ -256,6 +293,7 @@ def eval_command(
 @click.option(
     "--public", is_flag=True, help="Answer everyone (needed when NEWSBOT_TELEGRAM_ALLOWED is unset)."
 )
+@llm_option
 @click.pass_context
 def telegram(
     ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None, public: bool
@@ -263,7 +301,7 @@ def telegram(
     """Run the Telegram bot (token from NEWSBOT_TELEGRAM_TOKEN) until Ctrl-C."""
     from bot.telegram import run_bot
 
-    bot = _bot(ctx)
+    bot = _answering_bot(ctx)
     run_bot(
         bot,
         public=public,

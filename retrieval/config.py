@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,19 @@ class Settings(BaseSettings):
         default=200_000, ge=1, description="Above this many vectors, search an approximate index."
     )
 
+    llm: str = Field(
+        default="",
+        description="Chat model answering from the evidence: empty for the offline extractive answerer, "
+        "openai:MODEL (OpenAI or any OpenAI-compatible server) or ollama:MODEL.",
+    )
+    llm_base_url: str = Field(
+        default="", description="The model server's URL; empty: the backend's own (OpenAI, local Ollama)."
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for openai:MODEL; never logged.")
+    llm_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds the model may take to answer (or to stay silent)."
+    )
+
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_allowed: str = Field(default="", description="Comma-separated user and chat ids.")
@@ -59,6 +72,14 @@ class Settings(BaseSettings):
     telegram_edit_seconds: float = Field(
         default=1.5, ge=0, description="Least seconds between two edits of a streaming answer's message."
     )
+
+    @model_validator(mode="after")
+    def _llm_names_the_answerer(self) -> Settings:
+        """With NEWSBOT_LLM set, the answerer is `llm:BACKEND:MODEL` (as answers and eval name it)."""
+        self.llm = self.llm.strip()
+        if self.llm and self.answerer == "extractive":
+            self.answerer = f"llm:{self.llm}"
+        return self
 
     @property
     def index_dir(self) -> Path:

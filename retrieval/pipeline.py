@@ -235,7 +235,11 @@ class Newsbot:
 
     @property
     def answerer(self) -> Answerer:
-        """The configured answerer."""
+        """The configured answerer: the LLM one when NEWSBOT_LLM names a chat model."""
+        if self._answerer is None and self.settings.llm:
+            from retrieval.answering.llm import llm_answerer
+
+            self._answerer = llm_answerer(self.index, self.settings)
         if self._answerer is None:
             if self.settings.answerer != "extractive":
                 raise NewsbotError(

@@ -1,0 +1,1 @@
+"""Fakes that tests run on 127.0.0.1."""
