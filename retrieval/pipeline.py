@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
+from retrieval.conversation import article_vocabulary, follow_topic, prefer_articles, rewriter_for
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
@@ -222,16 +225,29 @@ class Newsbot:
         """Answer the question from the indexed articles, quoting and citing them; `history` is
         the conversation so far (oldest first), `on_draft` sees a streaming answerer's draft."""
         question = self.check_question(question)
-        vector = self.embedder.embed([question])[0]
         index = self.index
         with index.reading():
-            hits = Searcher(index).search(question, max(self.settings.top_k, RANKED_CHUNKS), vector=vector)
+            hits, vector = self._retrieve(question, history)
             if not hits:
                 return abstention(question)
             result = self.answerer.answer(
                 question, hits[: self.settings.top_k], vector, history=history, on_draft=on_draft
             )
         return replace(result, retrieved=ranked_articles(hits))
+
+    def _retrieve(self, question: str, history: Sequence[Turn]) -> tuple[list[Hit], np.ndarray]:
+        """The ranked chunks for the question and the vector they were searched with. A
+        follow-up searches with its resolved text, the conversation's article first while the
+        topic holds; a question without history is searched as it is."""
+        searcher, k = Searcher(self.index), max(self.settings.top_k, RANKED_CHUNKS)
+        if not history:
+            vector = self.embedder.embed([question])[0]
+            return searcher.search(question, k, vector=vector), vector
+        resolved = rewriter_for(self.answerer).rewrite(question, history)
+        vector = self.embedder.embed([resolved])[0]
+        hits = searcher.search(resolved, k, vector=vector)
+        topic = follow_topic(question, history, lambda a: article_vocabulary(self.index.article_text(a)))
+        return prefer_articles(hits, topic), vector
 
     @property
     def answerer(self) -> Answerer:
@@ -256,8 +272,8 @@ class Newsbot:
             self._index = None
 
 
-def timed_answer(bot: Newsbot, question: str) -> tuple[Answer, float]:
-    """An answer and the milliseconds it took."""
+def timed_answer(bot: Newsbot, question: str, history: Sequence[Turn] = ()) -> tuple[Answer, float]:
+    """An answer (given the conversation so far) and the milliseconds it took."""
     started = time.perf_counter()
-    result = bot.answer(question)
+    result = bot.answer(question, history) if history else bot.answer(question)
     return result, (time.perf_counter() - started) * 1000

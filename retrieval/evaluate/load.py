@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,18 @@ class Question:
     article_ids: tuple[str, ...] = ()
     line: int | None = None
     annotations: Mapping[str, Any] = field(default_factory=dict)
+    conversation: str | None = None
+    turn: int | None = None
 
     @property
     def answerable(self) -> bool:
         """Whether the articles answer it (an empty answer list means they do not)."""
         return bool(self.answers)
+
+    @property
+    def followup(self) -> bool:
+        """Whether it is a conversation turn after the first (asked with a history)."""
+        return self.conversation is not None and (self.turn or 1) > 1
 
 
 @dataclass
@@ -39,6 +46,24 @@ class QuestionSet:
     questions: list[Question] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
+
+
+def sessions(questions: Sequence[Question]) -> list[list[Question]]:
+    """The questions as they are asked: a plain row alone, a conversation's rows together in
+    `turn` order; sessions in the file order of their first row."""
+    out: list[list[Question]] = []
+    chats: dict[str, list[Question]] = {}
+    for q in questions:
+        if q.conversation is None:
+            out.append([q])
+        elif q.conversation in chats:
+            chats[q.conversation].append(q)
+        else:
+            chats[q.conversation] = [q]
+            out.append(chats[q.conversation])
+    for turns in chats.values():
+        turns.sort(key=lambda q: q.turn or 1)
+    return out
 
 
 def load_questions(path: str | Path) -> QuestionSet:
@@ -75,6 +100,7 @@ def _load_jsonl(path: Path, content: str) -> QuestionSet:
     """Questions from JSONL, one per line; blank lines are ignored."""
     result = QuestionSet(path=path, format="jsonl")
     first_line: dict[str, int] = {}
+    turns: dict[tuple[str, int], int] = {}
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
@@ -94,6 +120,14 @@ def _load_jsonl(path: Path, content: str) -> QuestionSet:
             result.problems.append(
                 Problem(path, number, f"duplicate id '{question.id}' (first on line {first})"))
             continue
+        if question.conversation is not None:
+            key = (question.conversation, question.turn or 1)
+            if key in turns:
+                result.problems.append(Problem(
+                    path, number, f"duplicate turn {key[1]} of conversation '{key[0]}' "
+                    f"(first on line {turns[key]})"))
+                continue
+            turns[key] = number
         first_line[question.id] = number
         result.questions.append(question)
     return result
@@ -115,8 +149,25 @@ def question_from_record(record: Any, line: int | None = None) -> Question:
     answers = _strings(record["answers"], "answers")
     article_ids = _strings(record.get("article_ids") or [], "article_ids")
     annotations = {k: v for k, v in record.items() if k not in _QUESTION_FIELDS}
+    conversation, turn = _conversation_turn(record)
     return Question(id=str(record["id"]).strip(), question=record["question"].strip(),
-                    answers=answers, article_ids=article_ids, line=line, annotations=annotations)
+                    answers=answers, article_ids=article_ids, line=line, annotations=annotations,
+                    conversation=conversation, turn=turn)
+
+
+def _conversation_turn(record: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The row's conversation id and turn number (None, None for a plain row); the two fields
+    stay among the annotations too, so that `per_question` carries them."""
+    conversation = record.get("conversation")
+    if conversation is None:
+        return None, None
+    if isinstance(conversation, bool) or not isinstance(conversation, str | int) \
+            or not str(conversation).strip():
+        raise ValueError("field 'conversation' must be a non-empty string")
+    turn = record.get("turn")
+    if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
+        raise ValueError("a conversation row needs a field 'turn': 1, 2, …")
+    return str(conversation).strip(), turn
 
 
 # The fields a question row is judged by; any other field is an annotation, carried along.

@@ -43,6 +43,13 @@ class Record:
     latency_ms: float = 0.0
     short_answer: str | None = None
     annotations: Mapping[str, Any] = field(default_factory=dict)
+    conversation: str | None = None
+    turn: int | None = None
+
+    @property
+    def followup(self) -> bool:
+        """Whether it is a conversation turn after the first (answered with a history)."""
+        return self.conversation is not None and (self.turn or 1) > 1
 
     @property
     def answerable(self) -> bool:
@@ -177,6 +184,24 @@ def compute_metrics(records: Sequence[Record], texts: Mapping[str, str], *,
         "citations": len(citations),
     }
     return metrics
+
+
+# Metrics of the whole run, not of a subset of its questions.
+_RUN_KEYS = frozenset({"index_seconds", "articles", "chunks"})
+
+
+def conversation_metrics(records: Sequence[Record], texts: Mapping[str, str]) -> dict[str, Any]:
+    """Where there are conversation rows: every per-question metric again for the turns after
+    the first (`followup_…`) and for the first turns (`first_turn_…`); empty otherwise."""
+    if not any(r.conversation is not None for r in records):
+        return {}
+    out: dict[str, Any] = {}
+    parts = (("followup_", [r for r in records if r.followup]),
+             ("first_turn_", [r for r in records if r.conversation is not None and not r.followup]))
+    for prefix, part in parts:
+        metrics = compute_metrics(part, texts)
+        out.update({prefix + k: v for k, v in metrics.items() if k not in _RUN_KEYS})
+    return out
 
 
 def _top_citation_hit(record: Record) -> bool:

@@ -29,8 +29,21 @@ _LABELS = {
 }
 
 
+# Metrics repeated for a part of the questions (conversation rows), and how they are labelled.
+_PARTS = (("followup_", "follow-ups: "), ("first_turn_", "first turns: "))
+
+
+def _split_part(key: str) -> tuple[str, str]:
+    """The label prefix of a part's metric and the metric's own key."""
+    for prefix, label in _PARTS:
+        if key.startswith(prefix):
+            return label, key[len(prefix):]
+    return "", key
+
+
 def format_value(key: str, value: Any) -> str:
     """A metric value for display: shares with 4 decimals, seconds with 2, the rest with 1."""
+    key = _split_part(key)[1]
     if not isinstance(value, float):
         return str(value)
     if key.endswith("seconds"):
@@ -41,7 +54,13 @@ def format_value(key: str, value: Any) -> str:
 def summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows in the contract's order, extras last."""
     keys = [k for k in METRIC_KEYS if k in metrics] + [k for k in metrics if k not in METRIC_KEYS]
-    return [(_LABELS.get(k, k.replace("_", " ")), format_value(k, metrics[k])) for k in keys]
+    return [(_label(k), format_value(k, metrics[k])) for k in keys]
+
+
+def _label(key: str) -> str:
+    """A metric's label, with its part's prefix (follow-ups, first turns) where it has one."""
+    part, key = _split_part(key)
+    return part + _LABELS.get(key, key.replace("_", " "))
 
 
 def format_summary(metrics: Mapping[str, Any]) -> str:

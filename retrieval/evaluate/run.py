@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retrieval.answering.types import Answer, Turn
 from retrieval.config import Settings
 from retrieval.documents import Article, Problem, load_articles
 from retrieval.errors import InputError
-from retrieval.evaluate.load import Question, QuestionSet
-from retrieval.evaluate.metrics import Record, compute_metrics, record_row
+from retrieval.evaluate.load import Question, QuestionSet, sessions
+from retrieval.evaluate.metrics import Record, compute_metrics, conversation_metrics, record_row
 
 WARM_UP_QUESTION = "Was ist passiert?"
 
@@ -66,8 +67,10 @@ def write_articles(articles: Iterable[Article], path: Path) -> Path:
 
 
 def answer_questions(bot: Any, questions: Sequence[Question], source: Path, *,
-                     progress: bool = True) -> tuple[list[Record], list[Problem]]:
-    """Answer every question, timing each; questions the bot refuses become problems."""
+                     progress: bool = True, history: bool = True) -> tuple[list[Record], list[Problem]]:
+    """Answer every question, timing each; questions the bot refuses become problems. The turns
+    of a conversation are asked in order, each with the earlier turns (questions and the bot's
+    own answers) as its history; `history=False` asks every turn alone."""
     from tqdm import tqdm
 
     from retrieval.pipeline import timed_answer
@@ -75,20 +78,31 @@ def answer_questions(bot: Any, questions: Sequence[Question], source: Path, *,
     bot.answer(WARM_UP_QUESTION)  # open the index and warm caches before timing
     records: list[Record] = []
     problems: list[Problem] = []
-    for q in tqdm(questions, desc="Answering", unit="question", disable=not progress,
-                  file=sys.stderr):
-        try:
-            text = bot.check_question(q.question)
-        except InputError as exc:
-            problems.append(Problem(source, q.line, f"question '{q.id}': {exc}"))
-            continue
-        answer, ms = timed_answer(bot, text)
-        records.append(Record(
-            id=q.id, question=q.question, answers=q.answers, article_ids=q.article_ids,
-            answer=answer.text, citations=tuple(asdict(c) for c in answer.citations),
-            abstained=answer.abstained, retrieved=tuple(answer.retrieved), latency_ms=ms,
-            short_answer=answer.short_answer, annotations=q.annotations))
+    with tqdm(total=len(questions), desc="Answering", unit="question", disable=not progress,
+              file=sys.stderr) as bar:
+        for session in sessions(questions):
+            turns: list[Turn] = []
+            for q in session:
+                bar.update(1)
+                try:
+                    text = bot.check_question(q.question)
+                except InputError as exc:
+                    problems.append(Problem(source, q.line, f"question '{q.id}': {exc}"))
+                    continue
+                answer, ms = timed_answer(bot, text, turns if history else ())
+                turns.append(Turn(text, answer))
+                records.append(_record(q, answer, ms))
     return records, problems
+
+
+def _record(q: Question, answer: Answer, ms: float) -> Record:
+    """What the bot did for one question, as plain data."""
+    return Record(
+        id=q.id, question=q.question, answers=q.answers, article_ids=q.article_ids,
+        answer=answer.text, citations=tuple(asdict(c) for c in answer.citations),
+        abstained=answer.abstained, retrieved=tuple(answer.retrieved), latency_ms=ms,
+        short_answer=answer.short_answer, annotations=q.annotations,
+        conversation=q.conversation, turn=q.turn)
 
 
 @dataclass
@@ -119,8 +133,10 @@ def default_corpus(qset: QuestionSet, corpus: Sequence[Path], settings: Settings
 
 
 def run_eval(qset: QuestionSet, corpus: Sequence[Path], settings: Settings, *,
-             embedder: Any = None, answerer: Any = None, progress: bool = True) -> EvalResult:
-    """Index the corpus in a temporary folder, answer every question, compute the metrics."""
+             embedder: Any = None, answerer: Any = None, progress: bool = True,
+             history: bool = True) -> EvalResult:
+    """Index the corpus in a temporary folder, answer every question, compute the metrics;
+    `history=False` asks conversation turns without their history (to compare)."""
     if not qset.questions:
         detail = f": {qset.problems[0]}" if qset.problems else ""
         raise InputError(f"no valid questions in {qset.path}{detail}")
@@ -129,12 +145,15 @@ def run_eval(qset: QuestionSet, corpus: Sequence[Path], settings: Settings, *,
                             embedder=embedder, answerer=answerer, progress=progress)
         try:
             records, skipped = answer_questions(built.bot, qset.questions, qset.path,
-                                                progress=progress)
+                                                progress=progress, history=history)
             config = run_config(built, qset, settings, answerer)
+            if any(q.conversation is not None for q in qset.questions):
+                config["conversation_history"] = history
         finally:
             built.bot.close()
     metrics = compute_metrics(records, built.texts, index_seconds=built.index_seconds,
                               articles=built.articles, chunks=built.chunks)
+    metrics.update(conversation_metrics(records, built.texts))
     own_file = qset.path.resolve()
     article_problems = [p for p in built.problems if Path(p.path).resolve() != own_file]
     return EvalResult(metrics, config, [record_row(r, built.texts) for r in records],

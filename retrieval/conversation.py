@@ -1,0 +1,168 @@
+"""Follow-up questions: what a question asked in a conversation refers to, for retrieval.
+
+A follow-up ("Where is he going?", "Und wie alt ist er?") is answered with its history. Before
+retrieval its text is resolved into a search text that carries what it refers to: by an
+answerer that can condense a conversation into a stand-alone question (an LLM), else offline
+by `ContextRewriter`, which appends the earlier turns' names and key terms and the short
+answers the bot gave. Then `follow_topic` decides whether the question stays with an article
+the conversation has cited (its own names are found there, or it names nothing new) or turns
+to another topic, and `prefer_articles` ranks the conversation's article first while the topic
+holds. A question asked without history is never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol, runtime_checkable
+
+from retrieval.answering.types import Turn
+from retrieval.language import cognate_keys, key_terms, query_terms, terms
+from retrieval.search import Hit
+
+log = logging.getLogger("newsbot")
+
+# How many earlier turns lend their words to a follow-up's search text (the most recent ones).
+CONTEXT_TURNS = 3
+
+
+class FollowUpRewriter(Protocol):
+    """Turns a follow-up and its history into the text retrieval searches with."""
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        """The search text for the question asked after `history` (oldest first)."""
+        ...
+
+
+@runtime_checkable
+class Condenser(Protocol):
+    """What an answerer offers when it can condense a follow-up into a stand-alone question."""
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """The question rewritten to be understood without the history."""
+        ...
+
+
+@dataclass(frozen=True)
+class ContextRewriter:
+    """Offline rewriting: the question, then the names and key terms of the earlier questions
+    and the short answers given (most recent first), each word once."""
+
+    turns: int = CONTEXT_TURNS
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        """The question followed by what the recent turns were about."""
+        context = [context_text(turn) for turn in reversed(history[-self.turns :])]
+        return " ".join([question, *_new_words(question, context)])
+
+
+@dataclass(frozen=True)
+class CondensingRewriter:
+    """Rewriting by an answerer's `condense` (an LLM); the offline rewriter when it fails."""
+
+    condenser: Condenser
+    fallback: FollowUpRewriter = ContextRewriter()
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        """The condensed stand-alone question, or the offline rewrite when none comes back."""
+        try:
+            condensed = self.condenser.condense(question, history).strip()
+        except Exception as exc:  # a failing model must not fail the answer
+            log.warning("condensing the follow-up failed (%s); rewriting it offline", type(exc).__name__)
+            condensed = ""
+        return condensed or self.fallback.rewrite(question, history)
+
+
+def rewriter_for(answerer: object) -> FollowUpRewriter:
+    """The answerer's condensing when it offers one, else the offline rewriter."""
+    if isinstance(answerer, Condenser):
+        return CondensingRewriter(answerer)
+    return ContextRewriter()
+
+
+def context_text(turn: Turn) -> str:
+    """What one earlier turn was about: its question's names and key words, and the short
+    answer the bot gave (an abstention adds nothing of the answer)."""
+    parts = [turn.question]
+    if not turn.answer.abstained and turn.answer.short_answer:
+        parts.append(turn.answer.short_answer)
+    return " ".join(parts)
+
+
+def _new_words(question: str, texts: Sequence[str]) -> list[str]:
+    """The content words of the texts that the question (and an earlier text) lacks, in order."""
+    seen = {w.casefold() for w in question.split()}
+    out: list[str] = []
+    stop = _stop_words()
+    for text in texts:
+        for word in text.replace("?", " ").replace(",", " ").split():
+            folded = word.strip(".!;:„“\"'()").casefold()
+            if folded and folded not in stop and folded not in seen:
+                seen.add(folded)
+                out.append(word.strip(".!;:„“\"'()"))
+    return out
+
+
+def _stop_words() -> frozenset[str]:
+    """Words that carry no topic (function words of the query languages)."""
+    from retrieval.language import query_stopwords
+
+    return query_stopwords()
+
+
+def conversation_articles(history: Sequence[Turn]) -> list[str]:
+    """The articles the conversation's answers cited, most recent first, each once."""
+    seen: dict[str, None] = {}
+    for turn in reversed(history):
+        for citation in turn.answer.citations:
+            seen.setdefault(citation.article_id, None)
+    return list(seen)
+
+
+def own_terms(question: str, history: Sequence[Turn]) -> set[str]:
+    """The question's names and numbers (stemmed) that no earlier turn mentioned: what is new."""
+    earlier = set()
+    for turn in history:
+        earlier.update(key_terms(context_text(turn)), query_terms(context_text(turn)))
+    return set(key_terms(question)) - earlier
+
+
+def follow_topic(
+    question: str, history: Sequence[Turn], article_terms: Callable[[str], frozenset[str]]
+) -> list[str]:
+    """The conversation's articles the question stays with, best first; empty when it turns to
+    another topic: it names something new (a name, a number) that none of them mentions.
+    `article_terms` gives an article's stemmed terms and cognate keys."""
+    articles = conversation_articles(history)
+    new = own_terms(question, history)
+    if not articles or not new:
+        return articles
+    cognates = cognate_keys(" ".join(new))
+    found = {a: _found(new, cognates, article_terms(a)) for a in articles}
+    best = max(found.values())
+    if best == 0:
+        return []
+    return sorted(articles, key=lambda a: -found[a])  # stable: recency breaks ties
+
+
+@lru_cache(maxsize=64)
+def article_vocabulary(text: str) -> frozenset[str]:
+    """An article's stemmed terms (German and English stemming) and cognate keys."""
+    return frozenset(terms(text, "de")) | frozenset(terms(text, "en")) | frozenset(cognate_keys(text))
+
+
+def _found(terms: set[str], cognates: set[str], article: frozenset[str]) -> int:
+    """How many of the terms (or their cognate keys) the article holds."""
+    return len(terms & article) + len(cognates & article)
+
+
+def prefer_articles(hits: Sequence[Hit], articles: Sequence[str]) -> list[Hit]:
+    """The hits with those of the preferred articles first (in the articles' order, each
+    article's chunks in retrieval order), the others after them as they were."""
+    rank = {a: i for i, a in enumerate(articles)}
+    preferred = sorted(
+        (h for h in hits if h.chunk.article_id in rank), key=lambda h: rank[h.chunk.article_id]
+    )
+    return preferred + [h for h in hits if h.chunk.article_id not in rank]
