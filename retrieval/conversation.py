@@ -13,8 +13,8 @@ holds. A question asked without history is never touched.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
@@ -24,6 +24,9 @@ from retrieval.search import Hit
 
 log = logging.getLogger("newsbot")
 
+# How much a sentence's similarity to the question as asked counts, against its similarity to
+# the resolved follow-up, when an answer is chosen from the conversation's article.
+ASKED_WEIGHT = 0.5
 # How many earlier turns lend their words to a follow-up's search text (the most recent ones).
 CONTEXT_TURNS = 3
 
@@ -113,11 +116,13 @@ def _stop_words() -> frozenset[str]:
 
 
 def conversation_articles(history: Sequence[Turn]) -> list[str]:
-    """The articles the conversation's answers cited, most recent first, each once."""
+    """The articles the conversation's answers cited, most recent first, each once; a turn the
+    bot abstained on lends the article it named as the closest (its best retrieved one)."""
     seen: dict[str, None] = {}
     for turn in reversed(history):
-        for citation in turn.answer.citations:
-            seen.setdefault(citation.article_id, None)
+        cited = [c.article_id for c in turn.answer.citations] or list(turn.answer.retrieved[:1])
+        for article_id in cited:
+            seen.setdefault(article_id, None)
     return list(seen)
 
 
@@ -166,3 +171,21 @@ def prefer_articles(hits: Sequence[Hit], articles: Sequence[str]) -> list[Hit]:
         (h for h in hits if h.chunk.article_id in rank), key=lambda h: rank[h.chunk.article_id]
     )
     return preferred + [h for h in hits if h.chunk.article_id not in rank]
+
+
+def blend_sentence_scores(
+    hits: Sequence[Hit], asked: Mapping[int, float], weight: float = ASKED_WEIGHT
+) -> list[Hit]:
+    """The hits with each sentence's score mixed with its similarity to the question as asked
+    (`asked`, sentence id -> cosine): the resolved text finds the article, the question's own
+    words pick what in it is new."""
+    return [
+        replace(
+            hit,
+            sentence_scores=tuple(
+                (sid, weight * asked.get(sid, score) + (1 - weight) * score)
+                for sid, score in hit.sentence_scores
+            ),
+        )
+        for hit in hits
+    ]

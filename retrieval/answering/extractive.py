@@ -87,7 +87,7 @@ class ExtractiveAnswerer:
         """The best sentence(s) quoted and cited, the short answer first when the quote holds it;
         an abstention naming the closest article when the evidence does not answer."""
         retrieved = ranked_articles(hits)
-        evidence = self.evidence(question, hits)
+        evidence = self.evidence(question, hits, self._quoted_before(hits, history))
         if evidence is None:
             return abstention(question, retrieved, self._closest(hits[0].chunk.article_id) if hits else None)
         named = self.policy.named(abstain_features(evidence))
@@ -134,6 +134,20 @@ class ExtractiveAnswerer:
             scores[order],
             f"{article.title}\n{article.text}",
         )
+
+    def _quoted_before(self, hits: Sequence[Hit], history: Sequence[Turn]) -> frozenset[int]:
+        """The sentences of the hits that earlier answers of the conversation quoted: a follow-up
+        asks for something new, so they are left out (unless nothing else is left)."""
+        spans = {(c.article_id, c.start, c.end) for turn in history for c in turn.answer.citations}
+        if not spans:
+            return frozenset()
+        candidates = sentence_candidates(self.index, hits)
+        quoted_ids = frozenset(
+            c.sentence_id
+            for c in candidates
+            if any(a == c.hit.chunk.article_id and s <= c.start and c.end <= e for a, s, e in spans)
+        )
+        return quoted_ids if len(quoted_ids) < len(candidates) else frozenset()
 
     def _closest(self, article_id: str) -> ArticleRef:
         """The article an abstention names: the one the best evidence came from."""
