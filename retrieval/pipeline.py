@@ -17,6 +17,7 @@ from retrieval.config import Settings, get_settings
 from retrieval.conversation import (
     article_vocabulary,
     blend_sentence_scores,
+    conversation_articles,
     follow_topic,
     prefer_articles,
     rewriter_for,
@@ -241,19 +242,19 @@ class Newsbot:
 
     def _retrieve(self, question: str, history: Sequence[Turn]) -> tuple[list[Hit], list[Hit], np.ndarray]:
         """The ranked chunks for the question, the chunks handed to the answerer, and the vector
-        they were searched with. A follow-up searches with its resolved text, the conversation's
-        article first while the topic holds, and is answered from that article's chunks; a
-        question without history is searched as it is."""
+        they were searched with. While the topic holds, a follow-up is searched with its resolved
+        text, the conversation's article first, and answered from that article's chunks; a
+        question changing the topic, or asked without history, is searched as it is."""
         searcher, k = Searcher(self.index), max(self.settings.top_k, RANKED_CHUNKS)
         if not history:
             vector = self.embedder.embed([question])[0]
             hits = searcher.search(question, k, vector=vector)
             return hits, hits[: self.settings.top_k], vector
-        resolved = rewriter_for(self.answerer).rewrite(question, history)
-        vectors = self.embedder.embed([resolved, question])
-        hits = searcher.search(resolved, k, vector=vectors[0])
         topic = follow_topic(question, history, lambda a: article_vocabulary(self.index.article_text(a)))
-        hits = prefer_articles(hits, topic)
+        new_topic = not topic and bool(conversation_articles(history))
+        resolved = question if new_topic else rewriter_for(self.answerer).rewrite(question, history)
+        vectors = self.embedder.embed([resolved, question])
+        hits = prefer_articles(searcher.search(resolved, k, vector=vectors[0]), topic)
         if not topic:
             return hits, hits[: self.settings.top_k], vectors[0]
         evidence = self._topic_evidence(searcher, resolved, vectors, topic[0])

@@ -1,0 +1,177 @@
+"""Follow-ups: rewriting with the history, staying with the conversation's article, topic changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.answering.types import Answer, Citation, Turn
+from retrieval.conversation import (
+    CondensingRewriter,
+    ContextRewriter,
+    article_vocabulary,
+    blend_sentence_scores,
+    conversation_articles,
+    follow_topic,
+    own_terms,
+    prefer_articles,
+    rewriter_for,
+)
+from retrieval.index import ChunkRecord
+from retrieval.pipeline import Newsbot
+from retrieval.search import Hit
+from tests.conftest import ARTICLES
+
+TEXTS = {a["id"]: a["text"] for a in ARTICLES}
+
+
+def _cited(question: str, article_id: str, short: str | None = None) -> Turn:
+    """A turn whose answer cited one article."""
+    citation = Citation(1, article_id, "t", "", "", 0, "q", 0, 1)
+    return Turn(question, Answer(question, "„q“ [1]", (citation,), short_answer=short))
+
+
+def _vocabulary(article_id: str) -> frozenset[str]:
+    return article_vocabulary(TEXTS[article_id])
+
+
+def _hit(article_id: str, chunk_id: int, scores: tuple[tuple[int, float], ...] = ()) -> Hit:
+    chunk = ChunkRecord(
+        id=chunk_id, article_id=article_id, ord=0, start=0, end=1, first_sentence=0, last_sentence=0
+    )
+    return Hit(chunk, 1.0, 0.5, 0.0, sentence_scores=scores)
+
+
+def test_the_rewrite_carries_the_earlier_names_and_short_answers_most_recent_first() -> None:
+    history = [
+        _cited("Wer baut die neue U-Bahn in Wien?", "wien-1", short="Die Stadt Wien"),
+        _cited("Wann soll die Linie U5 eröffnet werden?", "wien-1", short="2026"),
+    ]
+    rewritten = ContextRewriter().rewrite("Und was kostet sie?", history)
+    assert rewritten.startswith("Und was kostet sie? ")
+    tail = rewritten.split()
+    assert {"U5", "2026", "U-Bahn", "Wien"} <= set(tail)
+    assert tail.index("U5") < tail.index("U-Bahn")  # the latest turn first
+    assert rewritten.count("Wien") == 1 and "Und was kostet sie?" in rewritten
+
+
+def test_an_abstained_turn_lends_its_closest_article_but_no_short_answer() -> None:
+    abstained = Turn(
+        "Wie alt ist er?",
+        Answer(
+            "Wie alt ist er?",
+            "Die Artikel sagen dazu nichts.",
+            abstained=True,
+            retrieved=("graz-1", "wien-1"),
+        ),
+    )
+    history = [_cited("Wer sprach von einem Jahrhundertprojekt?", "wien-1"), abstained]
+    assert conversation_articles(history) == ["graz-1", "wien-1"]
+
+
+def test_a_pronoun_follow_up_stays_with_the_conversations_article() -> None:
+    history = [_cited("Wie viele Feuerwehrleute waren in Graz im Einsatz?", "graz-1", short="300")]
+    assert own_terms("Wie alt ist er?", history) == set()
+    assert follow_topic("Wurde jemand verletzt?", history, _vocabulary) == ["graz-1"]
+    assert follow_topic("Was sagte er?", history, _vocabulary) == ["graz-1"]
+
+
+def test_a_question_naming_something_new_is_not_dragged_back() -> None:
+    history = [_cited("Wie viele Feuerwehrleute waren in Graz im Einsatz?", "graz-1")]
+    assert follow_topic("Was kostet die Linie U5 in Wien?", history, _vocabulary) == []
+
+
+def test_a_name_from_an_older_turn_brings_its_article_back_first() -> None:
+    history = [
+        _cited("Wann wird die Linie U5 in Wien eröffnet?", "wien-1"),
+        _cited("Wie viele Feuerwehrleute waren in Graz im Einsatz?", "graz-1"),
+    ]
+    assert follow_topic("Zurück zu Häupl: wann sprach er?", history, _vocabulary) == ["wien-1", "graz-1"]
+    assert follow_topic("Wurde jemand verletzt?", history, _vocabulary) == ["graz-1", "wien-1"]
+
+
+def test_preferred_articles_come_first_the_rest_keeps_its_order() -> None:
+    hits = [_hit("a", 1), _hit("b", 2), _hit("c", 3), _hit("b", 4)]
+    ordered = prefer_articles(hits, ["b"])
+    assert [h.chunk.id for h in ordered] == [2, 4, 1, 3]
+    assert prefer_articles(hits, []) == hits
+
+
+def test_sentence_scores_blend_the_asked_question_in() -> None:
+    hits = [_hit("a", 1, ((10, 0.8), (11, 0.2)))]
+    blended = blend_sentence_scores(hits, {10: 0.0, 11: 1.0}, weight=0.5)
+    assert blended[0].sentence_scores == ((10, 0.4), (11, 0.6))
+
+
+class _Condensing:
+    """A fake answerer that can condense follow-ups (as an LLM answerer will), with canned text."""
+
+    name = "fake"
+
+    def __init__(self, condensed: str) -> None:
+        self.condensed = condensed
+        self.asked: list[tuple[str, list[str]]] = []
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        return self.condensed
+
+    def answer(self, question: str, hits, vector: np.ndarray, *, history=(), on_draft=None) -> Answer:
+        self.asked.append((question, [h.chunk.article_id for h in hits]))
+        return Answer(question, "canned")
+
+
+class _Failing(_Condensing):
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        raise TimeoutError("model gone")
+
+
+def test_an_answerer_that_condenses_is_used_for_rewriting_and_falls_back_offline() -> None:
+    assert isinstance(rewriter_for(_Condensing("x")), CondensingRewriter)
+    assert isinstance(rewriter_for(object()), ContextRewriter)
+    history = [_cited("Wer baut die U-Bahn in Wien?", "wien-1")]
+    assert rewriter_for(_Condensing("Was kostet die U-Bahn?")).rewrite("Was kostet sie?", history) == (
+        "Was kostet die U-Bahn?"
+    )
+    assert rewriter_for(_Failing("")).rewrite("Was kostet sie?", history).startswith("Was kostet sie? ")
+
+
+def test_pipeline_searches_with_the_condensed_question_but_answers_the_asked_one(
+    fake_bot: Newsbot,
+) -> None:
+    fake = _Condensing("Wie viele Feuerwehrleute waren in Graz im Einsatz?")
+    fake_bot._answerer = fake
+    # No article cited yet, so nothing is preferred: retrieval follows the condensed question.
+    history = [Turn("Was war in Graz los?", Answer("Was war in Graz los?", "canned"))]
+    answer = fake_bot.answer("Und wie viele halfen?", history)
+    assert answer.retrieved[0] == "graz-1"
+    fake.condensed = "Wann wird die Linie U5 in Wien eröffnet?"
+    assert fake_bot.answer("Und wie viele halfen?", history).retrieved[0] == "wien-1"
+    assert [asked for asked, _ in fake.asked] == ["Und wie viele halfen?"] * 2
+
+
+def test_the_same_follow_up_finds_the_article_its_history_is_about(fake_bot: Newsbot) -> None:
+    graz = fake_bot.answer("Wie viele Feuerwehrleute waren in Graz im Einsatz?")
+    wien = fake_bot.answer("Wann soll die Linie U5 in Wien eröffnet werden?")
+    assert graz.citations[0].article_id == "graz-1" and wien.citations[0].article_id == "wien-1"
+    follow_up = "Und was wurde sonst gesagt?"
+    after_graz = fake_bot.answer(follow_up, [Turn(graz.question, graz)])
+    after_wien = fake_bot.answer(follow_up, [Turn(wien.question, wien)])
+    assert after_graz.retrieved[0] == "graz-1" and after_wien.retrieved[0] == "wien-1"
+    for answer, article in ((after_graz, "graz-1"), (after_wien, "wien-1")):
+        assert answer.abstained or answer.citations[0].article_id == article
+        # A follow-up asks for something new: the sentence quoted before is not quoted again.
+    earlier = {c.quote for c in graz.citations}
+    assert after_graz.abstained or not {c.quote for c in after_graz.citations} & earlier
+
+
+def test_a_topic_change_in_a_conversation_finds_the_new_article(fake_bot: Newsbot) -> None:
+    graz = fake_bot.answer("Wie viele Feuerwehrleute waren in Graz im Einsatz?")
+    switched = fake_bot.answer("Wann wird die Linie U5 in Wien eröffnet?", [Turn(graz.question, graz)])
+    assert switched.retrieved[0] == "wien-1"
+    assert switched.abstained or switched.citations[0].article_id == "wien-1"
+
+
+def test_without_history_the_answer_is_the_single_question_answer(fake_bot: Newsbot) -> None:
+    question = "Wie viele Feuerwehrleute waren in Graz im Einsatz?"
+    assert fake_bot.answer(question) == fake_bot.answer(question, ())
