@@ -27,6 +27,15 @@ log = logging.getLogger("newsbot")
 # How much a sentence's similarity to the question as asked counts, against its similarity to
 # the resolved follow-up, when an answer is chosen from the conversation's article.
 ASKED_WEIGHT = 0.5
+# Question words, which key_terms may keep when one opens a question ("Who's").
+QUESTION_WORDS = frozenset(
+    "who whom whose what when where which why how wer wen wem wessen was wann wo woher wohin "
+    "welche welcher welches welchen welchem warum wie".split()
+)
+# A follow-up turns to a new topic only where the question as asked finds another article with
+# at least this relevance (the chunk relevance model's logit): a common noun the conversation's
+# article lacks ("Gespräch", "Geld") is no new topic.
+NEW_TOPIC_RELEVANCE = -1.0
 # How many earlier turns lend their words to a follow-up's search text (the most recent ones).
 CONTEXT_TURNS = 3
 
@@ -116,40 +125,48 @@ def _stop_words() -> frozenset[str]:
 
 
 def conversation_articles(history: Sequence[Turn]) -> list[str]:
-    """The articles the conversation's answers cited, most recent first, each once; a turn the
-    bot abstained on lends the article it named as the closest (its best retrieved one)."""
+    """The articles of the conversation, most recent turn first, each once: of each turn the
+    retriever's best article (the one an abstention names as the closest), then those cited."""
     seen: dict[str, None] = {}
     for turn in reversed(history):
-        cited = [c.article_id for c in turn.answer.citations] or list(turn.answer.retrieved[:1])
-        for article_id in cited:
+        for article_id in [*turn.answer.retrieved[:1], *(c.article_id for c in turn.answer.citations)]:
             seen.setdefault(article_id, None)
     return list(seen)
 
 
 def own_terms(question: str, history: Sequence[Turn]) -> set[str]:
     """The question's names and numbers (stemmed) that no earlier turn mentioned: what is new."""
-    earlier = set()
+    earlier = set(QUESTION_WORDS)
     for turn in history:
         earlier.update(key_terms(context_text(turn)), query_terms(context_text(turn)))
-    return set(key_terms(question)) - earlier
+    return {t for t in key_terms(question) if len(t) > 1} - earlier
 
 
 def follow_topic(
-    question: str, history: Sequence[Turn], article_terms: Callable[[str], frozenset[str]]
+    question: str,
+    history: Sequence[Turn],
+    article_terms: Callable[[str], frozenset[str]],
+    elsewhere: Sequence[str] = (),
 ) -> list[str]:
-    """The conversation's articles the question stays with, best first; empty when it turns to
-    another topic: it names something new (a name, a number) that none of them mentions.
-    `article_terms` gives an article's stemmed terms and cognate keys."""
+    """The conversation's articles the question stays with, best first (those holding what it
+    names first, then the most recent); empty when it turns to another topic: it names
+    something new (names, numbers) that none of them mentions and that one of the articles
+    `elsewhere` holds all of (the articles the question as asked finds with confidence; see
+    `confident_articles`). `article_terms` gives an article's stemmed terms and cognate keys."""
     articles = conversation_articles(history)
     new = own_terms(question, history)
     if not articles or not new:
         return articles
     cognates = cognate_keys(" ".join(new))
     found = {a: _found(new, cognates, article_terms(a)) for a in articles}
-    best = max(found.values())
-    if best == 0:
+    if max(found.values()) == 0 and any(new <= article_terms(a) for a in elsewhere if a not in found):
         return []
     return sorted(articles, key=lambda a: -found[a])  # stable: recency breaks ties
+
+
+def confident_articles(hits: Sequence[Hit], floor: float = NEW_TOPIC_RELEVANCE, n: int = 3) -> list[str]:
+    """The articles of the first `n` hits whose relevance clears the floor, best first."""
+    return list(dict.fromkeys(h.chunk.article_id for h in hits[:n] if h.relevance >= floor))
 
 
 @lru_cache(maxsize=64)

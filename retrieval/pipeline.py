@@ -17,6 +17,7 @@ from retrieval.config import Settings, get_settings
 from retrieval.conversation import (
     article_vocabulary,
     blend_sentence_scores,
+    confident_articles,
     conversation_articles,
     follow_topic,
     prefer_articles,
@@ -250,10 +251,17 @@ class Newsbot:
             vector = self.embedder.embed([question])[0]
             hits = searcher.search(question, k, vector=vector)
             return hits, hits[: self.settings.top_k], vector
-        topic = follow_topic(question, history, lambda a: article_vocabulary(self.index.article_text(a)))
-        new_topic = not topic and bool(conversation_articles(history))
-        resolved = question if new_topic else rewriter_for(self.answerer).rewrite(question, history)
+        resolved = rewriter_for(self.answerer).rewrite(question, history)
         vectors = self.embedder.embed([resolved, question])
+        asked = searcher.search(question, k, vector=vectors[1])
+        topic = follow_topic(
+            question,
+            history,
+            lambda a: article_vocabulary(self.index.article_text(a)),
+            confident_articles(asked),
+        )
+        if not topic and conversation_articles(history):  # a new topic: as asked
+            return asked, asked[: self.settings.top_k], vectors[1]
         hits = prefer_articles(searcher.search(resolved, k, vector=vectors[0]), topic)
         if not topic:
             return hits, hits[: self.settings.top_k], vectors[0]

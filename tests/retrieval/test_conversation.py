@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from retrieval.conversation import (
     ContextRewriter,
     article_vocabulary,
     blend_sentence_scores,
+    confident_articles,
     conversation_articles,
     follow_topic,
     own_terms,
@@ -79,7 +81,16 @@ def test_a_pronoun_follow_up_stays_with_the_conversations_article() -> None:
 
 def test_a_question_naming_something_new_is_not_dragged_back() -> None:
     history = [_cited("Wie viele Feuerwehrleute waren in Graz im Einsatz?", "graz-1")]
-    assert follow_topic("Was kostet die Linie U5 in Wien?", history, _vocabulary) == []
+    question = "Was kostet die Linie U5 in Wien?"
+    assert follow_topic(question, history, _vocabulary, elsewhere=["wien-1"]) == []
+    # Nothing found with confidence elsewhere: a word the article lacks is no new topic.
+    assert follow_topic(question, history, _vocabulary, elsewhere=[]) == ["graz-1"]
+
+
+def test_only_confidently_found_articles_can_take_the_topic_elsewhere() -> None:
+    hits = [_hit("a", 1), _hit("b", 2), _hit("a", 3), _hit("c", 4)]
+    hits = [replace(h, relevance=r) for h, r in zip(hits, (0.5, -3.0, 2.0, 9.0), strict=True)]
+    assert confident_articles(hits, floor=-1.0, n=3) == ["a"]
 
 
 def test_a_name_from_an_older_turn_brings_its_article_back_first() -> None:
