@@ -41,6 +41,8 @@ QUOTE_BUDGET = 300
 PASSAGE_GAP_CHARS = 40
 # A place or person named this many times in its article is the article's topic, not an answer.
 TOPIC_NAME = 3
+# How much less a sentence an earlier answer of the conversation quoted scores for a follow-up.
+QUOTED_PENALTY = 1.0
 # Used until trained rankers are in retrieval/models/.
 _FALLBACK = LinearRanker.uniform(
     SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0, 0.5, -0.5, 1]
@@ -87,7 +89,7 @@ class ExtractiveAnswerer:
         """The best sentence(s) quoted and cited, the short answer first when the quote holds it;
         an abstention naming the closest article when the evidence does not answer."""
         retrieved = ranked_articles(hits)
-        evidence = self.evidence(question, hits, self._quoted_before(hits, history))
+        evidence = self.evidence(question, hits, quoted_before=self._quoted_before(hits, history))
         if evidence is None:
             return abstention(question, retrieved, self._closest(hits[0].chunk.article_id) if hits else None)
         named = self.policy.named(abstain_features(evidence))
@@ -114,15 +116,22 @@ class ExtractiveAnswerer:
         )
 
     def evidence(
-        self, question: str, hits: Sequence[Hit], drop: frozenset[int] = frozenset()
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        drop: frozenset[int] = frozenset(),
+        quoted_before: frozenset[int] = frozenset(),
     ) -> Evidence | None:
         """The sentences of the hits ranked best first with their features and scores; `drop`
-        leaves sentences out (training makes near-miss twins so)."""
+        leaves sentences out (training makes near-miss twins so); the sentences `quoted_before`
+        (by earlier answers of the conversation) score QUOTED_PENALTY less: a follow-up asks for
+        something new, yet its answer may be in a sentence the reader has seen."""
         candidates = [c for c in sentence_candidates(self.index, hits) if c.sentence_id not in drop]
         if not candidates:
             return None
         features = sentence_features(question, candidates, self.words)
         scores = self.ranker.scores(features)
+        scores = scores - QUOTED_PENALTY * np.array([c.sentence_id in quoted_before for c in candidates])
         order = np.argsort(-scores, kind="stable")
         best = candidates[order[0]]
         article = self.index.article(best.hit.chunk.article_id)
@@ -136,8 +145,7 @@ class ExtractiveAnswerer:
         )
 
     def _quoted_before(self, hits: Sequence[Hit], history: Sequence[Turn]) -> frozenset[int]:
-        """The sentences of the hits that earlier answers of the conversation quoted: a follow-up
-        asks for something new, so they are left out (unless nothing else is left)."""
+        """The sentences of the hits that earlier answers of the conversation quoted."""
         spans = {(c.article_id, c.start, c.end) for turn in history for c in turn.answer.citations}
         if not spans:
             return frozenset()
@@ -147,7 +155,7 @@ class ExtractiveAnswerer:
             for c in candidates
             if any(a == c.hit.chunk.article_id and s <= c.start and c.end <= e for a, s, e in spans)
         )
-        return quoted_ids if len(quoted_ids) < len(candidates) else frozenset()
+        return quoted_ids
 
     def _closest(self, article_id: str) -> ArticleRef:
         """The article an abstention names: the one the best evidence came from."""

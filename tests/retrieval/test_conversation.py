@@ -186,3 +186,25 @@ def test_a_topic_change_in_a_conversation_finds_the_new_article(fake_bot: Newsbo
 def test_without_history_the_answer_is_the_single_question_answer(fake_bot: Newsbot) -> None:
     question = "Wie viele Feuerwehrleute waren in Graz im Einsatz?"
     assert fake_bot.answer(question) == fake_bot.answer(question, ())
+
+
+def test_sentences_quoted_earlier_in_the_conversation_score_less(fake_bot: Newsbot) -> None:
+    from retrieval.answering.extractive import QUOTED_PENALTY, ExtractiveAnswerer
+
+    answerer = ExtractiveAnswerer(fake_bot.index)
+    question = "Wie viele Feuerwehrleute waren in Graz im Einsatz?"
+    hits = fake_bot.search(question)
+    plain = answerer.evidence(question, hits)
+    best = plain.ranked[0].sentence_id
+    penalized = answerer.evidence(question, hits, quoted_before=frozenset({best}))
+    before = dict(zip((c.sentence_id for c in plain.ranked), plain.scores, strict=True))
+    after = dict(zip((c.sentence_id for c in penalized.ranked), penalized.scores, strict=True))
+    assert after[best] == before[best] - QUOTED_PENALTY
+    assert all(after[s] == before[s] for s in before if s != best)
+    # The conversation's earlier answer is what marks its sentences as quoted.
+    graz = fake_bot.answer(question)
+    quoted = answerer._quoted_before(hits, [Turn(question, graz)])
+    spans = [(c.start, c.end) for c in graz.citations]
+    texts = {c.sentence_id: c for c in plain.ranked}
+    assert quoted and all(any(s <= texts[q].start < texts[q].end <= e for s, e in spans) for q in quoted)
+    assert answerer._quoted_before(hits, []) == frozenset()
