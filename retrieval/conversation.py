@@ -18,9 +18,13 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from retrieval.answering.types import Turn
+from retrieval.embeddings import Embedder
+from retrieval.index import NewsIndex
 from retrieval.language import cognate_keys, key_terms, query_terms, terms
-from retrieval.search import Hit
+from retrieval.search import Hit, Searcher
 
 log = logging.getLogger("newsbot")
 
@@ -76,6 +80,8 @@ class CondensingRewriter:
 
     condenser: Condenser
     fallback: FollowUpRewriter = ContextRewriter()
+    # What it returns stands alone: a new topic may be searched with it.
+    standalone: bool = True
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """The condensed stand-alone question, or the offline rewrite when none comes back."""
@@ -206,3 +212,58 @@ def blend_sentence_scores(
         )
         for hit in hits
     ]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A follow-up's retrieval: the ranked chunks (for `Answer.retrieved`), the chunks handed to
+    the answerer, and the vector they were searched with."""
+
+    hits: list[Hit]
+    evidence: list[Hit]
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class FollowUpSearch:
+    """Retrieval for a question asked with a history. While the topic holds, the follow-up is
+    searched with its resolved text, the conversation's article ranked first, and answered from
+    that article's chunks; a question that turns to a new topic is searched as asked (or as
+    condensed by a model, which stands alone)."""
+
+    index: NewsIndex
+    searcher: Searcher
+    embedder: Embedder
+    rewriter: FollowUpRewriter
+
+    def search(self, question: str, history: Sequence[Turn], k: int, top_k: int) -> Found:
+        """The follow-up's hits (k ranked chunks) and evidence (top_k chunks)."""
+        resolved = self.rewriter.rewrite(question, history)
+        vectors = self.embedder.embed([resolved, question])
+        asked = self.searcher.search(question, k, vector=vectors[1])
+        topic = follow_topic(question, history, self._vocabulary, confident_articles(asked))
+        if not topic and conversation_articles(history):  # a new topic
+            if not getattr(self.rewriter, "standalone", False):
+                return Found(asked, asked[:top_k], vectors[1])
+            topic_free = self.searcher.search(resolved, k, vector=vectors[0])
+            return Found(topic_free, topic_free[:top_k], vectors[0])
+        hits = prefer_articles(self.searcher.search(resolved, k, vector=vectors[0]), topic)
+        if not topic:
+            return Found(hits, hits[:top_k], vectors[0])
+        evidence = self._article_evidence(topic[0], resolved, vectors, top_k)
+        return Found(evidence + [h for h in hits if h.chunk.article_id != topic[0]], evidence, vectors[0])
+
+    def _vocabulary(self, article_id: str) -> frozenset[str]:
+        """An article's stemmed terms and cognate keys."""
+        return article_vocabulary(self.index.article_text(article_id))
+
+    def _article_evidence(self, article_id: str, resolved: str, vectors: np.ndarray, top_k: int) -> list[Hit]:
+        """The article's chunks that best match the resolved follow-up, their sentences scored
+        against both the resolved text (vectors[0]) and the question as asked (vectors[1])."""
+        chunks = self.index.chunks(self.index.chunk_ids_of([article_id]).get(article_id, []))
+        hits = self.searcher.rank(
+            self.searcher.featurize(resolved, vectors[0], list(chunks.values()), {}), top_k
+        )
+        ids = [sid for hit in hits for sid, _ in hit.sentence_scores]
+        asked = dict(zip(ids, (self.index.sentence_vectors_of(ids) @ vectors[1]).tolist(), strict=True))
+        return blend_sentence_scores(hits, asked)

@@ -9,20 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
-from retrieval.conversation import (
-    article_vocabulary,
-    blend_sentence_scores,
-    confident_articles,
-    conversation_articles,
-    follow_topic,
-    prefer_articles,
-    rewriter_for,
-)
+from retrieval.conversation import FollowUpSearch, Found, rewriter_for
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
@@ -235,50 +225,25 @@ class Newsbot:
         question = self.check_question(question)
         index = self.index
         with index.reading():
-            hits, evidence, vector = self._retrieve(question, history)
-            if not hits:
+            found = self._retrieve(question, history)
+            if not found.hits:
                 return abstention(question)
-            result = self.answerer.answer(question, evidence, vector, history=history, on_draft=on_draft)
-        return replace(result, retrieved=ranked_articles(hits))
+            result = self.answerer.answer(
+                question, found.evidence, found.vector, history=history, on_draft=on_draft
+            )
+        return replace(result, retrieved=ranked_articles(found.hits))
 
-    def _retrieve(self, question: str, history: Sequence[Turn]) -> tuple[list[Hit], list[Hit], np.ndarray]:
+    def _retrieve(self, question: str, history: Sequence[Turn]) -> Found:
         """The ranked chunks for the question, the chunks handed to the answerer, and the vector
-        they were searched with. While the topic holds, a follow-up is searched with its resolved
-        text, the conversation's article first, and answered from that article's chunks; a
-        question changing the topic, or asked without history, is searched as it is."""
+        they were searched with: a question without history is searched as it is, a follow-up
+        as `FollowUpSearch` resolves it."""
         searcher, k = Searcher(self.index), max(self.settings.top_k, RANKED_CHUNKS)
         if not history:
             vector = self.embedder.embed([question])[0]
             hits = searcher.search(question, k, vector=vector)
-            return hits, hits[: self.settings.top_k], vector
-        resolved = rewriter_for(self.answerer).rewrite(question, history)
-        vectors = self.embedder.embed([resolved, question])
-        asked = searcher.search(question, k, vector=vectors[1])
-        topic = follow_topic(
-            question,
-            history,
-            lambda a: article_vocabulary(self.index.article_text(a)),
-            confident_articles(asked),
-        )
-        if not topic and conversation_articles(history):  # a new topic: as asked
-            return asked, asked[: self.settings.top_k], vectors[1]
-        hits = prefer_articles(searcher.search(resolved, k, vector=vectors[0]), topic)
-        if not topic:
-            return hits, hits[: self.settings.top_k], vectors[0]
-        evidence = self._topic_evidence(searcher, resolved, vectors, topic[0])
-        return evidence + [h for h in hits if h.chunk.article_id != topic[0]], evidence, vectors[0]
-
-    def _topic_evidence(
-        self, searcher: Searcher, resolved: str, vectors: np.ndarray, article_id: str
-    ) -> list[Hit]:
-        """The chunks of the conversation's article that best match the resolved follow-up, their
-        sentences scored against both the resolved text and the question as asked (`vectors`)."""
-        chunks = self.index.chunks(self.index.chunk_ids_of([article_id]).get(article_id, []))
-        found = searcher.featurize(resolved, vectors[0], list(chunks.values()), {})
-        hits = searcher.rank(found, self.settings.top_k)
-        ids = [sid for hit in hits for sid, _ in hit.sentence_scores]
-        asked = dict(zip(ids, (self.index.sentence_vectors_of(ids) @ vectors[1]).tolist(), strict=True))
-        return blend_sentence_scores(hits, asked)
+            return Found(hits, hits[: self.settings.top_k], vector)
+        follow_up = FollowUpSearch(self.index, searcher, self.embedder, rewriter_for(self.answerer))
+        return follow_up.search(question, history, k, self.settings.top_k)
 
     @property
     def answerer(self) -> Answerer:
