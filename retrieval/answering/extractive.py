@@ -16,7 +16,7 @@ from retrieval.answering.features import (
     sentence_features,
     unit_scorer,
 )
-from retrieval.answering.questions import AnswerType, question_words
+from retrieval.answering.questions import AnswerType, question_core, question_words
 from retrieval.answering.short import ShortPolicy, best_span, default_short_policy
 from retrieval.answering.types import (
     Answer,
@@ -89,20 +89,22 @@ class ExtractiveAnswerer:
         """The best sentence(s) quoted and cited, the short answer first when the quote holds it;
         an abstention naming the closest article when the evidence does not answer."""
         retrieved = ranked_articles(hits)
-        evidence = self.evidence(question, hits, quoted_before=self._quoted_before(hits, history))
+        # A follow-up is typed by its question word, past an opening "And …" or "Back to …:".
+        core = question_core(question) if history else question
+        evidence = self.evidence(core, hits, quoted_before=self._quoted_before(hits, history))
         if evidence is None:
             return abstention(question, retrieved, self._closest(hits[0].chunk.article_id) if hits else None)
         named = self.policy.named(abstain_features(evidence))
         if named["confidence"] < 0:
             return abstention(question, retrieved, self._closest(evidence.ranked[0].hit.chunk.article_id))
-        chosen = self.pick(question, list(evidence.ranked))
+        chosen = self.pick(core, list(evidence.ranked))
         citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
         short = best_span(
-            question,
+            core,
             chosen[0][0].text,
             self.short_policy,
             named,
-            unit_scorer(question, AnswerType.of(question), self.words),
+            unit_scorer(core, AnswerType.of(core), self.words),
         )
         quotes = " ".join(f"{quoted(c.quote)} [{c.n}]" for c in citations)
         text = f"**{short}** — {quotes}" if short else quotes
