@@ -1,13 +1,15 @@
 """Follow-up questions: what a question asked in a conversation refers to, for retrieval.
 
-A follow-up ("Where is he going?", "Und wie alt ist er?") is answered with its history. Before
-retrieval its text is resolved into a search text that carries what it refers to: by an
-answerer that can condense a conversation into a stand-alone question (an LLM), else offline
-by `ContextRewriter`, which appends the earlier turns' names and key terms and the short
-answers the bot gave. Then `follow_topic` decides whether the question stays with an article
-the conversation has cited (its own names are found there, or it names nothing new) or turns
-to another topic, and `prefer_articles` ranks the conversation's article first while the topic
-holds. A question asked without history is never touched.
+A follow-up ("Where is he going?", "Und wie alt ist er?") is answered with its history
+(`FollowUpSearch`). Its text is resolved into a search text that carries what it refers to: by
+an answerer that can condense a conversation into a stand-alone question (an LLM), else offline
+by `ContextRewriter`, which appends the recent turns' words and the short answers the bot gave.
+`follow_topic` decides whether the question stays with the conversation's articles (it names
+nothing new, or something one of them mentions) or turns to another topic (it names something
+none of them mentions and another article matches with confidence). While the topic holds,
+`prefer_articles` ranks the conversation's article first and the answer is chosen from that
+article's chunks, sentences scored by `blend_sentence_scores`. A question asked without history
+never comes here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from retrieval.answering.types import Turn
 from retrieval.embeddings import Embedder
 from retrieval.index import NewsIndex
-from retrieval.language import cognate_keys, key_terms, query_terms, terms
+from retrieval.language import cognate_keys, key_terms, query_stopwords, query_terms, terms
 from retrieval.search import Hit, Searcher
 
 log = logging.getLogger("newsbot")
@@ -113,7 +115,7 @@ def _new_words(question: str, texts: Sequence[str]) -> list[str]:
     """The content words of the texts that the question (and an earlier text) lacks, in order."""
     seen = {w.casefold() for w in question.split()}
     out: list[str] = []
-    stop = _stop_words()
+    stop = query_stopwords()
     for text in texts:
         for word in text.replace("?", " ").replace(",", " ").split():
             folded = word.strip(".!;:„“\"'()").casefold()
@@ -121,13 +123,6 @@ def _new_words(question: str, texts: Sequence[str]) -> list[str]:
                 seen.add(folded)
                 out.append(word.strip(".!;:„“\"'()"))
     return out
-
-
-def _stop_words() -> frozenset[str]:
-    """Words that carry no topic (function words of the query languages)."""
-    from retrieval.language import query_stopwords
-
-    return query_stopwords()
 
 
 def conversation_articles(history: Sequence[Turn]) -> list[str]:
@@ -152,20 +147,21 @@ def follow_topic(
     question: str,
     history: Sequence[Turn],
     article_terms: Callable[[str], frozenset[str]],
-    elsewhere: Sequence[str] = (),
+    elsewhere: Callable[[], Sequence[str]] = list,
 ) -> list[str]:
     """The conversation's articles the question stays with, best first (those holding what it
     names first, then the most recent); empty when it turns to another topic: it names
     something new (names, numbers) that none of them mentions and that one of the articles
-    `elsewhere` holds all of (the articles the question as asked finds with confidence; see
-    `confident_articles`). `article_terms` gives an article's stemmed terms and cognate keys."""
+    `elsewhere()` holds all of (the articles the question as asked finds with confidence, see
+    `confident_articles`; only asked for then). `article_terms` gives an article's stemmed terms
+    and cognate keys."""
     articles = conversation_articles(history)
     new = own_terms(question, history)
     if not articles or not new:
         return articles
     cognates = cognate_keys(" ".join(new))
     found = {a: _found(new, cognates, article_terms(a)) for a in articles}
-    if max(found.values()) == 0 and any(new <= article_terms(a) for a in elsewhere if a not in found):
+    if max(found.values()) == 0 and any(new <= article_terms(a) for a in elsewhere() if a not in found):
         return []
     return sorted(articles, key=lambda a: -found[a])  # stable: recency breaks ties
 
@@ -240,9 +236,14 @@ class FollowUpSearch:
         """The follow-up's hits (k ranked chunks) and evidence (top_k chunks)."""
         resolved = self.rewriter.rewrite(question, history)
         vectors = self.embedder.embed([resolved, question])
-        asked = self.searcher.search(question, k, vector=vectors[1])
-        topic = follow_topic(question, history, self._vocabulary, confident_articles(asked))
-        if not topic and conversation_articles(history):  # a new topic
+        asked: list[Hit] = []  # the question searched as asked, where a topic change is in view
+
+        def elsewhere() -> list[str]:
+            asked[:] = asked or self.searcher.search(question, k, vector=vectors[1])
+            return confident_articles(asked)
+
+        topic = follow_topic(question, history, self._vocabulary, elsewhere)
+        if not topic and conversation_articles(history):  # a new topic (so `asked` is filled)
             if not getattr(self.rewriter, "standalone", False):
                 return Found(asked, asked[:top_k], vectors[1])
             topic_free = self.searcher.search(resolved, k, vector=vectors[0])

@@ -82,9 +82,9 @@ def test_a_pronoun_follow_up_stays_with_the_conversations_article() -> None:
 def test_a_question_naming_something_new_is_not_dragged_back() -> None:
     history = [_cited("Wie viele Feuerwehrleute waren in Graz im Einsatz?", "graz-1")]
     question = "Was kostet die Linie U5 in Wien?"
-    assert follow_topic(question, history, _vocabulary, elsewhere=["wien-1"]) == []
+    assert follow_topic(question, history, _vocabulary, elsewhere=lambda: ["wien-1"]) == []
     # Nothing found with confidence elsewhere: a word the article lacks is no new topic.
-    assert follow_topic(question, history, _vocabulary, elsewhere=[]) == ["graz-1"]
+    assert follow_topic(question, history, _vocabulary, elsewhere=list) == ["graz-1"]
 
 
 def test_only_confidently_found_articles_can_take_the_topic_elsewhere() -> None:
