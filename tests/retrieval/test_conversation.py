@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from retrieval.answering.types import Answer, Citation, Turn
+from retrieval.config import Settings
 from retrieval.conversation import (
     CondensingRewriter,
     ContextRewriter,
@@ -23,8 +26,9 @@ from retrieval.conversation import (
 from retrieval.index import ChunkRecord
 from retrieval.pipeline import Newsbot
 from retrieval.search import Hit
-from tests.conftest import ARTICLES
+from tests.conftest import ARTICLES, SHARED
 
+GNAD = SHARED / "eval" / "gnad-distractors.jsonl"
 TEXTS = {a["id"]: a["text"] for a in ARTICLES}
 
 
@@ -208,3 +212,25 @@ def test_sentences_quoted_earlier_in_the_conversation_score_less(fake_bot: Newsb
     texts = {c.sentence_id: c for c in plain.ranked}
     assert quoted and all(any(s <= texts[q].start < texts[q].end <= e for s, e in spans) for q in quoted)
     assert answerer._quoted_before(hits, []) == frozenset()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not GNAD.exists(), reason="shared/eval is not available")
+def test_follow_ups_with_the_real_model(tmp_path: Path) -> None:
+    """Over 120 news articles: a pronoun follow-up ("Where is he going?") finds the article of
+    its conversation, which it does not when asked alone; a question that changes the topic is
+    not dragged back."""
+    lines = GNAD.read_text(encoding="utf-8").splitlines()[:120]
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bot = Newsbot(Settings(home=tmp_path), index_dir=tmp_path / "index")
+    bot.index_paths([corpus], progress=False)
+    first = bot.answer("Who is stepping down as head of Henkel?")
+    assert first.retrieved[0] == "gnad-0039"
+    history = [Turn(first.question, first)]
+    follow_up = bot.answer("Where is he going?", history)
+    assert follow_up.retrieved[0] == "gnad-0039"
+    assert bot.answer("Where is he going?").retrieved[0] != "gnad-0039"
+    assert follow_up.abstained or follow_up.citations[0].article_id == "gnad-0039"
+    switched = bot.answer("Welcher Schauspieler aus Der Pate ist gestorben?", history)
+    assert switched.retrieved[0] == "gnad-0115"
