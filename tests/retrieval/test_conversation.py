@@ -234,3 +234,17 @@ def test_follow_ups_with_the_real_model(tmp_path: Path) -> None:
     assert follow_up.abstained or follow_up.citations[0].article_id == "gnad-0039"
     switched = bot.answer("Welcher Schauspieler aus Der Pate ist gestorben?", history)
     assert switched.retrieved[0] == "gnad-0115"
+
+
+def test_a_follow_up_is_typed_past_its_opener() -> None:
+    from retrieval.answering.questions import AnswerType, question_core
+
+    assert question_core("And who replaces him at Henkel?") == "Who replaces him at Henkel?"
+    assert question_core("Und, wo wurde er begraben?") == "Wo wurde er begraben?"
+    assert question_core("Back to that practice: where did Vettel end up?") == "Where did Vettel end up?"
+    assert (
+        question_core("Andrew who?") == "Andrew who?"
+        and question_core("Wie alt ist er?") == "Wie alt ist er?"
+    )
+    assert not AnswerType.of("Und wer folgt ihm nach?").person
+    assert AnswerType.of(question_core("Und wer folgt ihm nach?")).person
