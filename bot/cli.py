@@ -237,6 +237,11 @@ def repl(ctx: click.Context) -> None:
     help="Write a Markdown report: metrics, then the worst cases.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N questions.")
+@click.option(
+    "--no-history",
+    is_flag=True,
+    help="Ask conversation turns alone, without the earlier turns (to compare with history).",
+)
 @click.pass_context
 def eval_command(
     ctx: click.Context,
@@ -245,6 +250,7 @@ def eval_command(
     json_out: Path | None,
     report_out: Path | None,
     limit: int | None,
+    no_history: bool,
 ) -> None:
     """Score the bot on a question set (JSONL or SQuAD JSON) with a fresh index of a corpus."""
     from retrieval import evaluate
@@ -260,7 +266,7 @@ def eval_command(
     _say(
         "Corpus: " + (", ".join(map(str, paths)) or f"the {len(qset.articles)} SQuAD contexts of {questions}")
     )
-    result = evaluate.run_eval(qset, paths, settings)
+    result = evaluate.run_eval(qset, paths, settings, history=not no_history)
     for problem in result.question_problems[len(qset.problems) :] + result.article_problems:
         _say_problem(problem)
     if result.question_problems:

@@ -12,6 +12,7 @@ from pathlib import Path
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
+from retrieval.conversation import FollowUpSearch, Found, rewriter_for
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
@@ -222,16 +223,27 @@ class Newsbot:
         """Answer the question from the indexed articles, quoting and citing them; `history` is
         the conversation so far (oldest first), `on_draft` sees a streaming answerer's draft."""
         question = self.check_question(question)
-        vector = self.embedder.embed([question])[0]
         index = self.index
         with index.reading():
-            hits = Searcher(index).search(question, max(self.settings.top_k, RANKED_CHUNKS), vector=vector)
-            if not hits:
+            found = self._retrieve(question, history)
+            if not found.hits:
                 return abstention(question)
             result = self.answerer.answer(
-                question, hits[: self.settings.top_k], vector, history=history, on_draft=on_draft
+                question, found.evidence, found.vector, history=history, on_draft=on_draft
             )
-        return replace(result, retrieved=ranked_articles(hits))
+        return replace(result, retrieved=ranked_articles(found.hits))
+
+    def _retrieve(self, question: str, history: Sequence[Turn]) -> Found:
+        """The ranked chunks for the question, the chunks handed to the answerer, and the vector
+        they were searched with: a question without history is searched as it is, a follow-up
+        as `FollowUpSearch` resolves it."""
+        searcher, k = Searcher(self.index), max(self.settings.top_k, RANKED_CHUNKS)
+        if not history:
+            vector = self.embedder.embed([question])[0]
+            hits = searcher.search(question, k, vector=vector)
+            return Found(hits, hits[: self.settings.top_k], vector)
+        follow_up = FollowUpSearch(self.index, searcher, self.embedder, rewriter_for(self.answerer))
+        return follow_up.search(question, history, k, self.settings.top_k)
 
     @property
     def answerer(self) -> Answerer:
@@ -260,8 +272,8 @@ class Newsbot:
             self._index = None
 
 
-def timed_answer(bot: Newsbot, question: str) -> tuple[Answer, float]:
-    """An answer and the milliseconds it took."""
+def timed_answer(bot: Newsbot, question: str, history: Sequence[Turn] = ()) -> tuple[Answer, float]:
+    """An answer (given the conversation so far) and the milliseconds it took."""
     started = time.perf_counter()
-    result = bot.answer(question)
+    result = bot.answer(question, history) if history else bot.answer(question)
     return result, (time.perf_counter() - started) * 1000

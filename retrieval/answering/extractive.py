@@ -16,7 +16,7 @@ from retrieval.answering.features import (
     sentence_features,
     unit_scorer,
 )
-from retrieval.answering.questions import AnswerType, question_words
+from retrieval.answering.questions import AnswerType, question_core, question_words
 from retrieval.answering.short import ShortPolicy, best_span, default_short_policy
 from retrieval.answering.types import (
     Answer,
@@ -41,6 +41,8 @@ QUOTE_BUDGET = 300
 PASSAGE_GAP_CHARS = 40
 # A place or person named this many times in its article is the article's topic, not an answer.
 TOPIC_NAME = 3
+# How much less a sentence an earlier answer of the conversation quoted scores for a follow-up.
+QUOTED_PENALTY = 1.0
 # Used until trained rankers are in retrieval/models/.
 _FALLBACK = LinearRanker.uniform(
     SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0, 0.5, -0.5, 1]
@@ -87,20 +89,22 @@ class ExtractiveAnswerer:
         """The best sentence(s) quoted and cited, the short answer first when the quote holds it;
         an abstention naming the closest article when the evidence does not answer."""
         retrieved = ranked_articles(hits)
-        evidence = self.evidence(question, hits)
+        # A follow-up is typed by its question word, past an opening "And …" or "Back to …:".
+        core = question_core(question) if history else question
+        evidence = self.evidence(core, hits, quoted_before=self._quoted_before(hits, history))
         if evidence is None:
             return abstention(question, retrieved, self._closest(hits[0].chunk.article_id) if hits else None)
         named = self.policy.named(abstain_features(evidence))
         if named["confidence"] < 0:
             return abstention(question, retrieved, self._closest(evidence.ranked[0].hit.chunk.article_id))
-        chosen = self.pick(question, list(evidence.ranked))
+        chosen = self.pick(core, list(evidence.ranked))
         citations = tuple(self._cite(n, group) for n, group in enumerate(chosen, start=1))
         short = best_span(
-            question,
+            core,
             chosen[0][0].text,
             self.short_policy,
             named,
-            unit_scorer(question, AnswerType.of(question), self.words),
+            unit_scorer(core, AnswerType.of(core), self.words),
         )
         quotes = " ".join(f"{quoted(c.quote)} [{c.n}]" for c in citations)
         text = f"**{short}** — {quotes}" if short else quotes
@@ -114,15 +118,22 @@ class ExtractiveAnswerer:
         )
 
     def evidence(
-        self, question: str, hits: Sequence[Hit], drop: frozenset[int] = frozenset()
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        drop: frozenset[int] = frozenset(),
+        quoted_before: frozenset[int] = frozenset(),
     ) -> Evidence | None:
         """The sentences of the hits ranked best first with their features and scores; `drop`
-        leaves sentences out (training makes near-miss twins so)."""
+        leaves sentences out (training makes near-miss twins so); the sentences `quoted_before`
+        (by earlier answers of the conversation) score QUOTED_PENALTY less: a follow-up asks for
+        something new, yet its answer may be in a sentence the reader has seen."""
         candidates = [c for c in sentence_candidates(self.index, hits) if c.sentence_id not in drop]
         if not candidates:
             return None
         features = sentence_features(question, candidates, self.words)
         scores = self.ranker.scores(features)
+        scores = scores - QUOTED_PENALTY * np.array([c.sentence_id in quoted_before for c in candidates])
         order = np.argsort(-scores, kind="stable")
         best = candidates[order[0]]
         article = self.index.article(best.hit.chunk.article_id)
@@ -134,6 +145,19 @@ class ExtractiveAnswerer:
             scores[order],
             f"{article.title}\n{article.text}",
         )
+
+    def _quoted_before(self, hits: Sequence[Hit], history: Sequence[Turn]) -> frozenset[int]:
+        """The sentences of the hits that earlier answers of the conversation quoted."""
+        spans = {(c.article_id, c.start, c.end) for turn in history for c in turn.answer.citations}
+        if not spans:
+            return frozenset()
+        candidates = sentence_candidates(self.index, hits)
+        quoted_ids = frozenset(
+            c.sentence_id
+            for c in candidates
+            if any(a == c.hit.chunk.article_id and s <= c.start and c.end <= e for a, s, e in spans)
+        )
+        return quoted_ids
 
     def _closest(self, article_id: str) -> ArticleRef:
         """The article an abstention names: the one the best evidence came from."""

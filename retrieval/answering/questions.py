@@ -95,6 +95,20 @@ def without_dateline(sentence: str) -> str:
     return " " * match.end() + sentence[match.end() :] if match else sentence
 
 
+# What opens a follow-up before its question word: "And who …", "Und wo …", "Back to that: where …".
+_OPENER = re.compile(
+    r"^\W*(?:(?:and|und|but|aber|also|so|then|dann|now|jetzt|okay|ok|well|na)\b[\s,]*)+|^[^:?]{1,60}:\s+",
+    re.I,
+)
+
+
+def question_core(question: str) -> str:
+    """The question without what opens a follow-up before its question word (a conjunction, a
+    lead-in ending in a colon), so that it is typed by its question word; unchanged otherwise."""
+    core = _OPENER.sub("", question, count=1).strip()
+    return core[:1].upper() + core[1:] if core else question
+
+
 def question_words(question: str) -> set[str]:
     """The question's words, lower-cased."""
     return {w.lower() for w in re.findall(r"\w+", question)}
