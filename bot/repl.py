@@ -12,8 +12,6 @@ from retrieval.answering.types import Answer, Turn, plain_text
 from retrieval.errors import NewsbotError
 from retrieval.pipeline import Newsbot
 
-# Earlier turns of the session handed to the answerer (the oldest are dropped first).
-HISTORY_TURNS = 6
 HELP = """Type a question in English or German and press Enter. Follow-up questions ("And when
 was that?") are answered with the conversation so far.
   :new       start a new conversation (forget the earlier questions)
@@ -40,9 +38,10 @@ class ReplSession:
     """
 
     def __init__(self, bot: Newsbot, bold: bool = False,
-                 stream: Callable[[str], None] = _stdout, turns: int = HISTORY_TURNS) -> None:
+                 stream: Callable[[str], None] = _stdout, turns: int | None = None) -> None:
         self.bot, self.bold, self.stream = bot, bold, stream
-        self.history: deque[Turn] = deque(maxlen=turns)
+        limit = bot.settings.repl_history_turns if turns is None else turns
+        self.history: deque[Turn] = deque(maxlen=limit)
         self._streamed = ""
 
     def handle(self, line: str) -> str | None:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_allowed: str = Field(default="", description="Comma-separated user and chat ids.")
     telegram_rate_limit: int = Field(default=10, ge=1, description="Questions per user a minute.")
+    repl_history_turns: int = Field(
+        default=6, ge=0, description="Earlier turns of the REPL's conversation handed to the answerer."
+    )
     telegram_history_minutes: float = Field(
         default=30.0, gt=0, description="Minutes a chat's conversation is kept after its last question."
     )
