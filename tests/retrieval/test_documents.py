@@ -72,7 +72,7 @@ def test_non_utf8_file_is_skipped_with_its_name(tmp_path: Path) -> None:
 
 
 def test_empty_folder_and_missing_path_are_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no .txt, .md or .jsonl articles"):
+    with pytest.raises(InputError, match="no .txt, .md, .jsonl or .html articles"):
         load_articles([tmp_path])
     with pytest.raises(InputError, match="no such file"):
         load_articles([tmp_path / "nope"])
@@ -306,7 +306,7 @@ def _check(path: Path) -> LoadResult | None:
 
 
 @_FUZZ
-@given(data=st.binary(max_size=3000), suffix=st.sampled_from([".jsonl", ".json", ".txt", ".md"]))
+@given(data=st.binary(max_size=3000), suffix=st.sampled_from([".jsonl", ".json", ".txt", ".md", ".html"]))
 def test_any_bytes_in_any_article_file(tmp_path: Path, data: bytes, suffix: str) -> None:
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(data)
