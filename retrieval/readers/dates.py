@@ -63,8 +63,11 @@ _WORDS = _Words()
 _DEFAULTS = (dt.datetime(2001, 1, 1), dt.datetime(2002, 2, 2))
 
 
-def iso_date(value: object, today: dt.date | None = None) -> str:
-    """The date as YYYY-MM-DD ("" for an empty value); DateError says why it is not taken."""
+def iso_date(value: object, today: dt.date | None = None, *, allow_future: bool = False) -> str:
+    """The date as YYYY-MM-DD ("" for an empty value); DateError says why it is not taken. A date
+    after `today` (default: the clock's) is refused unless `allow_future` (a filter's bound)."""
+    if allow_future:
+        today = dt.date.max - _FUTURE_SLACK
     if isinstance(value, dt.datetime):
         return _checked(value.date(), today)
     if isinstance(value, dt.date):
