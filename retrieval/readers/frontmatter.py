@@ -54,7 +54,8 @@ def split_front_matter(content: str) -> FrontMatter | None:
         data = yaml.safe_load(block)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        # an error found at the end of the block is put on its last line
+        line = min(mark.line + 2, end) if mark is not None else 1
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FrontMatterError(line, f"front matter is not valid YAML: {reason}") from None
     if data is None:

@@ -63,7 +63,7 @@ def test_each_quote_is_shown_once_and_sources_are_bylines() -> None:
     assert "„„" not in shown and "““" not in shown and "“ [2]" not in shown
     assert "„Wir sind bereit“, sagte Lawrow. [2]" in shown
     sources = shown.split("\n\nQuellen:\n")[1]
-    assert sources.splitlines() == ["[1] Gespräche über Syrien — 2015-09-18 — APA",
+    assert sources.splitlines() == ["[1] Gespräche über Syrien — 18 Sep 2015 — APA",
                                     "[2] Gespräche über Syrien"]
 
 
