@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -121,8 +122,12 @@ _SORTS = {
 
 
 def _fold(value: object) -> object:
-    """Case-folded text for SQL comparisons (SQLite's own lower() knows ASCII only)."""
-    return value.casefold() if isinstance(value, str) else value
+    """Text case-folded and without accents, for SQL comparisons and ordering ("Ärzte" sorts and
+    matches as "arzte"; SQLite's own lower() knows ASCII only)."""
+    if not isinstance(value, str):
+        return value
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 @dataclass(frozen=True)
@@ -678,8 +683,8 @@ def _where(query: SourceQuery) -> tuple[str, list[str]]:
         params.append(query.until)
     if query.grep:
         clauses.append("(instr(fold(a.title), ?) > 0 OR instr(fold(a.source), ?) > 0)")
-        params += [query.grep.casefold()] * 2
+        params += [_fold(query.grep)] * 2
     if query.source:
         clauses.append("fold(a.source) = ?")
-        params.append(query.source.casefold())
+        params.append(_fold(query.source))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
