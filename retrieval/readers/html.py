@@ -26,11 +26,15 @@ from urllib.parse import urlsplit
 
 from retrieval.readers.dates import DateError, iso_date
 
-# A page's running prose: lines of at least this many words that end like a sentence...
-_PROSE_MIN_WORDS = 6
-_SENTENCE_END = re.compile(r"[.!?…:;\"'“”»«)]\s*$")
-# ...must add up to this many characters for the page to hold an article.
+# A page's running prose: sentences (at least 25 characters on one line up to a full stop, with
+# several words or in a script written without spaces) that add up to this many characters.
 MIN_PROSE_CHARS = 200
+_SENTENCE = re.compile(r"[^\n.!?。！？।]{24,}[.!?。！？।]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# A page with more NUL characters than this share is binary data; fewer are dropped.
+_MAX_NUL_SHARE = 0.01
+# Separators between a page title and the site name ("Title - Site", "Site | Title").
+_TITLE_PARTS = re.compile(r"\s+[-|–—│·:»]{1,2}\s+")
 _HEAD_BYTES = 4096
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.\-]+)""")
@@ -100,20 +104,22 @@ def _codec(label: str) -> str | None:
 def read_page(data: bytes, today: dt.date | None = None) -> Page:
     """The article in a web page's bytes; PageError when there is none."""
     text, encoding = decode_html(data)
-    if "\x00" in text:
+    if text.count("\x00") > _MAX_NUL_SHARE * len(text):
         raise PageError("not an HTML page (holds NUL bytes: binary data)")
+    text = text.replace("\x00", "")
     if "<" not in text:
         raise PageError("not an HTML page (no markup)")
-    doc, page_lang = _extract(text)
+    doc, page_lang, head_title = _extract(text)
     body = _paragraphs(doc.text if doc is not None else "")
     if _prose_chars(body) < MIN_PROSE_CHARS:
         found = f"{len(body)} characters of short lines" if body else "no text"
         raise PageError(f"no article in this page ({found}: navigation or teasers, no running text)")
-    return _page(doc, body, page_lang, encoding, today)
+    return _page(doc, body, (page_lang, head_title), encoding, today)
 
 
-def _extract(text: str) -> tuple[Any, str]:
-    """trafilatura's document (None when it finds nothing) and the page's declared language."""
+def _extract(text: str) -> tuple[Any, str, str]:
+    """trafilatura's document (None when it finds nothing), the page's declared language and its
+    <title>."""
     import trafilatura
 
     for name in ("trafilatura", "htmldate", "courlan", "justext"):
@@ -122,6 +128,7 @@ def _extract(text: str) -> tuple[Any, str]:
     if tree is None:
         raise PageError("not an HTML page (no HTML document could be parsed)")
     lang = _page_language(tree)
+    head_title = tree.findtext(".//head/title") or ""
     doc = trafilatura.bare_extraction(
         tree,
         with_metadata=True,
@@ -129,7 +136,7 @@ def _extract(text: str) -> tuple[Any, str]:
         include_tables=True,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
-    return doc, lang
+    return doc, lang, " ".join(head_title.split())
 
 
 def _page_language(tree: Any) -> str:
@@ -153,19 +160,58 @@ def _paragraphs(text: str) -> str:
 
 
 def _prose_chars(body: str) -> int:
-    """How many characters of the text are in sentence-like paragraphs."""
+    """How many characters of the text are in sentences (not in headlines, menus or link lists)."""
     return sum(
-        len(p) for p in body.split("\n\n") if len(p.split()) >= _PROSE_MIN_WORDS and _SENTENCE_END.search(p)
+        len(m.group())
+        for m in _SENTENCE.finditer(body)
+        if m.group().count(" ") >= 3 or _CJK.search(m.group())
     )
 
 
-def _page(doc: Any, body: str, page_lang: str, encoding: str, today: dt.date | None) -> Page:
-    """The page's fields from trafilatura's document."""
+def _title(title: str, head_title: str, site: str, host: str) -> str:
+    """The article's title: trafilatura's (the one <h1>, Open Graph or other metadata, else a part
+    of the <title>) without the site's name; where that part was the site's name ("Der Standard"
+    of "Der Standard - Wien baut die U5"), the rest of the <title>."""
+    seps = list(_TITLE_PARTS.finditer(head_title))
+    if seps and title == head_title[: seps[0].start()] and _squash(title) in _names(site, host):
+        return _clean_title(head_title[seps[0].end() :], site, host)
+    return _clean_title(title, site, host)
+
+
+def _clean_title(title: str, site: str, host: str) -> str:
+    """The title without the site's name after or before it ("Title - Der Standard")."""
+    names = _names(site, host)
+    seps = list(_TITLE_PARTS.finditer(title))
+    if not seps or not names:
+        return title
+    if _squash(title[seps[-1].end() :]) in names:
+        return title[: seps[-1].start()]
+    if _squash(title[: seps[0].start()]) in names:
+        return title[seps[0].end() :]
+    return title
+
+
+def _names(site: str, host: str) -> set[str]:
+    """The site's names as `_squash` compares them."""
+    return {_squash(n) for n in (site, host) if n} - {""}
+
+
+def _squash(name: str) -> str:
+    """A name compared without case, spaces, dots or 'www.' ("derStandard.at" ~ "der standard")."""
+    name = name.casefold().removeprefix("www.")
+    return re.sub(r"[\W_]+", "", name.rsplit(".", 1)[0] if re.search(r"\.[a-z]{2,6}$", name) else name)
+
+
+def _page(doc: Any, body: str, head: tuple[str, str], encoding: str, today: dt.date | None) -> Page:
+    """The page's fields from trafilatura's document and the page's declared language and <title>."""
+    page_lang, head_title = head
     url = (doc.url or "").strip()
+    host = domain(url) or (doc.hostname or "").strip()
+    site = (doc.sitename or "").strip()
     page = Page(
         text=body,
-        title=" ".join((doc.title or "").split()),
-        source=(doc.sitename or "").strip() or domain(url) or (doc.hostname or "").strip(),
+        title=_title(" ".join((doc.title or "").split()), head_title, site, host),
+        source=site or host,
         lang=page_lang,
     )
     page.meta = {k: v for k, v in (("url", url), ("author", (doc.author or "").strip())) if v}

@@ -163,3 +163,24 @@ def test_any_markup_or_bytes_give_an_article_or_a_reason(tmp_path: Path, markup:
         for article in result.articles:
             article.text.encode("utf-8")
             article.title.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "expected"),
+    [
+        ("Wien baut die U5 - Der Standard", "Der Standard", "Wien baut die U5"),
+        ("Wien baut die U5 | derStandard.at", "", "Wien baut die U5"),  # the canonical URL's host
+        ("DER STANDARD – Wien baut die U5", "Der Standard", "Wien baut die U5"),
+        ("Wien baut die U5", "Der Standard", "Wien baut die U5"),
+    ],
+)
+def test_the_site_name_is_cut_from_the_title(title: str, site: str, expected: str) -> None:
+    meta = f'<meta property="og:site_name" content="{site}">' if site else ""
+    head = f'<title>{title}</title>{meta}<link rel="canonical" href="https://www.derstandard.at/story/1">'
+    assert read_page(_article_page(head)).title == expected
+
+
+def test_a_few_nul_bytes_in_a_page_are_dropped() -> None:
+    data = _article_page().replace(b"<article>", b"<article>\x00\x00")
+    page = read_page(data)
+    assert "\x00" not in page.text and page.text.startswith("Die Stadt Wien baut")
