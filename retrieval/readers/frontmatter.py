@@ -18,6 +18,8 @@ import yaml
 
 OPEN = "---"
 CLOSE = ("---", "...")
+# A longer block is not front matter but a mistake (and YAML's cost grows with it).
+MAX_BLOCK_CHARS = 64_000
 # Fields with a meaning; any others are kept in the article's meta as they are.
 TEXT_FIELDS = ("title", "source", "url", "lang", "author")
 
@@ -50,7 +52,10 @@ def split_front_matter(content: str) -> FrontMatter | None:
     if end is None:
         raise FrontMatterError(1, "front matter opened with '---' is never closed by a line '---'")
     block = "".join(lines[1:end])
+    if len(block) > MAX_BLOCK_CHARS:
+        raise FrontMatterError(1, f"front matter of {len(block)} characters; the limit is {MAX_BLOCK_CHARS}")
     try:
+        _refuse_aliases(block)
         data = yaml.safe_load(block)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -72,6 +77,15 @@ def split_front_matter(content: str) -> FrontMatter | None:
         matter.date = fields.pop("date")
         matter.date_line = _key_line(lines, end, "date")
     return matter
+
+
+def _refuse_aliases(block: str) -> None:
+    """FrontMatterError at the first YAML alias (`*name`): aliases can expand a small block into
+    gigabytes ("billion laughs"), and front matter has no need of them."""
+    for event in yaml.parse(block, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 2 if event.start_mark else 1
+            raise FrontMatterError(line, "front matter uses a YAML alias (*name); write the value out")
 
 
 def _text(value: Any, name: str, line: int) -> str:

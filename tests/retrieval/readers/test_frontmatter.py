@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from retrieval.documents import load_articles
 from retrieval.readers.frontmatter import FrontMatterError, split_front_matter
@@ -103,3 +105,28 @@ def test_split_keeps_unknown_fields_and_takes_dots_as_the_end() -> None:
     with pytest.raises(FrontMatterError) as caught:
         split_front_matter("---\n: :\n  - x\n---\n")
     assert caught.value.line >= 2
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(block=st.text(max_size=200), body=st.text(max_size=100))
+def test_any_front_matter_gives_an_article_or_a_reason_with_a_line(tmp_path: Path, block: str,
+                                                                  body: str) -> None:
+    path = tmp_path / "fuzz.md"
+    path.write_bytes(f"---\n{block}\n---\n{body}".encode("utf-8", "surrogatepass"))
+    result = load_articles([path])
+    skipped = [p for p in result.problems if not p.kept]
+    assert len(result.articles) + len(skipped) == 1
+    for problem in result.problems:
+        assert problem.path == path and problem.message
+    for article in result.articles:
+        article.title.encode("utf-8")
+        assert article.content_hash and (article.date == "" or len(article.date) == 10)
+
+
+def test_yaml_aliases_and_huge_blocks_are_refused() -> None:
+    bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n---\nText\n"
+    with pytest.raises(FrontMatterError, match="YAML alias") as caught:
+        split_front_matter(bomb)
+    assert caught.value.line == 3
+    with pytest.raises(FrontMatterError, match="limit is"):
+        split_front_matter("---\n" + "k: v\n" * 20_000 + "---\nText\n")
