@@ -1,10 +1,12 @@
 """YAML front matter of a .md/.txt article: a block between a first line `---` and a line `---`
 (or `...`), parsed with PyYAML's safe loader.
 
-A file that opens a block and never closes it, a block that is not valid YAML or not a mapping,
-and a known field of the wrong kind (`title: [a, b]`) raise `FrontMatterError` with the line it
-is on: the whole file is then skipped (its body is not read), because indexing it without its
-date and source, or with the YAML as its first lines, would store a wrong article quietly.
+A file that opens a block and never closes it, a block that is not valid YAML, and a known field
+of the wrong kind (`title: [a, b]`) raise `FrontMatterError` with the line it is on: the whole
+file is then skipped (its body is not read), because indexing it without its date and source, or
+with the YAML as its first lines, would store a wrong article quietly. A block that is valid YAML
+but no mapping (a line of text between two `---` rules) is no front matter: the file is read as
+plain text, as before front matter was read.
 """
 
 from __future__ import annotations
@@ -66,8 +68,7 @@ def split_front_matter(content: str) -> FrontMatter | None:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise FrontMatterError(2, f"front matter must be 'key: value' lines, not a YAML {kind}")
+        return None  # text between two '---' rules, not front matter: the file is read as it is
     fields = {str(k): v for k, v in data.items()}
     for name in TEXT_FIELDS:
         if name in fields:
