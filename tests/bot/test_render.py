@@ -90,6 +90,6 @@ def test_a_note_is_shown_under_the_sources() -> None:
     noted = Answer("Wer?", "„Lawrow hatte die Idee.“ [1]", CITATIONS[:1], language="de",
                    note="The model could not be reached; this is the offline answer.")
     assert format_answer(noted).endswith(
-        "[1] Gespräche über Syrien — 2015-09-18 — APA\n\n"
+        "[1] Gespräche über Syrien — 18 Sep 2015 — APA\n\n"
         "(The model could not be reached; this is the offline answer.)")
     assert "(" not in format_answer(short_answer()).split("Quellen:")[1]
