@@ -109,7 +109,7 @@ def cli(ctx: click.Context, home: Path | None, embedder: str | None, verbose: bo
 @click.option("--rebuild", is_flag=True, help="Build a fresh index (swapped in when complete).")
 @click.pass_context
 def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
-    """Index .txt, .md and .jsonl articles from files or folders."""
+    """Index .txt, .md (with YAML front matter), .jsonl and .html/.htm articles from files or folders."""
     _report_index(_bot(ctx).index_paths(paths, rebuild=rebuild))
 
 
@@ -149,21 +149,100 @@ def _ensure_index(bot) -> None:
         _report_index(bot.ensure_index())
 
 
+class _DateParam(click.ParamType):
+    """A date on the command line ("2015-09-18", "18.09.2015", "Sep 18, 2015") as an ISO date."""
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx) -> str:
+        from retrieval.readers.dates import DateError, iso_date
+
+        try:
+            return iso_date(value, allow_future=True)
+        except DateError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SOURCES_PAGE = 20
+
+
 @cli.command()
+@click.option("--since", type=_DateParam(), help="Only articles dated on or after DATE.")
+@click.option("--until", type=_DateParam(), help="Only articles dated on or before DATE.")
+@click.option("--grep", metavar="TEXT", help="Only articles whose title or source holds TEXT (any case).")
+@click.option("--source", "site", metavar="SOURCE", help="Only articles from this source (any case).")
+@click.option("--sort", type=click.Choice(["date", "title"]), default="date", show_default=True,
+              help="Order by date (undated last) or title.")
+@click.option("--reverse", is_flag=True, help="Newest (or last by title) first.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most N articles.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N articles.")
+@click.option("--page", type=click.IntRange(min=1),
+              help=f"Show page N ({SOURCES_PAGE} articles a page, or --limit).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {total, chunks, offset, articles: [{id, title, date, source, url, lang, chunks}]}.")
 @click.pass_context
-def sources(ctx: click.Context) -> None:
-    """List the indexed articles."""
+def sources(
+    ctx: click.Context, since: str | None, until: str | None, grep: str | None, site: str | None,
+    sort: str, reverse: bool, limit: int | None, offset: int, page: int | None, as_json: bool,
+) -> None:
+    """List the indexed articles: filter by date, title or source; sort; page."""
     from bot.render import format_sources
+    from retrieval.pipeline import SourceQuery
 
-    click.echo(format_sources(_bot(ctx).sources()))
+    if page is not None:
+        if offset:
+            raise click.UsageError("give --page or --offset, not both")
+        limit = limit or SOURCES_PAGE
+        offset = (page - 1) * limit
+    query = SourceQuery(since=since or "", until=until or "", grep=grep or "", source=site or "",
+                        sort=sort, reverse=reverse, limit=limit, offset=offset)
+    found = _bot(ctx).source_page(query)
+    if as_json:
+        rows = [{"id": a.id, "title": a.title, "date": a.date, "source": a.source, "url": a.url,
+                 "lang": a.lang, "chunks": a.chunks} for a in found.articles]
+        doc = {"total": found.total, "chunks": found.chunks, "offset": offset, "articles": rows}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_sources(found.articles, found.total, found.chunks, offset))
 
 
 @cli.command()
-@click.argument("article_ids", nargs=-1, required=True)
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {id, title, date, source, url, lang, meta, text} as one JSON object.")
 @click.pass_context
-def remove(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
-    """Remove articles from the index by id (as `newsbot sources` lists them)."""
-    removed = _bot(ctx).remove(article_ids)
+def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
+    """Print one indexed article (its id as `newsbot sources` lists it)."""
+    article = _bot(ctx).article(article_id)
+    if as_json:
+        doc = {"id": article.id, "title": article.title, "date": article.date, "source": article.source,
+               "url": str(article.meta.get("url", "")), "lang": article.lang, "meta": article.meta,
+               "text": article.text}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+    else:
+        from bot.render import format_article
+
+        click.echo(format_article(article))
+
+
+@cli.command()
+@click.argument("article_ids", nargs=-1)
+@click.option("--source", "site", metavar="SOURCE",
+              help="Remove every article from this source (as `newsbot sources` shows it; any case).")
+@click.pass_context
+def remove(ctx: click.Context, article_ids: tuple[str, ...], site: str | None) -> None:
+    """Remove articles from the index by id (as `newsbot sources` lists them) or by source."""
+    if not article_ids and not site:
+        raise click.UsageError("give article ids, or --source SOURCE")
+    bot = _bot(ctx)
+    if site:
+        from retrieval.pipeline import SourceQuery
+
+        from_site = [a.id for a in bot.source_page(SourceQuery(source=site)).articles]
+        if not from_site:
+            raise NewsbotError(f"no articles from source '{site}' in the index")
+        article_ids = tuple(dict.fromkeys([*article_ids, *from_site]))
+    removed = bot.remove(article_ids)
     unknown = [a for a in article_ids if a not in removed]
     _say(f"Removed {len(removed)} article{'s' * (len(removed) != 1)}.")
     if unknown:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 
 import click
@@ -10,12 +11,23 @@ from retrieval.answering.types import Answer, Citation, bold_segments
 from retrieval.index import ArticleSummary
 
 TITLE_CHARS = 120
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def display_date(iso: str) -> str:
+    """An ISO date (or datetime) as a reader writes it, '18 Sep 2015' (the same in every language
+    of the answer); text that is no ISO date is shown as it is."""
+    try:
+        day = dt.date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def citation_header(citation: Citation) -> str:
-    """'[n] Title — date — source' with the parts that are known (long titles shortened)."""
+    """'[n] Title — 18 Sep 2015 — source' with the parts that are known (long titles shortened)."""
     title = citation.title if len(citation.title) <= TITLE_CHARS else citation.title[: TITLE_CHARS - 1] + "…"
-    parts = [title] + [p for p in (citation.date, citation.source) if p]
+    parts = [title] + [p for p in (display_date(citation.date), citation.source) if p]
     return f"[{citation.n}] " + " — ".join(parts)
 
 
@@ -72,14 +84,32 @@ def _space_flag(visible: list[bool | None], i: int) -> bool:
     return before and after
 
 
-def format_sources(articles: list[ArticleSummary]) -> str:
-    """A table of indexed articles: id, date, chunks, title."""
+def format_sources(
+    articles: list[ArticleSummary], total: int | None = None, chunks: int | None = None, offset: int = 0
+) -> str:
+    """A table of indexed articles: id, date (ISO), chunks, source, title; then how many there
+    are (and which of them are shown, when `total` says the list is one page of more)."""
+    total = len(articles) if total is None else total
     if not articles:
-        return "No articles indexed."
+        return "No articles indexed." if not total else f"No articles on this page ({total} in all)."
     id_width = min(max(len(a.id) for a in articles), 40)
-    rows = [f"{'id':<{id_width}}  {'date':<10}  {'chunks':>6}  title"]
+    source_width = min(max(6, *(len(a.source) for a in articles)), 24)
+    rows = [f"{'id':<{id_width}}  {'date':<10}  {'chunks':>6}  {'source':<{source_width}}  title"]
     for a in articles:
         title = a.title if len(a.title) <= 70 else a.title[:69] + "…"
-        rows.append(f"{a.id:<{id_width}}  {a.date or '-':<10}  {a.chunks:>6}  {title}")
-    rows.append(f"{len(articles)} articles, {sum(a.chunks for a in articles)} chunks")
+        source = a.source if len(a.source) <= source_width else a.source[: source_width - 1] + "…"
+        date = a.date[:10] or "-"
+        rows.append(f"{a.id:<{id_width}}  {date:<10}  {a.chunks:>6}  {source:<{source_width}}  {title}")
+    chunks = sum(a.chunks for a in articles) if chunks is None else chunks
+    shown = "" if len(articles) == total else f"; shown: {offset + 1}–{offset + len(articles)}"
+    rows.append(f"{total} articles, {chunks} chunks{shown}")
     return "\n".join(rows)
+
+
+def format_article(article) -> str:  # article: retrieval.documents.Article
+    """One article for reading: its title, a line of date, source, language and id, its URL and
+    author when known, then its text."""
+    facts = [display_date(article.date), article.source, article.lang, f"id {article.id}"]
+    lines = [article.display_title, " · ".join(f for f in facts if f)]
+    lines += [f"{name}: {article.meta[name]}" for name in ("url", "author") if article.meta.get(name)]
+    return "\n".join([*lines, "", article.text.strip()])

@@ -1,4 +1,9 @@
-"""Articles and reading them from .txt, .md and .jsonl files or folders.
+"""Articles and reading them from .txt, .md, .jsonl and .html/.htm files or folders.
+
+A web page is read by `readers.html` (trafilatura: the article's main text and metadata); a
+.txt/.md article may start with YAML front matter (`readers.frontmatter`: title, date, source or
+url, lang); every date (front matter, page, JSONL `date`) is stored as an ISO date by
+`readers.dates`, and one that cannot be read or lies in the future is left empty and reported.
 
 Bad input never aborts a run: a file or JSONL line that cannot be read becomes a `Problem` naming
 it and the reason, and the rest is read. What is repaired rather than skipped (lone surrogates in
@@ -16,14 +21,21 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from retrieval.errors import InputError
 from retrieval.language import guess_language
+from retrieval.readers.dates import DateError, iso_date
+from retrieval.readers.frontmatter import FrontMatter, FrontMatterError, split_front_matter
+from retrieval.readers.html import domain
 
-SUFFIXES = (".jsonl", ".txt", ".md")
+SUFFIXES = (".jsonl", ".txt", ".md", ".html", ".htm")
+PAGE_SUFFIXES = (".html", ".htm")
+# A web page may be this many times larger than MAX_ARTICLE_BYTES (scripts, styles and markup
+# around the article).
+PAGE_BYTES_FACTOR = 5
 _KNOWN_FIELDS = ("id", "text", "title", "date", "source", "lang")
 # An article (a .txt/.md file, a JSONL line) larger than this many bytes is skipped unread;
 # Settings.max_article_bytes (NEWSBOT_MAX_ARTICLE_BYTES) sets it for the CLI.
@@ -104,7 +116,7 @@ def load_articles(paths: Iterable[str | Path], max_bytes: int = MAX_ARTICLE_BYTE
         if stat.S_ISDIR(mode):
             files = list(_files_in(path))
             if not files:
-                raise InputError(f"{path}: no .txt, .md or .jsonl articles in this folder")
+                raise InputError(f"{path}: no .txt, .md, .jsonl or .html articles in this folder")
             for file in files:
                 _read_file(file, file.relative_to(path).with_suffix("").as_posix(), result, max_bytes)
         elif not stat.S_ISREG(mode):
@@ -112,7 +124,7 @@ def load_articles(paths: Iterable[str | Path], max_bytes: int = MAX_ARTICLE_BYTE
         elif path.suffix.lower() in SUFFIXES:
             _read_file(path, path.stem, result, max_bytes)
         else:
-            raise InputError(f"{path}: not a .txt, .md or .jsonl file")
+            raise InputError(f"{path}: not a .txt, .md, .jsonl or .html/.htm file")
     return result
 
 
@@ -161,34 +173,97 @@ def open_regular(path: Path) -> BinaryIO:
 
 def _read_file(path: Path, text_id: str, result: LoadResult, max_bytes: int) -> None:
     """Read one file into `result`, recording problems instead of raising."""
+    page = path.suffix.lower() in PAGE_SUFFIXES
+    limit = max_bytes * PAGE_BYTES_FACTOR if page else max_bytes
     try:
         with open_regular(path) as f:
             if path.suffix.lower() == ".jsonl":
                 _read_jsonl(path, f, result, max_bytes)
                 return
             size = os.fstat(f.fileno()).st_size
-            data = f.read(max_bytes + 1) if size <= max_bytes else b""
+            data = f.read(limit + 1) if size <= limit else b""
     except OSError as exc:
         result.problems.append(Problem(path, None, f"cannot read: {exc.strerror or exc}"))
         return
-    if size > max_bytes or len(data) > max_bytes:
-        result.problems.append(Problem(path, None, _too_large(max(size, len(data)), max_bytes)))
+    if size > limit or len(data) > limit:
+        result.problems.append(Problem(path, None, _too_large(max(size, len(data)), limit, page)))
+        return
+    if page:
+        _read_page(path, text_id, data, result)
         return
     content = _decode_text(path, data, result)
-    if content is None:
+    if content is not None:
+        _read_text(path, text_id, content, result)
+
+
+def _read_text(path: Path, text_id: str, content: str, result: LoadResult) -> None:
+    """Add a text article (with its front matter, if it has one), or the problem that skips it."""
+    try:
+        matter = split_front_matter(clean_text(content).lstrip("\ufeff"))
+    except FrontMatterError as exc:
+        result.problems.append(Problem(path, exc.line, f"{exc}; file skipped"))
         return
-    article = article_from_text(text_id, content)
+    article = article_from_text(text_id, matter.body if matter else content)
     if article is None:
-        result.problems.append(Problem(path, None, "empty file"))
-    else:
-        result.articles.append(article)
+        reason = "no text after the front matter" if matter else "empty file"
+        result.problems.append(Problem(path, None, reason))
+        return
+    if matter:
+        article = _with_front_matter(path, article, matter, result)
+    result.articles.append(article)
 
 
-def _too_large(size: int, limit: int) -> str:
-    """Why an article over the size limit is skipped."""
+def _with_front_matter(path: Path, article: Article, matter: FrontMatter, result: LoadResult) -> Article:
+    """The article with its front matter's title, date, source, lang and other fields (in meta)."""
+    fields = dict(matter.fields)
+    title, source, lang = (fields.pop(name, "") for name in ("title", "source", "lang"))
+    try:
+        date = iso_date(matter.date)
+    except DateError as exc:
+        result.problems.append(Problem(path, matter.date_line, f"date {exc}; left empty", kept=True))
+        date = ""
+    meta = {k: v for k, v in fields.items() if v not in ("", None)}
+    return Article(
+        id=article.id,
+        text=article.text,
+        title=shorten(title, MAX_TITLE_CHARS) if title else article.title,
+        date=date,
+        source=source or domain(fields.get("url", "")),
+        lang=lang.lower() or article.lang,
+        meta=meta,
+    )
+
+
+def _read_page(path: Path, page_id: str, data: bytes, result: LoadResult) -> None:
+    """Add the article of a web page, or the problem that skips it."""
+    from retrieval.readers.html import PageError, read_page
+
+    try:
+        page = read_page(data)
+    except PageError as exc:
+        result.problems.append(Problem(path, None, str(exc)))
+        return
+    result.problems.extend(Problem(path, None, note, kept=True) for note in page.notes)
+    first_line = page.text.split("\n", 1)[0]
+    result.articles.append(
+        Article(
+            id=clean_text(page_id),
+            text=page.text,
+            title=shorten(page.title or first_line, MAX_TITLE_CHARS),
+            date=page.date,
+            source=page.source,
+            lang=page.lang or guess_language(page.text),
+            meta=page.meta,
+        )
+    )
+
+
+def _too_large(size: int, limit: int, page: bool = False) -> str:
+    """Why an article (or web page) over the size limit is skipped."""
+    what, setting = ("pages", f"{PAGE_BYTES_FACTOR} × ") if page else ("articles", "")
     return (
-        f"{size / 1e6:.1f} MB; articles over {limit / 1e6:.1f} MB are skipped "
-        "(setting NEWSBOT_MAX_ARTICLE_BYTES)"
+        f"{size / 1e6:.1f} MB; {what} over {limit / 1e6:.1f} MB are skipped "
+        f"({setting}setting NEWSBOT_MAX_ARTICLE_BYTES)"
     )
 
 
@@ -322,7 +397,12 @@ def _add_record(path: Path, number: int, record: Any, result: LoadResult) -> Non
     except ValueError as exc:
         result.problems.append(Problem(path, number, str(exc)))
         return
-    result.articles.append(article)
+    try:
+        date = iso_date(article.date)
+    except DateError as exc:
+        result.problems.append(Problem(path, number, f"date {exc}; left empty", kept=True))
+        date = ""
+    result.articles.append(article if date == article.date else replace(article, date=date))
     if repaired:
         message = f"{repaired} string(s) with lone surrogates (\\ud800-\\udfff): replaced by U+FFFD"
         result.problems.append(Problem(path, number, message, kept=True))

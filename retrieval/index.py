@@ -28,11 +28,21 @@ from retrieval.store.records import (
     ChunkRecord,
     RecordStore,
     SentenceRecord,
+    SourcePage,
+    SourceQuery,
     Written,
 )
 from retrieval.store.vectors import FaissVectors
 
-__all__ = ["ArticleSummary", "ChunkRecord", "NewsIndex", "SentenceRecord", "SentenceTerms"]
+__all__ = [
+    "ArticleSummary",
+    "ChunkRecord",
+    "NewsIndex",
+    "SentenceRecord",
+    "SentenceTerms",
+    "SourcePage",
+    "SourceQuery",
+]
 
 log = logging.getLogger("newsbot.store")
 VECTORS_DIR = "vectors"
@@ -206,8 +216,12 @@ class NewsIndex:
         return found[article_id]
 
     def articles(self) -> list[ArticleSummary]:
-        """All indexed articles with their chunk counts, by date then id."""
+        """All indexed articles with their chunk counts, by date (undated last) then id."""
         return self.records.articles()
+
+    def source_page(self, query: SourceQuery) -> SourcePage:
+        """The indexed articles a query selects (one page of them) and how many match."""
+        return self.records.source_page(query)
 
     def counts(self) -> tuple[int, int]:
         """Number of articles and chunks."""

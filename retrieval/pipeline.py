@@ -16,7 +16,7 @@ from retrieval.conversation import FollowUpSearch, Found, rewriter_for
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
-from retrieval.index import ArticleSummary, NewsIndex
+from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
 from retrieval.ingest import embedded_batches
 from retrieval.search import Hit, Searcher
 from retrieval.store.lock import lock_path, write_lock
@@ -264,6 +264,19 @@ class Newsbot:
         """The indexed articles."""
         self.index.refresh()
         return self.index.articles()
+
+    def source_page(self, query: SourceQuery) -> SourcePage:
+        """The indexed articles a query selects (filtered, sorted, one page) and how many match."""
+        self.index.refresh()
+        return self.index.source_page(query)
+
+    def article(self, article_id: str) -> Article:
+        """One indexed article; InputError when no article has that id."""
+        self.index.refresh()
+        try:
+            return self.index.article(article_id)
+        except KeyError:
+            raise InputError(f"no article '{article_id}' in the index (see 'newsbot sources')") from None
 
     def close(self) -> None:
         """Release the index."""

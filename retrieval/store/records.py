@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -87,6 +88,46 @@ class ArticleSummary:
     date: str
     source: str
     chunks: int
+    lang: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class SourceQuery:
+    """Which indexed articles to list, in which order, and which page of them."""
+
+    since: str = ""  # ISO date: articles dated on or after it (undated ones are left out)
+    until: str = ""  # ISO date: on or before it
+    grep: str = ""  # in the title or source, case-insensitive
+    source: str = ""  # exactly this source, case-insensitive
+    sort: str = "date"  # "date" (undated last) or "title"
+    reverse: bool = False
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class SourcePage:
+    """One page of listed articles, with how many articles (and their chunks) match in all."""
+
+    articles: list[ArticleSummary]
+    total: int
+    chunks: int
+
+
+_SORTS = {
+    "date": ("a.date = '', a.date, a.id", "a.date = '', a.date DESC, a.id DESC"),
+    "title": ("fold(a.title), a.id", "fold(a.title) DESC, a.id DESC"),
+}
+
+
+def _fold(value: object) -> object:
+    """Text case-folded and without accents, for SQL comparisons and ordering ("Ärzte" sorts and
+    matches as "arzte"; SQLite's own lower() knows ASCII only)."""
+    if not isinstance(value, str):
+        return value
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 @dataclass(frozen=True)
@@ -152,6 +193,7 @@ def connect(path: Path, *, timeout_ms: int = _BUSY_MS) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=OFF")
+    db.create_function("fold", 1, _fold, deterministic=True)
     return db
 
 
@@ -372,13 +414,33 @@ class RecordStore:
             return dict(self.db.execute("SELECT id, hash FROM articles"))
         return dict(self._by_ids("SELECT id, hash FROM articles", list(article_ids)))
 
-    def articles(self) -> list[ArticleSummary]:
-        """All articles with their chunk counts, by date then id."""
+    def articles(self, query: SourceQuery | None = None) -> list[ArticleSummary]:
+        """The articles a query selects (all by default: by date, undated last, then id), with their
+        chunk counts."""
+        query = query or SourceQuery()
+        where, params = _where(query)
+        ascending, descending = _SORTS[query.sort]
         rows = self.db.execute(
             "SELECT a.id, a.title, a.date, a.source, "
-            "(SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.id) FROM articles a ORDER BY a.date, a.id"
+            "(SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.id), "
+            "a.lang, json_extract(a.meta, '$.url') "
+            f"FROM articles a{where} ORDER BY {descending if query.reverse else ascending} LIMIT ? OFFSET ?",
+            [*params, -1 if query.limit is None else query.limit, query.offset],
         )
-        return [ArticleSummary(r[0], r[1] or "", r[2] or "", r[3] or "", r[4]) for r in rows]
+        return [
+            ArticleSummary(r[0], r[1] or "", r[2] or "", r[3] or "", r[4], r[5] or "", str(r[6] or ""))
+            for r in rows
+        ]
+
+    def source_page(self, query: SourceQuery) -> SourcePage:
+        """The page of articles a query selects, and how many articles and chunks match in all."""
+        where, params = _where(query)
+        total, chunks = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.id)), 0) "
+            f"FROM articles a{where}",
+            params,
+        ).fetchone()
+        return SourcePage(self.articles(query), int(total), int(chunks))
 
     def counts(self) -> tuple[int, int]:
         """Number of articles and chunks."""
@@ -608,3 +670,21 @@ class RecordStore:
         except sqlite3.Error:
             pass  # a reader holds it, or the file is damaged: closing is still right
         self.db.close()
+
+
+def _where(query: SourceQuery) -> tuple[str, list[str]]:
+    """The SQL WHERE clause (with a leading space, or empty) and parameters of a query's filters."""
+    clauses, params = [], []
+    if query.since:
+        clauses.append("a.date != '' AND substr(a.date, 1, 10) >= ?")
+        params.append(query.since)
+    if query.until:
+        clauses.append("a.date != '' AND substr(a.date, 1, 10) <= ?")
+        params.append(query.until)
+    if query.grep:
+        clauses.append("(instr(fold(a.title), ?) > 0 OR instr(fold(a.source), ?) > 0)")
+        params += [_fold(query.grep)] * 2
+    if query.source:
+        clauses.append("fold(a.source) = ?")
+        params.append(_fold(query.source))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

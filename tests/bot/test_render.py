@@ -63,7 +63,7 @@ def test_each_quote_is_shown_once_and_sources_are_bylines() -> None:
     assert "„„" not in shown and "““" not in shown and "“ [2]" not in shown
     assert "„Wir sind bereit“, sagte Lawrow. [2]" in shown
     sources = shown.split("\n\nQuellen:\n")[1]
-    assert sources.splitlines() == ["[1] Gespräche über Syrien — 2015-09-18 — APA",
+    assert sources.splitlines() == ["[1] Gespräche über Syrien — 18 Sep 2015 — APA",
                                     "[2] Gespräche über Syrien"]
 
 
@@ -90,6 +90,6 @@ def test_a_note_is_shown_under_the_sources() -> None:
     noted = Answer("Wer?", "„Lawrow hatte die Idee.“ [1]", CITATIONS[:1], language="de",
                    note="The model could not be reached; this is the offline answer.")
     assert format_answer(noted).endswith(
-        "[1] Gespräche über Syrien — 2015-09-18 — APA\n\n"
+        "[1] Gespräche über Syrien — 18 Sep 2015 — APA\n\n"
         "(The model could not be reached; this is the offline answer.)")
     assert "(" not in format_answer(short_answer()).split("Quellen:")[1]

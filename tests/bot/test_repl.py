@@ -145,7 +145,7 @@ def test_a_streamed_answer_is_printed_as_it_arrives_then_only_its_sources(
         newsbot(tmp_path, corpus_file, StreamingAnswerer(drafts)), ["Wie viele Feuerwehrleute?"]
     )
     assert streamed == ["Mehr als 300", " — „Mehr als 300 Feuer", "wehrleute waren im Einsatz.“ [1]", "\n"]
-    assert said[1] == "\nQuellen:\n[1] Hochwasser in Graz — 2015-06-02 — APA\n"
+    assert said[1] == "\nQuellen:\n[1] Hochwasser in Graz — 2 Jun 2015 — APA\n"
     assert ("".join(streamed) + "".join(said)).count("waren im Einsatz") == 1
 
 

@@ -72,7 +72,7 @@ def test_non_utf8_file_is_skipped_with_its_name(tmp_path: Path) -> None:
 
 
 def test_empty_folder_and_missing_path_are_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no .txt, .md or .jsonl articles"):
+    with pytest.raises(InputError, match="no .txt, .md, .jsonl or .html articles"):
         load_articles([tmp_path])
     with pytest.raises(InputError, match="no such file"):
         load_articles([tmp_path / "nope"])
@@ -306,7 +306,7 @@ def _check(path: Path) -> LoadResult | None:
 
 
 @_FUZZ
-@given(data=st.binary(max_size=3000), suffix=st.sampled_from([".jsonl", ".json", ".txt", ".md"]))
+@given(data=st.binary(max_size=3000), suffix=st.sampled_from([".jsonl", ".json", ".txt", ".md", ".html"]))
 def test_any_bytes_in_any_article_file(tmp_path: Path, data: bytes, suffix: str) -> None:
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(data)
@@ -354,3 +354,22 @@ def test_file_names_that_are_not_utf8_give_storable_ids(tmp_path: Path) -> None:
         pytest.skip("this file system takes UTF-8 names only")
     [article] = load_articles([tmp_path]).articles
     assert article.id == "caf\ufffd"
+
+
+def test_jsonl_dates_are_stored_as_iso_dates_and_bad_ones_left_empty(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "text": "Eins.", "date": "18.09.2015"},
+        {"id": "b", "text": "Zwei.", "date": "2015-09-18T10:00:00+02:00"},
+        {"id": "c", "text": "Drei.", "date": "Sep 18, 2015"},
+        {"id": "d", "text": "Vier.", "date": "irgendwann"},
+        {"id": "e", "text": "Fünf.", "date": "2999-01-01"},
+        {"id": "f", "text": "Sechs."},
+    ]
+    path = tmp_path / "dated.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    result = load_articles([path])
+    assert {a.id: a.date for a in result.articles} == {
+        "a": "2015-09-18", "b": "2015-09-18", "c": "2015-09-18", "d": "", "e": "", "f": ""}
+    assert [(p.line, p.kept) for p in result.problems] == [(4, True), (5, True)]
+    assert "'irgendwann' is not a date; left empty" in str(result.problems[0])
+    assert str(result.problems[1]) == f"{path}:5: date 2999-01-01 lies in the future; left empty"

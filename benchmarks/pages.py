@@ -1,0 +1,89 @@
+"""Extraction quality of the web-page reader on saved pages with known answers.
+
+Reads a JSON file mapping URL -> {"file", "title"?, "date"?, "with": [...], "without": [...]} (the
+format of trafilatura's own evaluation set, tests/evaldata.json in its repository, with the pages
+under tests/eval and tests/cache) and prints, over the pages the reader gives an article for:
+titles and dates equal to the expected ones, the share of expected text snippets found and of
+boilerplate snippets left out; plus how many pages were refused as having no article.
+
+    python -m benchmarks.pages EVALDATA.json FOLDER [FOLDER ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from retrieval.readers.html import PageError, read_page
+
+
+def _fold(text: str) -> str:
+    """Text compared without case or whitespace differences."""
+    return " ".join(text.split()).casefold()
+
+
+def _find(name: str, folders: list[Path]) -> Path | None:
+    """The saved page of that name in the first folder that has it."""
+    return next((folder / name for folder in folders if (folder / name).is_file()), None)
+
+
+def evaluate(cases: dict[str, dict], folders: list[Path]) -> Counter:
+    """Counts of what the reader got right and wrong over the cases."""
+    n: Counter = Counter()
+    for case in cases.values():
+        path = _find(case["file"], folders)
+        if path is None:
+            n["missing"] += 1
+            continue
+        n["pages"] += 1
+        started = time.perf_counter()
+        try:
+            page = read_page(path.read_bytes())
+        except PageError:
+            n["refused"] += 1
+            continue
+        finally:
+            n["ms"] += round((time.perf_counter() - started) * 1000)
+        text = _fold(page.text)
+        n["with"] += len(case.get("with", []))
+        n["with_found"] += sum(_fold(s) in text for s in case.get("with", []))
+        n["without"] += len(case.get("without", []))
+        n["without_left_out"] += sum(_fold(s) not in text for s in case.get("without", []))
+        if case.get("title"):
+            n["titled"] += 1
+            got, want = _fold(page.title), _fold(case["title"])
+            n["title_equal"] += got == want
+            n["title_overlap"] += bool(got) and (got in want or want in got)
+        if case.get("date"):
+            n["dated"] += 1
+            n["date_equal"] += page.date == case["date"]
+            n["date_empty"] += page.date == ""
+    return n
+
+
+def _share(n: Counter, part: str, whole: str) -> str:
+    """'part/whole = share' of two counts."""
+    return f"{n[part]}/{n[whole]} = {n[part] / max(1, n[whole]):.3f}"
+
+
+def main(argv: list[str]) -> int:
+    """Print the figures for one evaluation file and its page folders."""
+    cases = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    n = evaluate(cases, [Path(a) for a in argv[1:]])
+    read = n["pages"] - n["refused"]
+    print(f"pages {n['pages']} (missing files {n['missing']}); refused as no article: {n['refused']}")
+    print(f"titles equal: {_share(n, 'title_equal', 'titled')}; "
+          f"one within the other: {_share(n, 'title_overlap', 'titled')}")
+    print(f"dates equal: {_share(n, 'date_equal', 'dated')} (left empty: {n['date_empty']}, "
+          f"another date: {n['dated'] - n['date_equal'] - n['date_empty']})")
+    print(f"text snippets found: {_share(n, 'with_found', 'with')}")
+    print(f"boilerplate snippets left out: {_share(n, 'without_left_out', 'without')}")
+    print(f"mean time per page: {n['ms'] / max(1, n['pages']):.0f} ms ({read} articles read)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

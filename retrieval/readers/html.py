@@ -1,0 +1,233 @@
+"""Web pages (.html/.htm) as articles: the main text and metadata found by trafilatura.
+
+The text is the article body only (no navigation, ads, comments, related-article lists), its
+paragraphs separated by blank lines; the title, author, site name, canonical URL and date come
+from the page's metadata (JSON-LD, Open Graph, <meta>, <time>) as trafilatura reads it; the
+language from the page's `lang` attribute or Content-Language, else guessed from the text. A page
+whose extracted text holds no running prose (a section front, a list of teasers, an error page)
+has no article: `PageError` says so and the page is skipped instead of being indexed as
+boilerplate.
+
+Bytes are decoded by a byte-order mark, else as UTF-8 when they are valid UTF-8 (text in a
+single-byte charset with non-ASCII letters practically never is, whatever a page declares), else by
+the page's declared charset (a <meta charset> or http-equiv Content-Type in its first 4 KB;
+ISO-8859-1 and ASCII read as windows-1252, as browsers do), else by charset detection.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from retrieval.readers.dates import DateError, iso_date
+
+# A page's running prose: sentences (at least 25 characters on one line up to a full stop, with
+# several words or in a script written without spaces) that add up to this many characters.
+MIN_PROSE_CHARS = 200
+_SENTENCE = re.compile(r"[^\n.!?。！？।]{24,}[.!?。！？।]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# A page with more NUL characters than this share is binary data; fewer are dropped.
+_MAX_NUL_SHARE = 0.01
+# Separators between a page title and the site name ("Title - Site", "Site | Title").
+_TITLE_PARTS = re.compile(r"\s+[-|–—│·:»]{1,2}\s+")
+_HEAD_BYTES = 4096
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.\-]+)""")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# Labels browsers read as windows-1252 (the WHATWG Encoding standard).
+_AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii", "cp1252"}
+_LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
+
+
+class PageError(ValueError):
+    """A page that gives no article: not HTML, or no article text in it."""
+
+
+@dataclass
+class Page:
+    """What a page holds: its article's fields, and notes on what could not be taken (a date)."""
+
+    text: str
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    lang: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def decode_html(data: bytes) -> tuple[str, str]:
+    """The page's text and the encoding it was read with."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(name, errors="replace"), name
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    declared = _declared_charset(data[:_HEAD_BYTES])
+    if declared:
+        try:
+            return data.decode(declared), declared
+        except UnicodeDecodeError:
+            pass  # a wrong declaration: the bytes are guessed from below
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    name = _codec(best.encoding) if best is not None else None
+    name = name or "cp1252"
+    return data.decode(name, errors="replace"), name
+
+
+def _declared_charset(head: bytes) -> str | None:
+    """The Python codec of the charset the page declares, or None."""
+    match = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
+    return _codec(match.group(1).decode("ascii", "replace")) if match else None
+
+
+def _codec(label: str) -> str | None:
+    """A Python codec name for an encoding label (None for an unknown one)."""
+    label = label.strip().lower()
+    if label in _AS_CP1252:
+        return "cp1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def read_page(data: bytes, today: dt.date | None = None) -> Page:
+    """The article in a web page's bytes; PageError when there is none."""
+    text, encoding = decode_html(data)
+    if text.count("\x00") > _MAX_NUL_SHARE * len(text):
+        raise PageError("not an HTML page (holds NUL bytes: binary data)")
+    text = text.replace("\x00", "")
+    if "<" not in text:
+        raise PageError("not an HTML page (no markup)")
+    doc, page_lang, head_title = _extract(text)
+    body = _paragraphs(doc.text if doc is not None else "")
+    if _prose_chars(body) < MIN_PROSE_CHARS:
+        found = f"{len(body)} characters of short lines" if body else "no text"
+        raise PageError(f"no article in this page ({found}: navigation or teasers, no running text)")
+    return _page(doc, body, (page_lang, head_title), encoding, today)
+
+
+def _extract(text: str) -> tuple[Any, str, str]:
+    """trafilatura's document (None when it finds nothing), the page's declared language and its
+    <title>."""
+    import trafilatura
+
+    for name in ("trafilatura", "htmldate", "courlan", "justext"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # failures are reported as problems
+    tree = trafilatura.load_html(text)
+    if tree is None:
+        raise PageError("not an HTML page (no HTML document could be parsed)")
+    lang = _page_language(tree)
+    head_title = tree.findtext(".//head/title") or ""
+    doc = trafilatura.bare_extraction(
+        tree,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    return doc, lang, " ".join(head_title.split())
+
+
+def _page_language(tree: Any) -> str:
+    """The language the page declares (<html lang>, Content-Language, og:locale), as 'de'."""
+    candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    for meta in tree.iter("meta"):
+        key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
+        if key in ("content-language", "og:locale", "language", "dc.language"):
+            candidates.append(meta.get("content"))
+    for value in candidates:
+        match = _LANG.match((value or "").strip().split(",")[0].strip())
+        if match:
+            return match.group(1).lower()
+    return ""
+
+
+def _paragraphs(text: str) -> str:
+    """The extracted text with its paragraphs (trafilatura's lines) separated by blank lines."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n\n".join(line for line in lines if line)
+
+
+def _prose_chars(body: str) -> int:
+    """How many characters of the text are in sentences (not in headlines, menus or link lists)."""
+    return sum(
+        len(m.group())
+        for m in _SENTENCE.finditer(body)
+        if m.group().count(" ") >= 3 or _CJK.search(m.group())
+    )
+
+
+def _title(title: str, head_title: str, site: str, host: str) -> str:
+    """The article's title: trafilatura's (the one <h1>, Open Graph or other metadata, else a part
+    of the <title>) without the site's name; where that part was the site's name ("Der Standard"
+    of "Der Standard - Wien baut die U5"), the rest of the <title>."""
+    seps = list(_TITLE_PARTS.finditer(head_title))
+    if seps and title == head_title[: seps[0].start()] and _squash(title) in _names(site, host):
+        return _clean_title(head_title[seps[0].end() :], site, host)
+    return _clean_title(title, site, host)
+
+
+def _clean_title(title: str, site: str, host: str) -> str:
+    """The title without the site's name after or before it ("Title - Der Standard")."""
+    names = _names(site, host)
+    seps = list(_TITLE_PARTS.finditer(title))
+    if not seps or not names:
+        return title
+    if _squash(title[seps[-1].end() :]) in names:
+        return title[: seps[-1].start()]
+    if _squash(title[: seps[0].start()]) in names:
+        return title[seps[0].end() :]
+    return title
+
+
+def _names(site: str, host: str) -> set[str]:
+    """The site's names as `_squash` compares them."""
+    return {_squash(n) for n in (site, host) if n} - {""}
+
+
+def _squash(name: str) -> str:
+    """A name compared without case, spaces, dots or 'www.' ("derStandard.at" ~ "der standard")."""
+    name = name.casefold().removeprefix("www.")
+    return re.sub(r"[\W_]+", "", name.rsplit(".", 1)[0] if re.search(r"\.[a-z]{2,6}$", name) else name)
+
+
+def _page(doc: Any, body: str, head: tuple[str, str], encoding: str, today: dt.date | None) -> Page:
+    """The page's fields from trafilatura's document and the page's declared language and <title>."""
+    page_lang, head_title = head
+    url = (doc.url or "").strip()
+    host = domain(url) or (doc.hostname or "").strip()
+    site = (doc.sitename or "").strip()
+    page = Page(
+        text=body,
+        title=_title(" ".join((doc.title or "").split()), head_title, site, host),
+        source=site or host,
+        lang=page_lang,
+    )
+    page.meta = {k: v for k, v in (("url", url), ("author", (doc.author or "").strip())) if v}
+    if encoding not in ("utf-8", "ascii"):
+        page.meta["encoding"] = encoding
+    try:
+        page.date = iso_date(doc.date, today)
+    except DateError as exc:
+        page.notes.append(f"date {exc}; left empty")
+    return page
+
+
+def domain(url: str) -> str:
+    """The host of a URL without 'www.' ('' when there is none)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")

@@ -1,0 +1,186 @@
+"""Web pages: the article's text without the page around it, its metadata, pages without an
+article skipped and reported, and pages in other encodings read right."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval.documents import load_articles
+from retrieval.readers.html import PageError, decode_html, read_page
+
+PAGES = Path(__file__).resolve().parents[2] / "data" / "pages"
+BODY = ("Die Stadt Wien baut eine neue U-Bahn-Linie.", "Bürgermeister Michael Häupl sprach",
+        "Die Bauarbeiten beginnen im kommenden Frühjahr", "Kritik kam von der Opposition")
+# What the page holds around the article: navigation, cookie banner, ads, related articles,
+# reader comments, footer.
+AROUND = ("Sportnachrichten aus aller Welt", "Abonnement bestellen", "Startseite", "Cookies",
+          "Anzeige", "Traumurlaub", "Kredite im Vergleich", "Mehr zum Thema", "Straßenbahnlinien",
+          "Stadtbahn", "Parkpickerl", "Postings", "Donauwalzer77", "Hernals", "doppelt so teuer",
+          "Radwege", "Alle Rechte vorbehalten", "Impressum", "Newsletter")
+
+
+def test_a_news_page_gives_its_article_and_nothing_around_it() -> None:
+    page = read_page((PAGES / "standard-article.html").read_bytes())
+    for sentence in BODY:
+        assert sentence in page.text
+    for boilerplate in AROUND:
+        assert boilerplate not in page.text, boilerplate
+    assert page.title == "Neue U-Bahn-Linie U5: Wien baut für 950 Millionen Euro"
+    assert page.date == "2015-09-18"  # datePublished, not dateModified
+    assert page.source == "Der Standard" and page.lang == "de"
+    assert page.meta == {"url": "https://www.derstandard.at/story/2000022001/neue-u-bahn-linie-u5",
+                         "author": "Maria Huber"}
+    assert page.text.count("\n\n") == 3  # one paragraph each, apart: sentences never run across
+
+
+def test_a_page_without_an_article_is_refused_with_the_reason() -> None:
+    with pytest.raises(PageError, match="no article in this page"):
+        read_page((PAGES / "section-front.html").read_bytes())
+
+
+def test_a_latin1_page_with_a_declared_charset_is_decoded_right() -> None:
+    data = (PAGES / "kleine-latin1.htm").read_bytes()
+    assert "ü".encode("latin-1") in data and "ü".encode() not in data
+    page = read_page(data)
+    assert page.title == "Hochwasser in Graz: Mur tritt über die Ufer"
+    assert "Mehr als 300 Feuerwehrleute" in page.text and "Straßen zu sichern" in page.text
+    assert "\ufffd" not in page.text and "Ã" not in page.text
+    assert page.date == "2015-06-02" and page.source == "Kleine Zeitung" and page.lang == "de"
+    assert page.meta["encoding"] == "cp1252" and "Startseite" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("head", "encoding"),
+    [
+        (b'<meta charset="windows-1252">', "cp1252"),
+        (b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-15">', "iso8859-15"),
+        (b"", "cp1252"),  # nothing declared: detected (or windows-1252 at worst), never U+FFFD
+    ],
+)
+def test_single_byte_pages_are_read_by_their_declared_or_detected_charset(head: bytes, encoding: str) -> None:
+    body = "<body><p>Grüße aus Österreich: Die Straße ist gesperrt.</p></body></html>"
+    data = b"<html><head>" + head + b"</head>" + body.encode("cp1252")
+    decoded, used = decode_html(data)
+    assert "Grüße aus Österreich: Die Straße" in decoded
+    if head:
+        assert used == encoding
+
+
+def test_utf8_bytes_win_over_a_wrong_declaration() -> None:
+    data = '<html><head><meta charset="iso-8859-1"></head><body><p>Grüße</p></body></html>'.encode()
+    assert decode_html(data) == (data.decode(), "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x00\x01\x02binary\x00" * 50, "not an HTML page"),
+        (b"Just a line of text without any markup at all.", "not an HTML page"),
+        (b"", "not an HTML page"),
+        (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "no article"),
+    ],
+)
+def test_what_is_no_article_page_says_so(data: bytes, reason: str) -> None:
+    with pytest.raises(PageError, match=reason):
+        read_page(data)
+
+
+def _article_page(head: str = "", html_attrs: str = "") -> bytes:
+    body = "".join(f"<p>{s} Dazu gab es am Abend eine weitere Stellungnahme der Behörden.</p>" for s in BODY)
+    return f"<html{html_attrs}><head>{head}</head><body><article>{body}</article></body></html>".encode()
+
+
+def test_a_date_in_the_future_is_not_taken() -> None:
+    ld = '{"@type": "NewsArticle", "datePublished": "2099-01-01"}'
+    head = f'<script type="application/ld+json">{ld}</script>'
+    page = read_page(_article_page(head))
+    assert page.date == ""
+
+
+def test_a_bare_page_gets_a_title_from_its_text_and_a_guessed_language(tmp_path: Path) -> None:
+    path = tmp_path / "bare.html"
+    path.write_bytes(_article_page())
+    [article] = load_articles([path]).articles
+    assert article.title.startswith("Die Stadt Wien baut") and article.lang == "de"
+    assert article.source == "" and article.date == "" and article.meta == {}
+
+
+def test_declared_language_wins(tmp_path: Path) -> None:
+    assert read_page(_article_page(html_attrs=' lang="en-GB"')).lang == "en"
+    assert read_page(_article_page('<meta http-equiv="content-language" content="fr">')).lang == "fr"
+
+
+def test_a_folder_of_pages_indexes_articles_with_text_ids_and_reports_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "wien").mkdir()
+    shutil.copy(PAGES / "standard-article.html", tmp_path / "wien" / "u5.html")
+    shutil.copy(PAGES / "kleine-latin1.htm", tmp_path / "graz.HTM")
+    shutil.copy(PAGES / "section-front.html", tmp_path / "inland.html")
+    (tmp_path / "notes.txt").write_text("Notiz\n\nEin Text.\n", encoding="utf-8")
+    result = load_articles([tmp_path])
+    assert sorted(a.id for a in result.articles) == ["graz", "notes", "wien/u5"]
+    [problem] = result.problems
+    assert problem.path == tmp_path / "inland.html" and "no article in this page" in str(problem)
+    assert str(problem).startswith(f"{tmp_path / 'inland.html'}: ")
+    u5 = next(a for a in result.articles if a.id == "wien/u5")
+    assert (u5.date, u5.source, u5.lang) == ("2015-09-18", "Der Standard", "de")
+    [page] = load_articles([tmp_path / "wien" / "u5.html"]).articles
+    assert page.id == "u5" and page == u5.__class__(**{**u5.__dict__, "id": "u5"})
+
+
+def test_pages_may_be_larger_than_text_articles(tmp_path: Path) -> None:
+    path = tmp_path / "big.html"
+    script = "<script>" + "var x = 1;\n" * 2000 + "</script>"
+    path.write_bytes(_article_page(script))
+    assert len(path.read_bytes()) > 20_000
+    assert [a.id for a in load_articles([path], max_bytes=10_000).articles] == ["big"]
+    result = load_articles([path], max_bytes=2_000)
+    assert result.articles == [] and "pages over 0.0 MB are skipped" in str(result.problems[0])
+
+
+_TAGS = st.sampled_from(["p", "div", "article", "nav", "script", "h1", "li", "section", "meta", "title"])
+_HTML = st.recursive(
+    st.text(max_size=40),
+    lambda inner: st.builds(lambda tag, parts: f"<{tag}>{''.join(parts)}</{tag}>", _TAGS,
+                            st.lists(inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(markup=_HTML, data=st.binary(max_size=400))
+def test_any_markup_or_bytes_give_an_article_or_a_reason(tmp_path: Path, markup: str, data: bytes) -> None:
+    page = f"<html><body>{markup}</body></html>".encode("utf-8", "surrogatepass")
+    for i, content in enumerate((page, data)):
+        path = tmp_path / f"fuzz{i}.html"
+        path.write_bytes(content)
+        result = load_articles([path])
+        assert len(result.articles) + len([p for p in result.problems if not p.kept]) == 1
+        for article in result.articles:
+            article.text.encode("utf-8")
+            article.title.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "expected"),
+    [
+        ("Wien baut die U5 - Der Standard", "Der Standard", "Wien baut die U5"),
+        ("Wien baut die U5 | derStandard.at", "", "Wien baut die U5"),  # the canonical URL's host
+        ("DER STANDARD – Wien baut die U5", "Der Standard", "Wien baut die U5"),
+        ("Wien baut die U5", "Der Standard", "Wien baut die U5"),
+    ],
+)
+def test_the_site_name_is_cut_from_the_title(title: str, site: str, expected: str) -> None:
+    meta = f'<meta property="og:site_name" content="{site}">' if site else ""
+    head = f'<title>{title}</title>{meta}<link rel="canonical" href="https://www.derstandard.at/story/1">'
+    assert read_page(_article_page(head)).title == expected
+
+
+def test_a_few_nul_bytes_in_a_page_are_dropped() -> None:
+    data = _article_page().replace(b"<article>", b"<article>\x00\x00")
+    page = read_page(data)
+    assert "\x00" not in page.text and page.text.startswith("Die Stadt Wien baut")
