@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import textwrap
 
 import click
 
 from retrieval.answering.types import Answer, Citation, bold_segments
 from retrieval.index import ArticleSummary
+from retrieval.readers.dates import display_date
 
 TITLE_CHARS = 120
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def display_date(iso: str) -> str:
-    """An ISO date (or datetime) as a reader writes it, '18 Sep 2015' (the same in every language
-    of the answer); text that is no ISO date is shown as it is."""
-    try:
-        day = dt.date.fromisoformat(iso[:10])
-    except ValueError:
-        return iso
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def citation_header(citation: Citation) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from prompts import render
 from retrieval.answering.types import Answer, Citation, bold_segments
 from retrieval.index import ArticleSummary
+from retrieval.readers.dates import display_date
 
 MAX_MESSAGE = 4096  # telegram.constants.MessageLimit.MAX_TEXT_LENGTH, in UTF-16 code units
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|.", re.DOTALL)
@@ -52,7 +53,7 @@ def shorten(text: str, width: int) -> str:
 def _byline(title: str, date: str, source: str, width: int = 120) -> str:
     """'<b>Title</b> — date — source' with the parts that are known (long titles shortened)."""
     parts = [f"<b>{esc(shorten(title, width))}</b>"]
-    parts += [p for p in (esc(date), source_html(source)) if p]
+    parts += [p for p in (esc(display_date(date)), source_html(source)) if p]
     return " — ".join(parts)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from prompts import render
 from retrieval.language import guess_language
+from retrieval.readers.dates import display_date
 from retrieval.search import Hit
 
 # Quote marks that open or close a quotation in German or English text.
@@ -129,7 +130,7 @@ def abstention_text(lang: str, closest: ArticleRef | None = None) -> str:
     if not title:
         return render(f"abstain_{lang}")
     if closest.date.strip():
-        return render(f"abstain_closest_dated_{lang}", title=title, date=closest.date.strip())
+        return render(f"abstain_closest_dated_{lang}", title=title, date=display_date(closest.date.strip()))
     return render(f"abstain_closest_{lang}", title=title)
 
 

@@ -116,3 +116,16 @@ def _checked(date: dt.date, today: dt.date | None) -> str:
     if date.year < _MIN_YEAR:
         raise DateError(f"{date.isoformat()} is before {_MIN_YEAR}")
     return date.isoformat()
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def display_date(iso: str) -> str:
+    """An ISO date (or datetime) as a reader writes it, '18 Sep 2015' (the same in every language
+    of the answer); text that is no ISO date is shown as it is."""
+    try:
+        day = dt.date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.render import display_date, format_sources
+from bot.render import format_sources
 from retrieval.index import ArticleSummary
+from retrieval.readers.dates import display_date
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 ROWS = [

@@ -61,7 +61,7 @@ def test_question_gets_cited_answer_with_buttons_and_passage(api: FakeBotApi,
         assert answer["parse_mode"] == "HTML"
         check_html(answer["text"])
         assert f"„{QUOTE}" in answer["text"] and "“ [1]" in answer["text"]
-        assert ("[1] <b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b> — 2015-09-18 — "
+        assert ("[1] <b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b> — 18 Sep 2015 — "
                 '<a href="https://www.example.org/talks?a=1&amp;b=2">example.org</a>'
                 ) in answer["text"]
         assert answer["link_preview_options"] == {"is_disabled": True}
@@ -76,7 +76,7 @@ def test_question_gets_cited_answer_with_buttons_and_passage(api: FakeBotApi,
         assert passage["reply_parameters"]["message_id"] == shown["message_id"]
         check_html(passage["text"])
         assert passage["text"].startswith("<b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b>"
-                                          " — 2015-09-18")
+                                          " — 18 Sep 2015")
         assert f"<blockquote><b>{QUOTE}" in passage["text"]
 
         api.press("cite:999999:0:5:deadbeef", on=shown, user_id=OWNER)
@@ -123,7 +123,7 @@ def test_short_answer_is_bold_first_and_the_quote_shown_once(api: FakeBotApi,
         assert answer["text"].startswith(f"<b>Russia &amp; &lt;its&gt; army</b> — „{QUOTE}“ [1]\n")
         assert "**" not in answer["text"] and visible.count(QUOTE) == 1
         assert answer["text"].endswith(
-            "<b>Sources</b>\n[1] <b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b> — 2015-09-18 — "
+            "<b>Sources</b>\n[1] <b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b> — 18 Sep 2015 — "
             '<a href="https://www.example.org/talks?a=1&amp;b=2">example.org</a>')
         [data] = buttons(answer)
         api.press(data, on=api.requests("sendMessage")[-1].result, user_id=OWNER)
@@ -144,7 +144,7 @@ def test_abstention_names_the_closest_article_in_either_language(api: FakeBotApi
         api.send_text("Wie hoch ist der Eiffelturm in Paris genau?", user_id=OWNER)
         api.send_text("How tall is the Eiffel tower in Paris?", user_id=OWNER)
         german, english = api.wait_sent(2, OWNER)
-    title = "‹Q&amp;A: &lt;Budget&gt; &amp; defence talks› (2015-09-18)"
+    title = "‹Q&amp;A: &lt;Budget&gt; &amp; defence talks› (18 Sep 2015)"
     assert german["text"] == ("Die Artikel sagen dazu nichts. Auch der am ehesten passende Artikel, "
                               f"{title}, beantwortet die Frage nicht.")
     assert english["text"] == (f"The articles don't say. Even the closest one, {title}, "

@@ -198,7 +198,7 @@ def test_a_streaming_answer_is_edited_in_place_then_finished_with_buttons(
         fmt.answer_html(answerer.final),
     ]
     assert all(e["message_id"] == api.requests("sendMessage")[0].result["message_id"] for e in edits)
-    assert final.params["text"].endswith("<b>Sources</b>\n[1] <b>Talks</b> — 2015-09-18")
+    assert final.params["text"].endswith("<b>Sources</b>\n[1] <b>Talks</b> — 18 Sep 2015")
     check_html(final.params["text"])
     assert len(buttons(final.params)) == 1 and buttons(final.params)[0].startswith("cite:")
 

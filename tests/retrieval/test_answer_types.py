@@ -47,13 +47,13 @@ def test_bold_spans_are_markdown_style() -> None:
 
 @pytest.mark.parametrize("question, closest, text", [
     ("Who won the 2014 World Cup?", ArticleRef("Neue U-Bahn in Wien", "2015-09-18"),
-     "The articles don't say. Even the closest one, ‹Neue U-Bahn in Wien› (2015-09-18), "
+     "The articles don't say. Even the closest one, ‹Neue U-Bahn in Wien› (18 Sep 2015), "
      "doesn't answer the question."),
     ("Who won the 2014 World Cup?", ArticleRef("Neue U-Bahn in Wien"),
      "The articles don't say. Even the closest one, ‹Neue U-Bahn in Wien›, doesn't answer the question."),
     ("Wer gewann die Fußball-Weltmeisterschaft 2014?", ArticleRef("Hochwasser in Graz", "2015-06-02"),
      "Die Artikel sagen dazu nichts. Auch der am ehesten passende Artikel, ‹Hochwasser in Graz› "
-     "(2015-06-02), beantwortet die Frage nicht."),
+     "(2 Jun 2015), beantwortet die Frage nicht."),
     ("Wer gewann die Fußball-Weltmeisterschaft 2014?", ArticleRef("Hochwasser in Graz", " "),
      "Die Artikel sagen dazu nichts. Auch der am ehesten passende Artikel, ‹Hochwasser in Graz›, "
      "beantwortet die Frage nicht."),
@@ -75,7 +75,7 @@ def test_a_long_title_is_shortened_in_an_abstention() -> None:
             "Aufrüstung zur Unterstützung des syrischen Regimes"
     text = abstention("Who won?", closest=ArticleRef(title, "2015-09-18")).text
     assert "‹Washington will direkte militärische Gespräche mit Moskau über die russische Aufrüstung zur…› " \
-           "(2015-09-18)" in text
+           "(18 Sep 2015)" in text
 
 
 @pytest.mark.parametrize("name, placeholders", [
