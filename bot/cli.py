@@ -1,4 +1,5 @@
-"""The `newsbot` command: index, ask, repl, sources, remove, check, repair, eval, telegram."""
+"""The `newsbot` command: index, ask, repl, sources, remove, check, repair, eval, feeds, update,
+telegram."""
 
 from __future__ import annotations
 
@@ -104,12 +105,32 @@ def cli(ctx: click.Context, home: Path | None, embedder: str | None, verbose: bo
     ctx.obj["overrides"] = {"home": home, "embedder": embedder}
 
 
+class _SourceParam(click.ParamType):
+    """A file, a folder or an http(s) URL (kept as a string: a Path would fold its '//')."""
+
+    name = "PATH|URL"
+
+    def __init__(self, exists: bool = False) -> None:
+        self.exists = exists
+
+    def convert(self, value, param, ctx) -> Path | str:
+        from retrieval.readers.fetch import is_url
+
+        if isinstance(value, Path) or not is_url(value):
+            path = Path(value)
+            if self.exists and not path.exists():
+                self.fail(f"'{value}' does not exist", param, ctx)
+            return path
+        return value
+
+
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=_SourceParam())
 @click.option("--rebuild", is_flag=True, help="Build a fresh index (swapped in when complete).")
 @click.pass_context
-def index(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
-    """Index .txt, .md (with YAML front matter), .jsonl and .html/.htm articles from files or folders."""
+def index(ctx: click.Context, paths: tuple[Path | str, ...], rebuild: bool) -> None:
+    """Index .txt, .md (with YAML front matter), .jsonl, .html/.htm and .rss/.atom/.xml feed articles
+    from files or folders, and pages or feeds from http(s) URLs."""
     _report_index(_bot(ctx).index_paths(paths, rebuild=rebuild))
 
 
@@ -299,8 +320,8 @@ def repl(ctx: click.Context) -> None:
 @click.option(
     "--corpus",
     multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Articles to index: a file or folder (repeatable). Default: a SQuAD file's "
+    type=_SourceParam(exists=True),
+    help="Articles to index: a file, folder or URL (repeatable). Default: a SQuAD file's "
     "own contexts, else the seed articles.",
 )
 @click.option(
@@ -360,6 +381,97 @@ def eval_command(
             _say(f"Wrote {path}")
 
 
+@cli.group()
+def feeds() -> None:
+    """Register the RSS/Atom feeds that `newsbot update` keeps indexed."""
+
+
+@feeds.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.pass_context
+def feeds_add(ctx: click.Context, urls: tuple[str, ...]) -> None:
+    """Register feeds by URL (run `newsbot update` to index them)."""
+    feed_list = _bot(ctx).feed_list()
+    try:
+        new = feed_list.add(urls)
+    finally:
+        feed_list.close()
+    for url in dict.fromkeys(u.strip() for u in urls):
+        _say(f"{'added' if url in new else 'already registered'}: {url}")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the feeds as a JSON list.")
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """The registered feeds, with when each was last updated and how it went."""
+    feed_list = _bot(ctx).feed_list()
+    try:
+        records = feed_list.feeds()
+    finally:
+        feed_list.close()
+    if as_json:
+        click.echo(json.dumps([{"url": r.url, "added": r.added, "checked": r.checked, "status": r.status}
+                               for r in records], ensure_ascii=False, indent=2))
+        return
+    if not records:
+        _say("No feeds registered; add one with 'newsbot feeds add URL'.")
+    for r in records:
+        checked = f"  (updated {r.checked}: {r.status})" if r.checked else "  (not updated yet)"
+        click.echo(f"{r.url}{checked}")
+
+
+@feeds.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+@click.pass_context
+def feeds_remove(ctx: click.Context, urls: tuple[str, ...]) -> None:
+    """Unregister feeds (their articles stay indexed; `newsbot remove --source` removes them)."""
+    feed_list = _bot(ctx).feed_list()
+    try:
+        unknown = [u for u in urls if not feed_list.remove(u)]
+    finally:
+        feed_list.close()
+    for url in urls:
+        if url not in unknown:
+            _say(f"removed: {url}")
+    if unknown:
+        raise NewsbotError(f"not a registered feed: {', '.join(unknown)} (see 'newsbot feeds list')")
+
+
+@cli.command()
+@click.pass_context
+def update(ctx: click.Context) -> None:
+    """Fetch every registered feed and index its new and changed entries (exit 1 if a feed failed)."""
+    reports = _bot(ctx).update()
+    if not reports:
+        _say("No feeds registered; add one with 'newsbot feeds add URL'.")
+    _report_feeds(reports)
+    if any(r.error for r in reports):
+        ctx.exit(1)
+
+
+def _report_feeds(reports) -> None:
+    """One line per feed (new, changed, unchanged, failed), after the problems met with it."""
+    for report in reports:
+        for problem in report.problems:
+            _say_problem(problem)
+        _say(str(report))
+
+
+def _interval(value: str | None) -> float | None:
+    """Seconds of an interval such as '30m', '2h', '90s' or '45' (minutes)."""
+    if value is None:
+        return None
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise click.BadParameter(f"'{value}' is no interval such as 30m, 2h or 90s",
+                                 param_hint="--update-every")
+    unit = {"s": 1, "m": 60, "": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return float(match.group(1)) * unit
+
+
 @cli.command()
 @click.option("--webhook", metavar="URL", help="Receive updates at this public URL instead of long polling.")
 @click.option(
@@ -378,14 +490,18 @@ def eval_command(
 @click.option(
     "--public", is_flag=True, help="Answer everyone (needed when NEWSBOT_TELEGRAM_ALLOWED is unset)."
 )
+@click.option("--update-every", metavar="INTERVAL",
+              help="Update the registered feeds this often (30m, 2h, 90s) while the bot runs.")
 @llm_option
 @click.pass_context
 def telegram(
-    ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None, public: bool
+    ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None, public: bool,
+    update_every: str | None,
 ) -> None:
     """Run the Telegram bot (token from NEWSBOT_TELEGRAM_TOKEN) until Ctrl-C."""
     from bot.telegram import run_bot
 
+    every = _interval(update_every)
     bot = _answering_bot(ctx)
     run_bot(
         bot,
@@ -394,6 +510,7 @@ def telegram(
         listen=listen,
         secret_token=secret_token,
         prepare=lambda: _ensure_index(bot),
+        update_every=every,
     )
 
 

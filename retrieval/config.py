@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     exact_max_vectors: int = Field(
         default=200_000, ge=1, description="Above this many vectors, search an approximate index."
     )
+    fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds a web request may be silent.")
+    fetch_max_bytes: int = Field(
+        default=10_000_000, ge=1000, description="Bytes of a fetched page or feed beyond which it is cut off."
+    )
+    fetch_concurrency: int = Field(default=4, ge=1, le=32, description="URLs fetched at a time.")
+    fetch_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429, 5xx and network errors.")
+    fetch_backoff: float = Field(default=1.0, ge=0, description="Seconds before the first retry (doubling).")
+    fetch_max_wait: float = Field(default=60.0, ge=0, description="Longest Retry-After waited for, seconds.")
+    fetch_max_redirects: int = Field(default=5, ge=0, le=30)
+    fetch_user_agent: str = Field(default="", description="User-Agent; empty: newsbot's own.")
 
     llm: str = Field(
         default="",
@@ -83,6 +93,21 @@ class Settings(BaseSettings):
         if self.llm and self.answerer == "extractive":
             self.answerer = f"llm:{self.llm}"
         return self
+
+    def fetch_options(self):  # -> retrieval.readers.fetch.FetchOptions
+        """The bounds of web requests (NEWSBOT_FETCH_*)."""
+        from retrieval.readers.fetch import USER_AGENT, FetchOptions
+
+        return FetchOptions(
+            timeout=self.fetch_timeout,
+            max_bytes=self.fetch_max_bytes,
+            concurrency=self.fetch_concurrency,
+            retries=self.fetch_retries,
+            backoff=self.fetch_backoff,
+            max_wait=self.fetch_max_wait,
+            max_redirects=self.fetch_max_redirects,
+            user_agent=self.fetch_user_agent or USER_AGENT,
+        )
 
     @property
     def index_dir(self) -> Path:

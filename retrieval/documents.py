@@ -23,7 +23,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from retrieval.errors import InputError
 from retrieval.language import guess_language
@@ -31,8 +31,12 @@ from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.frontmatter import FrontMatter, FrontMatterError, split_front_matter
 from retrieval.readers.html import domain
 
-SUFFIXES = (".jsonl", ".txt", ".md", ".html", ".htm")
-PAGE_SUFFIXES = (".html", ".htm")
+if TYPE_CHECKING:
+    from retrieval.readers.fetch import Fetcher
+
+SUFFIXES = (".jsonl", ".txt", ".md", ".html", ".htm", ".rss", ".atom", ".xml")
+PAGE_SUFFIXES = (".html", ".htm", ".rss", ".atom", ".xml")
+FEED_SUFFIXES = (".rss", ".atom", ".xml")
 # A web page may be this many times larger than MAX_ARTICLE_BYTES (scripts, styles and markup
 # around the article).
 PAGE_BYTES_FACTOR = 5
@@ -87,7 +91,7 @@ class Article:
 class Problem:
     """An input skipped, or read with a repair (`kept`): which file, which line, what was wrong."""
 
-    path: Path
+    path: Path | str  # a file, or a URL
     line: int | None
     message: str
     kept: bool = False
@@ -105,27 +109,50 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def load_articles(paths: Iterable[str | Path], max_bytes: int = MAX_ARTICLE_BYTES) -> LoadResult:
-    """Read every article under the given files and folders; articles over `max_bytes` are
-    skipped. InputError for a path that is missing, not a regular file or folder, or of
-    another kind; problems inside files are recorded in the result instead."""
+def load_articles(
+    paths: Iterable[str | Path], max_bytes: int = MAX_ARTICLE_BYTES, fetcher: Fetcher | None = None
+) -> LoadResult:
+    """Read every article under the given files, folders and http(s) URLs (pages or feeds,
+    fetched by `fetcher`, a default one when None); articles over `max_bytes` are skipped.
+    InputError for a path that is missing, not a regular file or folder, or of another kind;
+    problems inside files and with URLs are recorded in the result instead."""
+    from retrieval.readers.fetch import Fetcher, is_url
+
     result = LoadResult()
+    paths = list(paths)
+    urls = [str(p) for p in paths if is_url(p)]
+    own = fetcher is None
+    fetcher = fetcher or Fetcher()
+    try:
+        _load_files([p for p in paths if not is_url(p)], result, max_bytes, fetcher)
+        if urls:
+            from retrieval.readers.web import read_urls
+
+            read_urls(urls, fetcher, result)
+    finally:
+        if own:
+            fetcher.close()
+    return result
+
+
+def _load_files(paths: list[str | Path], result: LoadResult, max_bytes: int, fetcher: Fetcher) -> None:
+    """Read the files and folders into `result` (see load_articles)."""
     for raw in paths:
         path = Path(raw)
         mode = _mode(path)
         if stat.S_ISDIR(mode):
             files = list(_files_in(path))
             if not files:
-                raise InputError(f"{path}: no .txt, .md, .jsonl or .html articles in this folder")
+                raise InputError(f"{path}: no .txt, .md, .jsonl, .html or feed articles in this folder")
             for file in files:
-                _read_file(file, file.relative_to(path).with_suffix("").as_posix(), result, max_bytes)
+                file_id = file.relative_to(path).with_suffix("").as_posix()
+                _read_file(file, file_id, result, max_bytes, fetcher)
         elif not stat.S_ISREG(mode):
             raise InputError(f"{path}: not a regular file ({_kind(mode)}); give an article file or a folder")
         elif path.suffix.lower() in SUFFIXES:
-            _read_file(path, path.stem, result, max_bytes)
+            _read_file(path, path.stem, result, max_bytes, fetcher)
         else:
-            raise InputError(f"{path}: not a .txt, .md, .jsonl or .html/.htm file")
-    return result
+            raise InputError(f"{path}: not a .txt, .md, .jsonl, .html/.htm or .rss/.atom/.xml file")
 
 
 def _mode(path: Path) -> int:
@@ -171,7 +198,9 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
-def _read_file(path: Path, text_id: str, result: LoadResult, max_bytes: int) -> None:
+def _read_file(
+    path: Path, text_id: str, result: LoadResult, max_bytes: int, fetcher: Fetcher | None = None
+) -> None:
     """Read one file into `result`, recording problems instead of raising."""
     page = path.suffix.lower() in PAGE_SUFFIXES
     limit = max_bytes * PAGE_BYTES_FACTOR if page else max_bytes
@@ -187,6 +216,11 @@ def _read_file(path: Path, text_id: str, result: LoadResult, max_bytes: int) -> 
         return
     if size > limit or len(data) > limit:
         result.problems.append(Problem(path, None, _too_large(max(size, len(data)), limit, page)))
+        return
+    if path.suffix.lower() in FEED_SUFFIXES:
+        from retrieval.readers.web import read_feed_file
+
+        read_feed_file(path, data, fetcher, result)
         return
     if page:
         _read_page(path, text_id, data, result)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abstention, ranked_articles
@@ -20,6 +21,13 @@ from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
 from retrieval.ingest import embedded_batches
 from retrieval.search import Hit, Searcher
 from retrieval.store.lock import lock_path, write_lock
+
+if TYPE_CHECKING:
+    import httpx
+
+    from retrieval.feedlist import FeedList
+    from retrieval.readers.fetch import Fetcher
+    from retrieval.updating import FeedReport
 
 log = logging.getLogger("newsbot")
 
@@ -57,8 +65,10 @@ class Newsbot:
         embedder: Embedder | None = None,
         index_dir: Path | None = None,
         answerer: Answerer | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings or get_settings()
+        self._transport = transport  # web requests' httpx transport (None: the network)
         self.index_dir = Path(index_dir) if index_dir else self.settings.index_dir
         self._embedder = embedder
         self._answerer = answerer
@@ -89,7 +99,8 @@ class Newsbot:
         self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: bool = True
     ) -> IndexOutcome:
         """Index the articles under the paths; bad lines and files are skipped and reported."""
-        loaded = load_articles(paths, self.settings.max_article_bytes)
+        with self.fetcher() as fetcher:
+            loaded = load_articles(paths, self.settings.max_article_bytes, fetcher)
         if not loaded.articles:
             detail = f": {loaded.problems[0]}" if loaded.problems else ""
             raise InputError(f"no articles could be read from {', '.join(map(str, paths))}{detail}")
@@ -97,6 +108,39 @@ class Newsbot:
             if rebuild:
                 return IndexOutcome(self._rebuild(loaded.articles, progress), loaded.problems)
             return IndexOutcome(self._add(self._writable_index(), loaded.articles, progress), loaded.problems)
+
+    def index_articles(self, articles: Sequence[Article], progress: bool = False) -> IndexReport:
+        """Store articles already read (new and changed ones; unchanged ones are skipped)."""
+        with self._write_lock():
+            return self._add(self._writable_index(), articles, progress)
+
+    def fetcher(self) -> Fetcher:
+        """A web fetcher within the NEWSBOT_FETCH_* bounds (close it, or use it in `with`)."""
+        from retrieval.readers.fetch import Fetcher
+
+        return Fetcher(self.settings.fetch_options(), transport=self._transport)
+
+    @property
+    def feeds_path(self) -> Path:
+        """The registered feeds' file, beside the index folder (so --rebuild keeps it)."""
+        return self.index_dir.with_name(self.index_dir.name + "-feeds.sqlite")
+
+    def feed_list(self) -> FeedList:
+        """The registered feeds (close the list after use)."""
+        from retrieval.feedlist import FeedList
+
+        return FeedList(self.feeds_path)
+
+    def update(self) -> list[FeedReport]:
+        """Fetch every registered feed and index its new and changed entries; one report per feed."""
+        from retrieval.updating import update_feeds
+
+        feeds = self.feed_list()
+        try:
+            with self.fetcher() as fetcher:
+                return update_feeds(feeds, fetcher, self.index_articles)
+        finally:
+            feeds.close()
 
     def _write_lock(self):
         """The index's write lock, telling the user while another writer holds it."""

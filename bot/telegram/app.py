@@ -26,9 +26,11 @@ ALLOWED_UPDATES = ("message", "callback_query")
 
 
 def build_application(bot: Newsbot, settings: Settings | None = None, *, public: bool = False,
-                      clock: Callable[[], float] = time.monotonic) -> Application:
+                      clock: Callable[[], float] = time.monotonic,
+                      update_every: float | None = None) -> Application:
     """The PTB application for the bot; raises ConfigError for a missing token or allowlist.
-    `clock` times the rate limit, the conversations' time-to-live and the draft edits.
+    `clock` times the rate limit, the conversations' time-to-live and the draft edits;
+    `update_every` (seconds) schedules a feed update in the job queue.
 
     Call it on the thread that opened the bot's index: the index is closed here and reopened
     on the bot's worker thread.
@@ -47,6 +49,10 @@ def build_application(bot: Newsbot, settings: Settings | None = None, *, public:
            .defaults(defaults).post_init(front.post_init).post_shutdown(front.post_shutdown)
            .build())
     front.register(app)
+    if update_every:
+        from bot.telegram.jobs import schedule_updates
+
+        schedule_updates(app, front, update_every)
     return app
 
 
@@ -73,15 +79,16 @@ def run_application(app: Application, webhook: Webhook | None = None, *,
 
 def run_bot(bot: Newsbot, *, public: bool = False, webhook: str | None = None,
             listen: str = "127.0.0.1:8443", secret_token: str | None = None,
-            prepare: Callable[[], None] | None = None) -> None:
-    """Check the settings, prepare (e.g. build the seed index), then serve until stopped."""
+            prepare: Callable[[], None] | None = None, update_every: float | None = None) -> None:
+    """Check the settings, prepare (e.g. build the seed index), then serve until stopped;
+    `update_every` seconds the registered feeds are updated."""
     check_settings(bot.settings, public)
     hook = webhook_options(webhook, listen, secret_token) if webhook else None
     if prepare:
         prepare()
     if logging.getLogger("newsbot").getEffectiveLevel() > logging.INFO:
         logging.getLogger("newsbot").setLevel(logging.INFO)
-    app = build_application(bot, public=public)
+    app = build_application(bot, public=public, update_every=update_every)
     where = f"webhook {hook.url} on {hook.listen}:{hook.port}" if hook else "long polling"
     log.info("starting the Telegram bot (%s); Ctrl-C stops it", where)
     run_application(app, hook)

@@ -126,7 +126,9 @@ class EvalResult:
 def default_corpus(qset: QuestionSet, corpus: Sequence[Path], settings: Settings) -> list[Path]:
     """The corpus to index: the given paths, else none for SQuAD (its contexts), else the seeds."""
     if corpus:
-        return [Path(p) for p in corpus]
+        from retrieval.readers.fetch import is_url
+
+        return [p if is_url(p) else Path(p) for p in corpus]  # type: ignore[misc]
     if qset.format == "squad":
         return []
     return [settings.seeds]

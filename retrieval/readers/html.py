@@ -111,7 +111,7 @@ def read_page(data: bytes, today: dt.date | None = None) -> Page:
         raise PageError("not an HTML page (no markup)")
     doc, page_lang, head_title = _extract(text)
     body = _paragraphs(doc.text if doc is not None else "")
-    if _prose_chars(body) < MIN_PROSE_CHARS:
+    if prose_chars(body) < MIN_PROSE_CHARS:
         found = f"{len(body)} characters of short lines" if body else "no text"
         raise PageError(f"no article in this page ({found}: navigation or teasers, no running text)")
     return _page(doc, body, (page_lang, head_title), encoding, today)
@@ -159,7 +159,7 @@ def _paragraphs(text: str) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def _prose_chars(body: str) -> int:
+def prose_chars(body: str) -> int:
     """How many characters of the text are in sentences (not in headlines, menus or link lists)."""
     return sum(
         len(m.group())

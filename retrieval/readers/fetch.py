@@ -1,0 +1,250 @@
+"""Fetching pages and feeds over HTTP(S) with httpx, politely and within bounds.
+
+Every request names newsbot in its User-Agent, has a timeout, follows at most `max_redirects`
+redirects (a loop is reported as one), reads the body streamed and stops at `max_bytes` (a huge
+or endless response is cut off and reported, never read whole), and is retried a few times with
+exponential back-off on 429 and 5xx answers and on network errors, honouring Retry-After (up to
+`max_wait` seconds). `fetch_all` fetches a few URLs at a time. The httpx transport can be given
+(a test seam); the tests use a real local server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit
+
+import httpx
+
+USER_AGENT = "newsbot/0.1 (news question answering; +https://github.com/newsbot)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Query parameters that track a click and do not name the article.
+_TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|at_medium|at_campaign|wt_mc)$", re.I
+)
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """Bounds of one fetcher (Settings.fetch_options() builds them from NEWSBOT_FETCH_*)."""
+
+    timeout: float = 15.0
+    max_bytes: int = 10_000_000
+    concurrency: int = 4
+    retries: int = 2
+    backoff: float = 1.0
+    max_wait: float = 60.0
+    max_redirects: int = 5
+    user_agent: str = USER_AGENT
+
+
+@dataclass(frozen=True)
+class Response:
+    """A fetched resource: its final URL (after redirects), content type and body; `not_modified`
+    for a conditional request answered 304 (no body)."""
+
+    url: str
+    status: int
+    content_type: str
+    data: bytes
+    etag: str = ""
+    last_modified: str = ""
+
+    @property
+    def not_modified(self) -> bool:
+        """Whether a conditional request found the resource unchanged."""
+        return self.status == 304
+
+
+class FetchError(Exception):
+    """A URL that gave no usable response: the URL and what went wrong."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class _Retry(Exception):
+    """A failed attempt worth repeating, after `wait` seconds (None: the back-off's)."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.wait = wait
+
+
+def is_url(value: object) -> bool:
+    """Whether a command-line argument is an http(s) URL."""
+    return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
+
+
+class Fetcher:
+    """Fetches URLs within the options' bounds; `sleep` waits between retries."""
+
+    def __init__(
+        self,
+        options: FetchOptions | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options or FetchOptions()
+        self._sleep = sleep
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(self.options.timeout),
+            follow_redirects=False,
+            headers={"User-Agent": self.options.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def fetch_all(self, urls: Sequence[str]) -> list[Response | FetchError]:
+        """Each URL's response or error, in order, `concurrency` at a time."""
+
+        def one(url: str) -> Response | FetchError:
+            try:
+                return self.fetch(url)
+            except FetchError as exc:
+                return exc
+
+        if len(urls) <= 1:
+            return [one(u) for u in urls]
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            return list(pool.map(one, urls))
+
+    def fetch(self, url: str, *, etag: str = "", last_modified: str = "") -> Response:
+        """The response for `url` (a 304 when the validators still hold); FetchError otherwise."""
+        if not is_url(url):
+            raise FetchError(url, "not an http(s) URL")
+        headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
+        attempts = self.options.retries + 1
+        for attempt in range(attempts):
+            try:
+                return self._follow(url, headers)
+            except _Retry as retry:
+                if attempt + 1 == attempts:
+                    raise FetchError(url, f"{retry} (gave up after {attempts} attempts)") from None
+                wait = retry.wait if retry.wait is not None else self.options.backoff * 2**attempt
+                if wait > self.options.max_wait:
+                    raise FetchError(url, f"{retry}; the server asks to wait {wait:.0f} s") from None
+                self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _follow(self, url: str, headers: dict[str, str]) -> Response:
+        """One attempt: the request and its redirects."""
+        seen = {urldefrag(url).url}
+        for _ in range(self.options.max_redirects + 1):
+            response = self._get(url, headers)
+            if response.status not in _REDIRECTS:
+                return response
+            target = response.url  # the Location, resolved by _get
+            if not is_url(target):
+                raise FetchError(url, f"redirected to a non-http(s) location {target!r}")
+            if urldefrag(target).url in seen:
+                raise FetchError(url, f"redirect loop (back to {target})")
+            seen.add(urldefrag(target).url)
+            url = target
+        raise FetchError(url, f"more than {self.options.max_redirects} redirects")
+
+    def _get(self, url: str, headers: dict[str, str]) -> Response:
+        """One request; a redirect comes back with its Location as `url`."""
+        try:
+            with self._client.stream("GET", url, headers=headers) as r:
+                if r.status_code in _REDIRECTS:
+                    location = r.headers.get("Location", "")
+                    if not location:
+                        raise FetchError(url, f"HTTP {r.status_code} redirect without a Location")
+                    return Response(urljoin(url, location), r.status_code, "", b"")
+                if r.status_code in RETRY_STATUSES:
+                    wait = retry_after(r.headers.get("Retry-After", ""))
+                    raise _Retry(f"HTTP {r.status_code} {r.reason_phrase}".strip(), wait)
+                if r.status_code == 304:
+                    return self._response(url, r, b"")
+                if r.status_code >= 400:
+                    raise FetchError(url, f"HTTP {r.status_code} {r.reason_phrase}".strip())
+                return self._response(url, r, self._body(url, r))
+        except httpx.TimeoutException:
+            raise _Retry(f"timed out after {self.options.timeout:g} s") from None
+        except httpx.TooManyRedirects:  # pragma: no cover - redirects are followed by hand
+            raise FetchError(url, "too many redirects") from None
+        except (httpx.DecodingError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise FetchError(url, f"bad response: {exc}") from None
+        except httpx.TransportError as exc:
+            raise _Retry(f"network error: {exc or type(exc).__name__}") from None
+
+    def _body(self, url: str, r: httpx.Response) -> bytes:
+        """The body, read in pieces and cut off past max_bytes (FetchError)."""
+        limit = self.options.max_bytes
+        declared = r.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(
+                url,
+                f"response of {int(declared) / 1e6:.1f} MB is over the "
+                f"{limit / 1e6:.1f} MB limit (NEWSBOT_FETCH_MAX_BYTES); not read",
+            )
+        parts, size = [], 0
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise FetchError(
+                    url, f"response cut off: over the {limit / 1e6:.1f} MB limit (NEWSBOT_FETCH_MAX_BYTES)"
+                )
+            parts.append(chunk)
+        return b"".join(parts)
+
+    @staticmethod
+    def _response(url: str, r: httpx.Response, data: bytes) -> Response:
+        return Response(
+            url=url,
+            status=r.status_code,
+            content_type=r.headers.get("Content-Type", ""),
+            data=data,
+            etag=r.headers.get("ETag", ""),
+            last_modified=r.headers.get("Last-Modified", ""),
+        )
+
+
+def retry_after(value: str, now: dt.datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delay seconds or an HTTP date); None if unreadable."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def url_id(url: str) -> str:
+    """An article id from a URL: host and path without scheme, 'www.', fragment, trailing '/' or
+    tracking parameters ('https://www.example.com/a/b/?utm_source=rss' -> 'example.com/a/b')."""
+    parts = urlsplit(urldefrag(url).url)
+    host = (parts.hostname or "").removeprefix("www.")
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    path = parts.path.rstrip("/")
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    query = f"?{urlencode(kept)}" if kept else ""
+    return f"{host}{port}{path}{query}"

@@ -1,0 +1,112 @@
+"""A real HTTP server on 127.0.0.1 for the web tests: pages, feeds, redirects, errors, a slow
+answer and an endless body, each route a canned `Reply` (or a function of the request count).
+
+Every loop is bounded: an endless body stops after `ENDLESS_CHUNKS` chunks or when the client
+hangs up, a slow reply sleeps at most `delay` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+WEB = Path(__file__).resolve().parents[1] / "data" / "web"
+ENDLESS_CHUNKS = 20_000  # × 64 KB: 1.3 GB at most, never reached by a client that stops reading
+CHUNK = b"<p>" + b"x" * 65_530 + b"</p>"
+
+
+@dataclass
+class Reply:
+    """What a route answers."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    endless: bool = False
+
+
+Route = Reply | Callable[[int, dict[str, str]], Reply]
+
+
+class WebServer:
+    """Serves `routes` (path with query -> Reply, or f(request number, headers) -> Reply)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server._answer(self)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def fixture(self, name: str, **values: str) -> bytes:
+        """A file of tests/data/web with {BASE} (and any {KEY} given) filled in."""
+        text = (WEB / name).read_text(encoding="utf-8").replace("{BASE}", self.base)
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        return text.encode("utf-8")
+
+    def article(self, path: str, title: str, date: str, *paragraphs: str, author: str = "APA") -> Reply:
+        """A news page (navigation, cookie banner, comments, JSON-LD date) served at `path`."""
+        body = "\n".join(f"    <p>{p}</p>" for p in paragraphs)
+        data = self.fixture("article-template.html", TITLE=title, DATE=date, BODY=body, AUTHOR=author,
+                            URL=self.url(path))
+        reply = Reply(body=data)
+        self.routes[path] = reply
+        return reply
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        self.hits[path] += 1
+        self.requests.append((path, headers))
+        route = self.routes.get(path)
+        if route is None:
+            reply = Reply(404, b"<html><body><h1>Not found</h1></body></html>")
+        else:
+            reply = route if isinstance(route, Reply) else route(self.hits[path], headers)
+        if reply.delay:
+            time.sleep(reply.delay)
+        try:
+            handler.send_response(reply.status)
+            handler.send_header("Content-Type", reply.content_type)
+            for key, value in reply.headers.items():
+                handler.send_header(key, value)
+            if reply.endless:
+                handler.end_headers()
+                for _ in range(ENDLESS_CHUNKS):
+                    handler.wfile.write(CHUNK)
+                return
+            handler.send_header("Content-Length", str(len(reply.body)))
+            handler.end_headers()
+            handler.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            return
