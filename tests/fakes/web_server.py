@@ -42,18 +42,27 @@ class WebServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                server._answer(self)
+                with server._lock:
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
+                try:
+                    server._answer(self)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
             def log_message(self, *_args: object) -> None:
                 pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     @property
@@ -73,8 +82,9 @@ class WebServer:
     def article(self, path: str, title: str, date: str, *paragraphs: str, author: str = "APA") -> Reply:
         """A news page (navigation, cookie banner, comments, JSON-LD date) served at `path`."""
         body = "\n".join(f"    <p>{p}</p>" for p in paragraphs)
-        data = self.fixture("article-template.html", TITLE=title, DATE=date, BODY=body, AUTHOR=author,
-                            URL=self.url(path))
+        data = self.fixture(
+            "article-template.html", TITLE=title, DATE=date, BODY=body, AUTHOR=author, URL=self.url(path)
+        )
         reply = Reply(body=data)
         self.routes[path] = reply
         return reply
@@ -86,13 +96,15 @@ class WebServer:
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path
         headers = {k.lower(): v for k, v in handler.headers.items()}
-        self.hits[path] += 1
-        self.requests.append((path, headers))
+        with self._lock:
+            self.hits[path] += 1
+            self.requests.append((path, headers))
+            count = self.hits[path]
         route = self.routes.get(path)
         if route is None:
             reply = Reply(404, b"<html><body><h1>Not found</h1></body></html>")
         else:
-            reply = route if isinstance(route, Reply) else route(self.hits[path], headers)
+            reply = route if isinstance(route, Reply) else route(count, headers)
         if reply.delay:
             time.sleep(reply.delay)
         try:
