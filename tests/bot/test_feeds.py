@@ -81,14 +81,12 @@ def test_update_indexes_only_what_is_new_or_changed(web: WebServer, capsys: pyte
     atom_text = web.fixture("atom-full.xml").decode().replace("950 million euros", "1 billion euros")
     atom_text = atom_text.replace(
         "</feed>",
-        """<entry><title>Storm in Linz</title>
-      <link href="{0}/world/linz-storm"/><id>tag:dailyledger.example,2015:world/4713</id>
+        f"""<entry><title>Storm in Linz</title>
+      <link href="{web.base}/world/linz-storm"/><id>tag:dailyledger.example,2015:world/4713</id>
       <published>2015-09-20T08:00:00+02:00</published>
       <content type="html">&lt;p&gt;A heavy storm hit Linz on Sunday morning and uprooted dozens of trees
       along the Danube. The fire brigade was called out more than two hundred times, and several
-      roads remained closed until the afternoon, the city said.&lt;/p&gt;</content></entry></feed>""".format(
-            web.base
-        ),
+      roads remained closed until the afternoon, the city said.&lt;/p&gt;</content></entry></feed>""",
     )
     web.routes["/feeds/world.atom"] = Reply(body=atom_text.encode(), content_type="application/atom+xml")
     code, _, err = run(capsys, "update")
