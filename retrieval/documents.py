@@ -143,7 +143,10 @@ def _load_files(paths: list[str | Path], result: LoadResult, max_bytes: int, fet
         if stat.S_ISDIR(mode):
             files = list(_files_in(path))
             if not files:
-                raise InputError(f"{path}: no .txt, .md, .jsonl, .html or feed articles in this folder")
+                raise InputError(
+                    f"{path}: no .txt, .md, .jsonl or .html articles (or .rss/.atom/.xml feeds) "
+                    "in this folder"
+                )
             for file in files:
                 file_id = file.relative_to(path).with_suffix("").as_posix()
                 _read_file(file, file_id, result, max_bytes, fetcher)
