@@ -34,13 +34,13 @@ class BuiltIndex:
     problems: list[Problem]
 
 
-def build_index(settings: Settings, corpus: Sequence[Path], workdir: Path, *,
+def build_index(settings: Settings, corpus: Sequence[Path | str], workdir: Path, *,
                 articles: Sequence[Article] = (), embedder: Any = None, answerer: Any = None,
                 progress: bool = True) -> BuiltIndex:
     """Index the corpus (or the given articles) into workdir, timing it with the model loaded."""
     from retrieval.pipeline import Newsbot
 
-    paths = [Path(p) for p in corpus]
+    paths, web_problems = _fetched_once(settings, corpus, workdir)
     if not paths:
         if not articles:
             raise InputError("no corpus to index")
@@ -53,7 +53,28 @@ def build_index(settings: Settings, corpus: Sequence[Path], workdir: Path, *,
     seconds = time.perf_counter() - started
     n_articles, n_chunks = bot.index.counts()
     described = [str(p) for p in corpus] or [f"{len(articles)} articles from the question file"]
-    return BuiltIndex(bot, texts, seconds, n_articles, n_chunks, described, outcome.problems)
+    return BuiltIndex(bot, texts, seconds, n_articles, n_chunks, described, web_problems + outcome.problems)
+
+
+def _fetched_once(
+    settings: Settings, corpus: Sequence[Path | str], workdir: Path
+) -> tuple[list[Path], list[Problem]]:
+    """The corpus as files: URLs (pages, feeds) are fetched once into a JSONL file, so that the
+    index and the texts citations are checked against are the same."""
+    from retrieval.readers.fetch import Fetcher, is_url
+
+    urls = [str(p) for p in corpus if is_url(p)]
+    paths = [Path(p) for p in corpus if not is_url(p)]
+    if not urls:
+        return paths, []
+    with Fetcher(settings.fetch_options()) as fetcher:
+        loaded = load_articles(urls, settings.max_article_bytes, fetcher)
+    if loaded.articles:
+        paths.append(write_articles(loaded.articles, workdir / "web.jsonl"))
+    elif not paths:
+        detail = f": {loaded.problems[0]}" if loaded.problems else ""
+        raise InputError(f"no articles could be read from {', '.join(urls)}{detail}")
+    return paths, loaded.problems
 
 
 def write_articles(articles: Iterable[Article], path: Path) -> Path:

@@ -166,3 +166,37 @@ def test_telegram_update_every_schedules_the_update_job(
 def test_update_every_must_be_an_interval(capsys: pytest.CaptureFixture) -> None:
     code, _, err = run(capsys, "telegram", "--update-every", "soon")
     assert code == 2 and "no interval such as 30m" in err
+
+
+def test_eval_corpus_takes_feed_urls(web: WebServer, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    host = web.base.removeprefix("http://")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "How many firefighters were deployed in Graz?",
+                "answers": ["More than 300"],
+                "article_ids": [f"{host}/world/graz-flood"],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.json"
+    code, _, err = run(
+        capsys,
+        "eval",
+        str(questions),
+        "--corpus",
+        web.url("/feeds/world.atom"),
+        "--corpus",
+        web.url("/nope"),
+        "--json",
+        str(out),
+    )
+    assert code == 0, err
+    assert f"skipped {web.url('/nope')}: HTTP 404 Not Found" in err
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["metrics"]["articles"] == 2 and doc["metrics"]["questions"] == 1
+    assert web.hits["/feeds/world.atom"] == 1  # fetched once: the index and the texts agree
