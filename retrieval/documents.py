@@ -121,21 +121,19 @@ def load_articles(
     result = LoadResult()
     paths = list(paths)
     urls = [str(p) for p in paths if is_url(p)]
-    own = fetcher is None
-    fetcher = fetcher or Fetcher()
-    try:
-        _load_files([p for p in paths if not is_url(p)], result, max_bytes, fetcher)
-        if urls:
-            from retrieval.readers.web import read_urls
+    _load_files([p for p in paths if not is_url(p)], result, max_bytes, fetcher)
+    if urls:
+        from retrieval.readers.web import read_urls
 
+        if fetcher is not None:
             read_urls(urls, fetcher, result)
-    finally:
-        if own:
-            fetcher.close()
+        else:
+            with Fetcher() as own:
+                read_urls(urls, own, result)
     return result
 
 
-def _load_files(paths: list[str | Path], result: LoadResult, max_bytes: int, fetcher: Fetcher) -> None:
+def _load_files(paths: list[str | Path], result: LoadResult, max_bytes: int, fetcher: Fetcher | None) -> None:
     """Read the files and folders into `result` (see load_articles)."""
     for raw in paths:
         path = Path(raw)

@@ -52,11 +52,15 @@ def read_response(url: str, response: Response, fetcher: Fetcher, result: LoadRe
 
 def read_feed_file(path: Path, data: bytes, fetcher: Fetcher | None, result: LoadResult) -> None:
     """Add the entries of a feed file; entries with only a summary are completed from their links
-    when a fetcher is given."""
+    (fetched by `fetcher`, else by a default one)."""
     try:
         feed = read_feed(data)
     except FeedError as exc:
         result.problems.append(Problem(path, None, str(exc)))
+        return
+    if fetcher is None and any(not e.full and e.link for e in feed.entries):
+        with Fetcher() as own:
+            add_feed(path, feed, feed.entries, own, result)
         return
     add_feed(path, feed, feed.entries, fetcher, result)
 

@@ -150,3 +150,13 @@ def test_feed_files_are_read_and_their_links_fetched(
         f"{tmp_path / 'sitemap.xml'}: not an RSS or Atom feed (no <rss>, <feed> or <rdf:RDF> root element)"
     }
     assert sum(a.meta.get("summary_only", False) for a in result.articles) == 1
+
+
+def test_a_page_in_an_unknown_encoding_is_read_as_detected(web: WebServer, fetcher: Fetcher) -> None:
+    page = (Path(__file__).parents[1] / "data/pages/kleine-latin1.htm").read_bytes()
+    page = page.replace(b"charset=iso-8859-1", b"charset=x-klingon-8")  # a label no codec knows
+    web.routes["/graz"] = Reply(body=page, content_type="text/html; charset=x-klingon-8")
+    result = load_articles([web.url("/graz")], fetcher=fetcher)
+    [article] = result.articles
+    assert article.title == "Hochwasser in Graz: Mur tritt über die Ufer"
+    assert "über" in article.text and "\ufffd" not in article.text
