@@ -10,6 +10,7 @@ which accepts almost anything.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 import time
@@ -22,7 +23,9 @@ from retrieval.readers.html import MIN_PROSE_CHARS, prose_chars
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json")
 _XML_TYPES = ("application/xml", "text/xml")
 # The root element of a feed, after the XML declaration, comments, doctype and processing instructions.
-_PROLOGUE = re.compile(rb"^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*", re.DOTALL | re.IGNORECASE)
+_PROLOGUE = re.compile(
+    rb"^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)*", re.DOTALL | re.IGNORECASE
+)
 _FEED_ROOT = re.compile(rb"^<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF)[\s>/]")
 _HTML_ROOT = re.compile(rb"^<(?:html|head|body|!doctype\s+html)[\s>]", re.IGNORECASE)
 _BLOCKS = (
@@ -75,7 +78,7 @@ class Feed:
 def kind_of(data: bytes, content_type: str = "") -> str:
     """'feed', 'page' or '' (neither) for fetched or read bytes, by Content-Type and sniffing."""
     mime = content_type.split(";")[0].strip().lower()
-    head = _PROLOGUE.sub(b"", data[:4096].lstrip(b"\xef\xbb\xbf"), count=1)[:512]
+    head = _PROLOGUE.sub(b"", _utf8_head(data[:8192]), count=1)[:512]
     if _FEED_ROOT.match(head):
         return "feed"
     if mime in ("text/html", "application/xhtml+xml") or _HTML_ROOT.match(head):
@@ -85,6 +88,24 @@ def kind_of(data: bytes, content_type: str = "") -> str:
     if not mime or mime in _XML_TYPES or mime.startswith("text/"):
         return "page" if b"<" in head else ""
     return ""
+
+
+def _utf8_head(head: bytes) -> bytes:
+    """The first bytes as UTF-8 for sniffing: UTF-16 and UTF-32 (with or without a byte-order
+    mark, told by the NULs around '<') re-encoded, a UTF-8 byte-order mark dropped."""
+    for prefix, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (b"\x00\x00\x00<", "utf-32-be"),
+        (b"<\x00\x00\x00", "utf-32-le"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+        (b"\x00<", "utf-16-be"),
+        (b"<\x00", "utf-16-le"),
+    ):
+        if head.startswith(prefix):
+            return head.decode(codec, errors="ignore").encode("utf-8")
+    return head.removeprefix(codecs.BOM_UTF8)
 
 
 def read_feed(data: bytes, url: str = "", today: dt.date | None = None, content_type: str = "") -> Feed:
@@ -144,11 +165,11 @@ def _entry(entry: Any, lang: str, today: dt.date | None) -> FeedEntry | None:
         author=_clean(entry.get("author", "")),
         lang=_lang(entry.get("language", "")) or lang,
     )
-    item.date = _entry_date(entry, item.notes, today)
+    item.date = entry_date(entry, item.notes, today)
     return item
 
 
-def _entry_date(entry: Any, notes: list[str], today: dt.date | None) -> str:
+def entry_date(entry: Any, notes: list[str], today: dt.date | None) -> str:
     """The entry's ISO date: published, else updated, as written (feedparser's parse as fallback)."""
     for name in ("published", "updated", "created"):
         raw = (entry.get(name) or "").strip()

@@ -27,6 +27,9 @@ def fixture(name: str) -> bytes:
         (b'<?xml version="1.0"?>\n<!-- c -->\n<rss version="2.0"><channel/></rss>', "", "feed"),
         (b'<feed xmlns="http://www.w3.org/2005/Atom"></feed>', "text/html", "feed"),  # mislabelled
         (b"<rdf:RDF xmlns:rdf='x'></rdf:RDF>", "application/xml", "feed"),
+        (b'<!DOCTYPE rss [\n<!ENTITY id "tag:x,">\n]>\n<rss version="2.0"/>', "", "feed"),
+        ('<?xml version="1.0" encoding="utf-16"?><rss version="2.0"/>'.encode("utf-16"), "", "feed"),
+        ('<feed xmlns="http://www.w3.org/2005/Atom"/>'.encode("utf-16-be"), "", "feed"),
         (b"<!DOCTYPE html><html><body>x</body></html>", "", "page"),
         (b"<html><body>x</body></html>", "application/rss+xml", "page"),
         (b"<p>loose markup</p>", "text/html; charset=utf-8", "page"),
