@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,14 +131,16 @@ class Newsbot:
 
         return FeedList(self.feeds_path)
 
-    def update(self) -> list[FeedReport]:
-        """Fetch every registered feed and index its new and changed entries; one report per feed."""
+    def update(self, index: Callable[[Sequence[Article]], object] | None = None) -> list[FeedReport]:
+        """Fetch every registered feed and index its new and changed entries; one report per feed.
+        `index` stores a feed's articles (default `index_articles`; the bot runs it on the thread
+        that owns the index while fetching elsewhere)."""
         from retrieval.updating import update_feeds
 
         feeds = self.feed_list()
         try:
             with self.fetcher() as fetcher:
-                return update_feeds(feeds, fetcher, self.index_articles)
+                return update_feeds(feeds, fetcher, index or self.index_articles)
         finally:
             feeds.close()
 
