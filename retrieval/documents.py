@@ -1,4 +1,5 @@
-"""Articles and reading them from .txt, .md, .jsonl and .html/.htm files or folders.
+"""Articles and reading them from .txt, .md, .jsonl, .html/.htm and .rss/.atom/.xml feed files or
+folders, and from http(s) URLs of pages and feeds (`readers.web`, fetched by `readers.fetch`).
 
 A web page is read by `readers.html` (trafilatura: the article's main text and metadata); a
 .txt/.md article may start with YAML front matter (`readers.frontmatter`: title, date, source or
