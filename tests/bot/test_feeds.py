@@ -17,8 +17,7 @@ from bot.telegram import build_application
 from bot.telegram.jobs import UPDATE_JOB
 from tests.bot.fake_bot_api import FakeBotApi
 from tests.bot.telegram_harness import newsbot, settings
-from tests.fakes.web_server import Reply, WebServer
-from tests.retrieval.test_web import serve_news
+from tests.fakes.web_server import Reply, WebServer, serve_news
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ Route = Reply | Callable[[int, dict[str, str]], Reply]
 class WebServer:
     """Serves `routes` (path with query -> Reply, or f(request number, headers) -> Reply)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -60,7 +60,7 @@ class WebServer:
             def log_message(self, *_args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -122,3 +122,51 @@ class WebServer:
             handler.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
             return
+
+
+HOCHWASSER = "/chronik/hochwasser-graz.html?utm_source=rss&utm_medium=feed"
+STREIK = "/chronik/aerztestreik-salzburg.html"
+
+
+def serve_news(web: WebServer) -> None:
+    """The Tagesblatt RSS feed (summaries), two of its three article pages, and an Atom feed."""
+    web.routes["/feeds/chronik.rss"] = Reply(
+        body=web.fixture("rss-summaries.xml"), content_type="application/rss+xml; charset=utf-8"
+    )
+    web.routes["/feeds/world.atom"] = Reply(
+        body=web.fixture("atom-full.xml"), content_type="application/atom+xml"
+    )
+    web.article(
+        HOCHWASSER,
+        "Hochwasser in Graz: Mur tritt über die Ufer",
+        "2015-06-02T16:45:00+02:00",
+        "Nach heftigen Regenfällen ist die Mur in Graz am Dienstagnachmittag über die Ufer getreten. "
+        "Mehr als 300 Feuerwehrleute waren im Einsatz, um die Altstadt vor dem Wasser zu schützen.",
+        "Verletzt wurde niemand, sagte ein Sprecher der Polizei. Der Pegel soll in der Nacht sinken, "
+        "die Feuerwehr bleibt aber bis Mittwochfrüh in Bereitschaft.",
+    )
+    web.article(
+        STREIK,
+        "Spitalsärzte in Salzburg streiken",
+        "2015-10-01",
+        "Die Salzburger Spitalsärzte haben am Donnerstag die Arbeit niedergelegt. Geplante "
+        "Operationen wurden verschoben, die Notfallversorgung bleibt aufrecht.",
+        "Die Ärztekammer fordert höhere Grundgehälter und weniger Nachtdienste. Gespräche mit dem "
+        "Land sollen in der kommenden Woche fortgesetzt werden.",
+    )
+
+
+if __name__ == "__main__":  # serve the news fixtures for a walk-through: python -m tests.fakes.web_server
+    import sys
+
+    web = WebServer(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    serve_news(web)
+    print(
+        f"serving {web.url('/feeds/chronik.rss')} and {web.url('/feeds/world.atom')}; Ctrl-C stops",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        web.close()

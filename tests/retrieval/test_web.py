@@ -12,38 +12,7 @@ import pytest
 
 from retrieval.documents import load_articles
 from retrieval.readers.fetch import Fetcher, FetchOptions
-from tests.fakes.web_server import Reply, WebServer
-
-HOCHWASSER = "/chronik/hochwasser-graz.html?utm_source=rss&utm_medium=feed"
-STREIK = "/chronik/aerztestreik-salzburg.html"
-
-
-def serve_news(web: WebServer) -> None:
-    """The Tagesblatt RSS feed (summaries), two of its three article pages, and an Atom feed."""
-    web.routes["/feeds/chronik.rss"] = Reply(
-        body=web.fixture("rss-summaries.xml"), content_type="application/rss+xml; charset=utf-8"
-    )
-    web.routes["/feeds/world.atom"] = Reply(
-        body=web.fixture("atom-full.xml"), content_type="application/atom+xml"
-    )
-    web.article(
-        HOCHWASSER,
-        "Hochwasser in Graz: Mur tritt über die Ufer",
-        "2015-06-02T16:45:00+02:00",
-        "Nach heftigen Regenfällen ist die Mur in Graz am Dienstagnachmittag über die Ufer getreten. "
-        "Mehr als 300 Feuerwehrleute waren im Einsatz, um die Altstadt vor dem Wasser zu schützen.",
-        "Verletzt wurde niemand, sagte ein Sprecher der Polizei. Der Pegel soll in der Nacht sinken, "
-        "die Feuerwehr bleibt aber bis Mittwochfrüh in Bereitschaft.",
-    )
-    web.article(
-        STREIK,
-        "Spitalsärzte in Salzburg streiken",
-        "2015-10-01",
-        "Die Salzburger Spitalsärzte haben am Donnerstag die Arbeit niedergelegt. Geplante "
-        "Operationen wurden verschoben, die Notfallversorgung bleibt aufrecht.",
-        "Die Ärztekammer fordert höhere Grundgehälter und weniger Nachtdienste. Gespräche mit dem "
-        "Land sollen in der kommenden Woche fortgesetzt werden.",
-    )
+from tests.fakes.web_server import STREIK, Reply, WebServer, serve_news
 
 
 @pytest.fixture
