@@ -22,6 +22,10 @@ from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit
 import httpx
 
 USER_AGENT = "newsbot/0.1 (news question answering; +https://github.com/newsbot)"
+ACCEPT = (
+    "text/html, application/xhtml+xml, application/rss+xml, application/atom+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Query parameters that track a click and do not name the article.
@@ -100,7 +104,11 @@ class Fetcher:
             transport=transport,
             timeout=httpx.Timeout(self.options.timeout),
             follow_redirects=False,
-            headers={"User-Agent": self.options.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={
+                "User-Agent": self.options.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": "gzip, deflate",
+            },
         )
 
     def close(self) -> None:
