@@ -68,7 +68,7 @@ def _report_index(outcome) -> None:
 def _set_llm(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """Put --llm among the settings overrides (given, even empty, it beats NEWSBOT_LLM)."""
     if value is not None:
-        ctx.find_object(dict)["overrides"]["llm"] = value
+        ctx.ensure_object(dict).setdefault("overrides", {})["llm"] = value
 
 
 # The chat model option of the commands that answer questions.

@@ -20,7 +20,11 @@ class Embedder(Protocol):
     """Turns texts into L2-normalized float32 vectors."""
 
     name: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """Vector dimensions."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of shape (len(texts), dim), rows L2-normalized."""

@@ -72,7 +72,7 @@ def addressed(update: Update, bot_id: int, username: str) -> bool:
 def is_our_command(text: str, username: str) -> bool:
     """Whether the text is '/command' or '/command@<this bot>'."""
     match = re.match(r"/\w+(?:@(\w+))?(?:\s|$)", text)
-    return bool(match) and (match.group(1) or username).lower() == username.lower()
+    return match is not None and (match.group(1) or username).lower() == username.lower()
 
 
 def command_argument(text: str) -> str:

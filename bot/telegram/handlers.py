@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
+from telegram import BotCommand, CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
@@ -50,6 +50,28 @@ COMMANDS = (("ask", "Ask a question (in groups)"), ("new", "Start a new conversa
             ("sources", "List the indexed articles"), ("help", "What I know and how to ask"))
 Context = ContextTypes.DEFAULT_TYPE
 T = TypeVar("T")
+
+
+
+def _message(update: Update) -> Message:
+    """The update's message (the handlers' filters let only updates with one through)."""
+    if update.message is None:
+        raise TypeError("this handler needs an update with a message")
+    return update.message
+
+
+def _query(update: Update) -> CallbackQuery:
+    """The update's button press (the handler's pattern lets only those through)."""
+    if update.callback_query is None or update.callback_query.data is None:
+        raise TypeError("this handler needs a button press with data")
+    return update.callback_query
+
+
+def _user(message: Message | None) -> User:
+    """Who sent a message (channel posts, which have nobody, never reach the handlers)."""
+    if message is None or message.from_user is None:
+        raise TypeError("this handler needs a message from a user")
+    return message.from_user
 
 
 class TelegramFrontEnd:
@@ -127,7 +149,7 @@ class TelegramFrontEnd:
     async def refuse(self, update: Update) -> None:
         """Tell a chat once that the bot is not for them; log who asked."""
         user, chat = update.effective_user, update.effective_chat
-        if chat is None:
+        if chat is None or user is None:
             return
         if chat.id in self.refused:
             log.info("ignored user %s in chat %s (not allowed)", user.id, chat.id)
@@ -141,7 +163,7 @@ class TelegramFrontEnd:
         """/start and /help: what the bot knows, how to ask, how long it remembers."""
         count, dates = await self.call(self._overview)
         articles = f"{count} news article" + ("" if count == 1 else "s")
-        await update.message.reply_html(render(
+        await _message(update).reply_html(render(
             "telegram_help", articles=articles, dates=fmt.esc(dates),
             conversation=fmt.esc(self._memory_note()), mention=fmt.esc(f"@{context.bot.username}")))
 
@@ -164,18 +186,18 @@ class TelegramFrontEnd:
 
     async def on_new(self, update: Update, context: Context) -> None:
         """/new: forget this chat's (or topic's) conversation."""
-        self.conversations.clear(conversation_key(update.message))
-        await update.message.reply_html(render("telegram_new"))
+        self.conversations.clear(conversation_key(_message(update)))
+        await _message(update).reply_html(render("telegram_new"))
 
     async def on_sources(self, update: Update, context: Context) -> None:
         """/sources: the first page of indexed articles."""
         text, markup = await self.call(self._sources_page, 0)
-        await update.message.reply_html(text, reply_markup=markup)
+        await _message(update).reply_html(text, reply_markup=markup)
 
     async def on_sources_page(self, update: Update, context: Context) -> None:
         """A /sources page button: show that page in the same message."""
-        query = update.callback_query
-        text, markup = await self.call(self._sources_page, int(query.data.split(":")[1]))
+        query = _query(update)
+        text, markup = await self.call(self._sources_page, int((query.data or "").split(":")[1]))
         await query.answer()
         try:
             await query.edit_message_text(text, reply_markup=markup)
@@ -190,24 +212,24 @@ class TelegramFrontEnd:
 
     async def on_ask(self, update: Update, context: Context) -> None:
         """/ask QUESTION: the way to ask in groups (works anywhere)."""
-        question = access.command_argument(update.message.text or "")
+        question = access.command_argument(_message(update).text or "")
         if not question.strip():
-            await update.message.reply_html(render("telegram_ask_usage"))
+            await _message(update).reply_html(render("telegram_ask_usage"))
             return
-        await self.answer(update.message, question)
+        await self.answer(_message(update), question)
 
     async def on_unknown_command(self, update: Update, context: Context) -> None:
         """Any other /command in a private chat."""
-        await update.message.reply_html(render("telegram_unknown_command"))
+        await _message(update).reply_html(render("telegram_unknown_command"))
 
     # ----- questions -----
     async def on_text(self, update: Update, context: Context) -> None:
         """Text: a question in private chats; in groups only when mentioned or replied to."""
-        message = update.message
+        message = _message(update)
         if message.chat.type != ChatType.PRIVATE and not access.addressed(
                 update, context.bot.id, context.bot.username):
             return
-        question = access.mention_pattern(context.bot.username).sub(" ", message.text)
+        question = access.mention_pattern(context.bot.username).sub(" ", message.text or "")
         if not question.strip():
             await message.reply_html(render("telegram_ask_usage"))
             return
@@ -215,7 +237,7 @@ class TelegramFrontEnd:
 
     async def on_non_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice…: ask for text (in groups only in reply to the bot)."""
-        message = update.message
+        message = _message(update)
         if message.chat.type == ChatType.PRIVATE or access.replies_to_bot(message, context.bot.id):
             await message.reply_html(render("telegram_non_text"))
 
@@ -223,7 +245,7 @@ class TelegramFrontEnd:
         """Answer on the worker thread with the chat's conversation so far, showing a streaming
         answer as it is written; then the final text, the sources and a button per citation."""
         question = question.strip()
-        refusal = self._refusal(message.from_user.id, question)
+        refusal = self._refusal(_user(message).id, question)
         if refusal:
             await message.reply_html(refusal)
             return
@@ -256,15 +278,15 @@ class TelegramFrontEnd:
     # ----- citation buttons -----
     async def on_citation(self, update: Update, context: Context) -> None:
         """A citation button: the quoted sentence in its passage, with title and date."""
-        query = update.callback_query
-        passage = await self.call(self._passage, query.data)
+        query = _query(update)
+        passage = await self.call(self._passage, query.data or "")
         if passage is None:
             await query.answer(render("telegram_passage_gone"), show_alert=True)
             return
         await query.answer()
         if isinstance(query.message, Message):
             await send_html(query.message, passage, quote=True)
-        else:  # the answer is too old to reply to
+        elif update.effective_chat is not None:  # the answer is too old to reply to
             await update.effective_chat.send_message(fmt.split_html(passage)[0])
 
     def _passage(self, data: str) -> str | None:

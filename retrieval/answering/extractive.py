@@ -200,7 +200,7 @@ class ExtractiveAnswerer:
 
     def _topic_names(self, kind: AnswerType, ranked: list[SentenceCandidate]) -> set[str]:
         """Names (of the asked-for kind) that recur in their article: its topic, not an answer."""
-        topic = set()
+        topic: set[str] = set()
         for cand in ranked:
             text = self.index.article_text(cand.hit.chunk.article_id)
             topic.update(n.lower() for n in kind.names(cand.text, set()) if text.count(n) >= TOPIC_NAME)

@@ -185,7 +185,7 @@ class LLMAnswerer:
         short answer first when a cited sentence holds it; else the abstention."""
         retrieved = ranked_articles(hits)
         by_number = {s.n: s for s in numbered}
-        text, order = "", []
+        text, order = "", []  # type: tuple[str, list[int]]
         if not says_no_answer(reply):
             text, order = cited_text(claims(reply), {n: s.sentence.text for n, s in by_number.items()})
         if not order:

@@ -127,7 +127,7 @@ def abstention(question: str, retrieved: Sequence[str] = (), closest: ArticleRef
 def abstention_text(lang: str, closest: ArticleRef | None = None) -> str:
     """The abstention in `lang` ('en' or 'de'), with the closest article's title (and date)."""
     title = _short_title(closest.title) if closest else ""
-    if not title:
+    if closest is None or not title:
         return render(f"abstain_{lang}")
     if closest.date.strip():
         return render(f"abstain_closest_dated_{lang}", title=title, date=display_date(closest.date.strip()))

@@ -79,8 +79,8 @@ def decode_html(data: bytes) -> tuple[str, str]:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()
-    name = _codec(best.encoding) if best is not None else None
-    name = name or "cp1252"
+    guessed = _codec(best.encoding) if best is not None else None
+    name = guessed or "cp1252"
     return data.decode(name, errors="replace"), name
 
 

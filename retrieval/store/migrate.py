@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _old_vectors(path: Path, ids: list[int]) -> np.ndarray | None:
     if not path.exists():
         return None if ids else np.zeros((0, 1), dtype=np.float32)
     try:
-        index = faiss.read_index(str(path))
+        index: Any = faiss.read_index(str(path))
         stored = faiss.vector_to_array(index.id_map)
         if sorted(stored.tolist()) != ids:
             return None
@@ -103,8 +104,8 @@ def embed_stored(store: RecordStore, kind: str, ids: list[int], embedder: Embedd
         texts = [store.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids]
         return embedder.embed(texts) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
     out = []
-    records = store.chunks(ids)
-    for record in (records[i] for i in ids):
+    chunks = store.chunks(ids)
+    for record in (chunks[i] for i in ids):
         sentence_ids = list(range(record.first_sentence, record.last_sentence + 1))
         sentences = store.sentences(sentence_ids)
         text = store.article_text(record.article_id)

@@ -121,11 +121,14 @@ _SORTS = {
 }
 
 
-def _fold(value: object) -> object:
+def _sql_fold(value: str | None) -> str | None:
+    """`_fold` as an SQL function (NULL stays NULL)."""
+    return _fold(value) if isinstance(value, str) else value
+
+
+def _fold(value: str) -> str:
     """Text case-folded and without accents, for SQL comparisons and ordering ("Ärzte" sorts and
     matches as "arzte"; SQLite's own lower() knows ASCII only)."""
-    if not isinstance(value, str):
-        return value
     decomposed = unicodedata.normalize("NFKD", value)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
@@ -193,7 +196,7 @@ def connect(path: Path, *, timeout_ms: int = _BUSY_MS) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=OFF")
-    db.create_function("fold", 1, _fold, deterministic=True)
+    db.create_function("fold", 1, _sql_fold, deterministic=True)
     return db
 
 
