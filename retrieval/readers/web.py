@@ -70,12 +70,10 @@ def add_feed(
 ) -> list[tuple[FeedEntry, Article]]:
     """Add an article per entry (full articles fetched for summary-only entries) and return them."""
     result.problems.extend(Problem(source, None, note, kept=True) for note in feed.notes)
-    todo = [e for e in entries if not e.full and e.link and fetcher is not None]
-    fetched = (
-        dict(zip((e.link for e in todo), fetcher.fetch_all([e.link for e in todo]), strict=True))
-        if todo
-        else {}
-    )
+    links = list(dict.fromkeys(e.link for e in entries if not e.full and e.link))
+    fetched: dict[str, Response | FetchError] = {}
+    if links and fetcher is not None:
+        fetched = dict(zip(links, fetcher.fetch_all(links), strict=True))
     out = []
     for entry in entries:
         page = _entry_page(entry, fetched.get(entry.link), result)
