@@ -252,7 +252,8 @@ _ISO_DAY = rf"{_YEAR}-(?P<month>[01]\d)-{_DAY}"
 _RULES: list[tuple[str, Resolver]] = [
     (r"\b(?:the\s+day\s+before\s+yesterday|vorgestern)\b", _fixed(lambda r: _news_day(r - dt.timedelta(2)))),
     (r"\b(?:yesterday|gestern)\b", _fixed(lambda r: _news_day(r - dt.timedelta(1)))),
-    (r"\b(?:today|heute)\b", _fixed(lambda r: _news_day(r))),
+    # "bis heute", "heute noch", "still today": up to now, not that day.
+    (r"(?<!bis\s)(?<!noch\s)(?<!still\s)(?<!until\s)\b(?:today|heute)\b(?!\s+noch)", _fixed(_news_day)),
     (rf"\b{_DOTTED_DAY}\b", _day_date),
     (rf"\b{_ISO_DAY}\b", _day_date),
     (rf"\b(?:since|seit)\s+(?:the\s+|dem\s+)?{_DAY_MONTH_YEAR}(?!\d)", _since(_day_date)),
