@@ -262,21 +262,32 @@ _RULES: list[tuple[str, Resolver]] = [
     (rf"\b{_DAY_MONTH_YEAR}(?!\d)", _day_date),
     (rf"\b{_MONTH_DAY_YEAR}\b", _day_date),
     (rf"\b{_MONTH}\s+{_YEAR}\b", _month_year),
-    (rf"\b(?:in|im|during|since|seit|until|bis|of|from|anfang|mitte|ende|early|late)\s+{_MONTH}(?!\w)",
-     _month_year),
+    (
+        rf"\b(?:in|im|during|since|seit|until|bis|of|from|anfang|mitte|ende|early|late)\s+{_MONTH}(?!\w)",
+        _month_year,
+    ),
     (rf"\b(?:before|vor)\s+(?:dem\s+jahre?\s+|the\s+year\s+)?{_YEAR}\b", _before(_year)),
-    (rf"\b(?:in|im|during|während|until|bis|of|from|anfang|mitte|ende|early|late|mid)"
-     rf"(?:\s+(?:dem\s+)?jahre?|\s+the\s+year)?\s+{_YEAR}\b", _year),
+    (
+        rf"\b(?:in|im|during|während|until|bis|of|from|anfang|mitte|ende|early|late|mid)"
+        rf"(?:\s+(?:dem\s+)?jahre?|\s+the\s+year)?\s+{_YEAR}\b",
+        _year,
+    ),
     (rf"(?<![\d.,]){_YEAR}\s*\?\s*$", _year),
     (rf"\b{_NUM}\s+{_UNIT}\s+ago\b", _units(_ago)),
     (rf"\bvor\s+{_NUM}\s+{_UNIT}\b", _units(_ago)),
-    (rf"\b(?:in\s+)?(?:the\s+)?(?:past|last)\s+(?:{_NUM}\s+|few\s+)?{_UNIT}\b(?<!week)(?<!month)(?<!year)",
-     _units(_rolling)),
-    (rf"\b(?:in\s+den|in\s+der|innerhalb\s+der)\s+(?:letzten|vergangenen)\s+(?:{_NUM}\s+|paar\s+)?{_UNIT}\b",
-     _units(_rolling)),
+    (
+        rf"\b(?:in\s+)?(?:the\s+)?(?:past|last)\s+(?:{_NUM}\s+|few\s+)?{_UNIT}\b(?<!week)(?<!month)(?<!year)",
+        _units(_rolling),
+    ),
+    (
+        rf"\b(?:in\s+den|in\s+der|innerhalb\s+der)\s+(?:letzten|vergangenen)\s+(?:{_NUM}\s+|paar\s+)?{_UNIT}\b",
+        _units(_rolling),
+    ),
     (rf"\bin\s+recent\s+{_UNIT}\b", _units(_rolling)),
-    (r"\b(?:past|in\s+the\s+last)\s+(?P<unit>week|month|year)\b",
-     lambda m, r: _rolling(1, m["unit"].lower(), r)),
+    (
+        r"\b(?:past|in\s+the\s+last)\s+(?P<unit>week|month|year)\b",
+        lambda m, r: _rolling(1, m["unit"].lower(), r),
+    ),
     (r"\b(?:this|current)\s+week\b|\bdiese[rn]?\s+woche\b", _THIS_WEEK),
     (rf"\b{_LAST}\s+(?:week|woche)\b", _LAST_WEEK),
     (r"\b(?:this|current)\s+month\b|\b(?:diesen|in\s+diesem)\s+monat\b", _THIS_MONTH),

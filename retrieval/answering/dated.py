@@ -1,10 +1,11 @@
 """What an answer says about time: the date of an older article it quotes, and a note when a
 time-bound question could not be held to its dates.
 
-- Date remark (every question, time-bound or not): a citation whose article is dated more than
+- Date remark (every question, time-bound or not): an article cited that is dated more than
   OLDER_DAYS days before the reference day (the newest article's date, or --as-of) gets its date
-  right after its first marker: `„…“ [1] (from 18 Sep 2015)`. Not when the question asked for a
-  range that holds that date ("im September 2015" answered from 18 Sep 2015 says nothing new).
+  once, right after the marker of its last citation: `„…“ [1] (from 18 Sep 2015)`. Not when the
+  question asked for a range that holds that date ("im September 2015" answered from 18 Sep 2015
+  says nothing new).
   Undated citations get no remark. An answer that was streamed (its text already on the reader's
   screen) is left as drafted: the pipeline does not call this for it, and its sources list, shown
   right under it, gives every date.
@@ -44,8 +45,9 @@ def with_date_remarks(answer: Answer, ref: dt.date, frame: TimeFrame | None = No
     if not due:
         return answer
     lang = answer.language
+    last = {c.article_id: c for c in due}  # one remark per article, after its last marker
     text = answer.text
-    for citation in due:
+    for citation in sorted(last.values(), key=lambda c: -c.n):
         marker = f"[{citation.n}]"
         at = text.find(marker)
         if at >= 0:
