@@ -201,6 +201,12 @@ def _year(m: re.Match[str], ref: dt.date) -> Range | None:
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
+def _named_year(m: re.Match[str], ref: dt.date) -> Range | None:
+    """A year named as one ("im Jahr 2014", "in the year 2014"): any word may follow."""
+    year = int(m.group("year"))
+    return (dt.date(year, 1, 1), dt.date(year, 12, 31)) if _year_ok(year, ref) else None
+
+
 def _since(inner: Resolver) -> Resolver:
     """From the start of what `inner` names up to ref."""
 
@@ -266,6 +272,7 @@ _RULES: list[tuple[str, Resolver]] = [
         rf"\b(?:in|im|during|since|seit|until|bis|of|from|anfang|mitte|ende|early|late)\s+{_MONTH}(?!\w)",
         _month_year,
     ),
+    (rf"\b(?:im\s+jahre?|in\s+the\s+year)\s+{_YEAR}\b", _named_year),
     (rf"\b(?:before|vor)\s+(?:dem\s+jahre?\s+|the\s+year\s+)?{_YEAR}\b", _before(_year)),
     (
         rf"\b(?:in|im|during|während|until|bis|of|from|anfang|mitte|ende|early|late|mid)"

@@ -63,6 +63,7 @@ D = dt.date
         ("Was geschah seit dem 3. März?", D(2015, 3, 3), D(2015, 9, 30)),
         # years that read as times
         ("Was geschah im Jahr 2014 in Syrien?", D(2014, 1, 1), D(2014, 12, 31)),
+        ("Wie viele wurden im Jahr 2014 verletzt?", D(2014, 1, 1), D(2014, 12, 31)),  # named: any word after
         ("How many refugees came in 2015?", D(2015, 1, 1), D(2015, 12, 31)),
         ("Wer gewann die Fußball-Weltmeisterschaft 2014?", D(2014, 1, 1), D(2014, 12, 31)),
         ("What happened before 2014?", D(1900, 1, 1), D(2013, 12, 31)),
