@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import time
@@ -75,6 +76,7 @@ class Newsbot:
         self._embedder = embedder
         self._answerer = answerer
         self._index: NewsIndex | None = None
+        self._reference: tuple[int, dt.date] | None = None  # (store commit, newest article's date)
 
     @property
     def embedder(self) -> Embedder:
@@ -237,7 +239,7 @@ class Newsbot:
         question = self.check_question(question)
         index = self.index
         with index.reading():
-            ref = reference_day(index, self.settings.as_of)
+            ref = self._reference_day(index)
             frame = parse_time(question, ref)
             if frame is not None:
                 return self._answer_in_time(question, frame, ref, history, on_draft)
@@ -251,11 +253,21 @@ class Newsbot:
             result = _dated(result, ref, drafts)
         return replace(result, retrieved=ranked_articles(found.hits))
 
+    def _reference_day(self, index: NewsIndex) -> dt.date:
+        """The day times in questions are resolved against: --as-of, else the newest article's
+        date (looked up again only when the store changed)."""
+        if self.settings.as_of:
+            return reference_day(index, self.settings.as_of)
+        commit = index.records.commit()
+        if self._reference is None or self._reference[0] != commit:
+            self._reference = (commit, reference_day(index))
+        return self._reference[1]
+
     def _answer_in_time(
         self,
         question: str,
         frame: TimeFrame,
-        ref,
+        ref: dt.date,
         history: Sequence[Turn],
         on_draft: DraftCallback | None,
     ) -> Answer:
@@ -360,7 +372,7 @@ class _Drafts:
         self.on_draft(draft)
 
 
-def _dated(answer: Answer, ref, drafts: _Drafts, frame: TimeFrame | None = None) -> Answer:
+def _dated(answer: Answer, ref: dt.date, drafts: _Drafts, frame: TimeFrame | None = None) -> Answer:
     """The answer with the dates of the older articles it quotes (answering/dated.py); a streamed
     answer stays as the reader saw it drafted (its sources list shows the dates)."""
     if drafts.streamed or not any(c.date for c in answer.citations):

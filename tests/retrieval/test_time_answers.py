@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from retrieval.answering.types import Turn
 from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
 from retrieval.pipeline import Newsbot
-from retrieval.search import Searcher
+from retrieval.search import Hit, Searcher
+from retrieval.store.records import ChunkRecord
+from retrieval.timesearch import newest_first
 
 STADIUM = (
     "Der Umbau des Stadions in Linz kostet nach neuen Schätzungen {} Millionen Euro. "
@@ -179,3 +182,30 @@ def test_as_of_on_the_command_line(
     assert json.loads(capsys.readouterr().out)["retrieved"] == ["stadion-jan"]
     assert main(["ask", "--as-of", "kein Datum", question]) != 0
     assert "kein Datum" in capsys.readouterr().err
+
+
+def _hit(article_id: str, chunk_id: int, relevance: float) -> Hit:
+    return Hit(ChunkRecord(chunk_id, article_id, 0, 0, 1, 0, 0), 1.0 - chunk_id / 10, 0.5, 0.0, relevance)
+
+
+def test_newest_first_moves_only_relevant_dated_articles() -> None:
+    hits = [_hit("a", 1, 6.0), _hit("b", 2, 3.0), _hit("a", 3, 2.0), _hit("c", 4, -12.0), _hit("d", 5, 2.5)]
+    undated = {"a": "", "b": "", "c": "", "d": ""}
+    assert newest_first(hits, undated) == hits  # nothing dated: the ranking stays as it was
+    dates = {"a": "2015-01-01", "b": "2015-09-01", "c": "2015-12-01", "d": ""}
+    ordered = newest_first(hits, dates)
+    # b is newer than a; c is newest but not relevant; d is relevant but undated: both keep their places
+    assert [(h.chunk.article_id, h.chunk.id) for h in ordered] == [
+        ("b", 2),
+        ("a", 1),
+        ("a", 3),
+        ("c", 4),
+        ("d", 5),
+    ]
+
+
+def test_a_time_bound_follow_up_is_narrowed_to_its_range(dated_bot: Newsbot) -> None:
+    first = dated_bot.answer("Was kostet der Umbau des Stadions in Linz?")
+    follow_up = dated_bot.answer("Und wie viel war es im Mai 2015?", history=(Turn(first.question, first),))
+    assert follow_up.retrieved == ("stadion-may",)
+    assert _cited(follow_up) == {"stadion-may"}
