@@ -128,8 +128,13 @@ def test_a_range_without_articles_says_so_and_answers_from_others(dated_bot: New
     answer = dated_bot.answer("Was kostete der Umbau des Stadions im Jahr 2014?")
     assert not answer.abstained and _cited(answer) <= {"stadion-jan", "stadion-may", "stadion-sep"}
     assert answer.note == (
-        "Kein Artikel ist auf 1 Jan 2014 – 31 Dec 2014 („im Jahr 2014“) datiert; "
+        "Kein Artikel stammt aus der erfragten Zeit („im Jahr 2014“: 1 Jan 2014 – 31 Dec 2014); "
         "die Antwort beruht auf Artikeln anderer Tage."
+    )
+    english = dated_bot.answer("What did the Stadion in Linz cost in 2014?")
+    assert english.note == (
+        "No article is dated in the time asked about (“in 2014”: 1 Jan 2014 – 31 Dec 2014); "
+        "this answer rests on articles from other dates."
     )
 
 
