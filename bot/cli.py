@@ -82,6 +82,28 @@ llm_option = click.option(
 )
 
 
+def _set_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Put --as-of (an ISO date) among the settings overrides (it beats NEWSBOT_AS_OF)."""
+    if value is not None:
+        from retrieval.readers.dates import DateError, iso_date
+
+        try:
+            ctx.find_object(dict)["overrides"]["as_of"] = iso_date(value, allow_future=True)
+        except DateError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+
+# The reference day of the commands that answer questions.
+as_of_option = click.option(
+    "--as-of",
+    metavar="DATE",
+    expose_value=False,
+    callback=_set_as_of,
+    help="Resolve 'last week', 'gestern' … in questions against DATE instead of the newest "
+    "article's date [env NEWSBOT_AS_OF].",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
@@ -136,6 +158,7 @@ def index(ctx: click.Context, paths: tuple[Path | str, ...], rebuild: bool) -> N
 
 @cli.command()
 @llm_option
+@as_of_option
 @click.argument("question", nargs=-1, required=True)
 @click.option(
     "--json",
@@ -304,6 +327,7 @@ def repair(ctx: click.Context) -> None:
 
 @cli.command()
 @llm_option
+@as_of_option
 @click.pass_context
 def repl(ctx: click.Context) -> None:
     """Ask questions interactively (:sources, :help, :quit)."""
@@ -316,6 +340,7 @@ def repl(ctx: click.Context) -> None:
 
 @cli.command("eval")
 @llm_option
+@as_of_option
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--corpus",
@@ -493,6 +518,7 @@ def _interval(value: str | None) -> float | None:
 @click.option("--update-every", metavar="INTERVAL",
               help="Update the registered feeds this often (30m, 2h, 90s) while the bot runs.")
 @llm_option
+@as_of_option
 @click.pass_context
 def telegram(
     ctx: click.Context, webhook: str | None, listen: str, secret_token: str | None, public: bool,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=250_000, ge=1, description="Article characters embedded and committed per batch."
     )
     lock_timeout: float = Field(default=600.0, ge=0, description="Seconds a writer waits for another.")
+    as_of: str = Field(
+        default="",
+        description="The day 'last week', 'gestern' … in questions are resolved against (an ISO date); "
+        "empty: the newest article's date.",
+    )
     exact_max_vectors: int = Field(
         default=200_000, ge=1, description="Above this many vectors, search an approximate index."
     )
@@ -85,6 +90,14 @@ class Settings(BaseSettings):
     telegram_edit_seconds: float = Field(
         default=1.5, ge=0, description="Least seconds between two edits of a streaming answer's message."
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_is_a_date(cls, value: str) -> str:
+        """--as-of and NEWSBOT_AS_OF as an ISO date ("18.09.2015" -> "2015-09-18")."""
+        from retrieval.readers.dates import iso_date
+
+        return iso_date(value, allow_future=True)
 
     @model_validator(mode="after")
     def _llm_names_the_answerer(self) -> Settings:

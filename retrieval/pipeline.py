@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import time
@@ -10,6 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from retrieval.answering.dated import with_date_remarks, with_time_note
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abstention, ranked_articles
 from retrieval.config import Settings, get_settings
@@ -21,6 +25,15 @@ from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
 from retrieval.ingest import embedded_batches
 from retrieval.search import Hit, Searcher
 from retrieval.store.lock import lock_path, write_lock
+from retrieval.timeframe import TimeFrame, parse_time
+from retrieval.timesearch import (
+    Dated,
+    article_dates,
+    dated_search,
+    follow_up_in_time,
+    newest_relevant,
+    reference_day,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -73,6 +86,7 @@ class Newsbot:
         self._embedder = embedder
         self._answerer = answerer
         self._index: NewsIndex | None = None
+        self._reference: tuple[int, dt.date] | None = None  # (store commit, newest article's date)
 
     @property
     def embedder(self) -> Embedder:
@@ -271,13 +285,69 @@ class Newsbot:
         question = self.check_question(question)
         index = self.index
         with index.reading():
+            ref = self._reference_day(index)
+            frame = parse_time(question, ref)
+            if frame is not None:
+                return self._answer_in_time(question, frame, ref, history, on_draft)
             found = self._retrieve(question, history)
             if not found.hits:
                 return abstention(question)
+            drafts = _Drafts(on_draft)
             result = self.answerer.answer(
-                question, found.evidence, found.vector, history=history, on_draft=on_draft
+                question, found.evidence, found.vector, history=history, on_draft=drafts.callback
             )
+            result = _dated(result, ref, drafts)
         return replace(result, retrieved=ranked_articles(found.hits))
+
+    def _reference_day(self, index: NewsIndex) -> dt.date:
+        """The day times in questions are resolved against: --as-of, else the newest article's
+        date (looked up again only when the store changed)."""
+        if self.settings.as_of:
+            return reference_day(index, self.settings.as_of)
+        commit = index.records.commit()
+        if self._reference is None or self._reference[0] != commit:
+            self._reference = (commit, reference_day(index))
+        return self._reference[1]
+
+    def _answer_in_time(
+        self,
+        question: str,
+        frame: TimeFrame,
+        ref: dt.date,
+        history: Sequence[Turn],
+        on_draft: DraftCallback | None,
+    ) -> Answer:
+        """A time-bound question: searched within its range (or newest first for "latest"),
+        answered, then given its date remarks and a note when the dates could not be held to."""
+        dated, vector = self._retrieve_in_time(question, frame, history)
+        if not dated.hits:
+            return abstention(question)
+        top_k, drafts = self.settings.top_k, _Drafts(on_draft)
+        result = None
+        newest = newest_relevant(dated.hits, dated.dates) if frame.latest else None
+        if newest is not None:  # the newest relevant article first, the usual evidence if it is silent
+            own = [h for h in dated.hits if h.chunk.article_id == newest][:top_k]
+            result = self.answerer.answer(question, own, vector, history=history, on_draft=drafts.callback)
+        if result is None or result.abstained:
+            evidence, draft = dated.evidence, drafts.callback
+            result = self.answerer.answer(question, evidence, vector, history=history, on_draft=draft)
+        looked_at = ranked_articles(dated.evidence)
+        result = with_time_note(result, frame, dated.dates, looked_at, dated.in_range)
+        result = _dated(result, ref, drafts, frame)
+        return replace(result, retrieved=ranked_articles(dated.hits))
+
+    def _retrieve_in_time(
+        self, question: str, frame: TimeFrame, history: Sequence[Turn]
+    ) -> tuple[Dated, np.ndarray]:
+        """The ranked chunks of a time-bound question with their articles' dates; a follow-up
+        is searched as usual and its hits then narrowed (when any lies in range) or re-ordered."""
+        k, top_k = max(self.settings.top_k, RANKED_CHUNKS), self.settings.top_k
+        if not history:
+            vector = self.embedder.embed([question])[0]
+            return dated_search(self.index, question, vector, k, top_k, frame), vector
+        found = self._retrieve(question, history)
+        dates = article_dates(self.index, found.hits + found.evidence)
+        return follow_up_in_time(found.hits, found.evidence, dates, frame, top_k), found.vector
 
     def _retrieve(self, question: str, history: Sequence[Turn]) -> Found:
         """The ranked chunks for the question, the chunks handed to the answerer, and the vector
@@ -329,6 +399,31 @@ class Newsbot:
         if self._index is not None:
             self._index.close()
             self._index = None
+
+
+class _Drafts:
+    """Passes an answerer's drafts on and remembers whether it streamed any."""
+
+    def __init__(self, on_draft: DraftCallback | None) -> None:
+        self.on_draft = on_draft
+        self.streamed = False
+
+    @property
+    def callback(self) -> DraftCallback | None:
+        """The callback to hand the answerer (None when nobody listens)."""
+        return self._seen if self.on_draft is not None else None
+
+    def _seen(self, draft: str) -> None:
+        self.streamed = True
+        self.on_draft(draft)
+
+
+def _dated(answer: Answer, ref: dt.date, drafts: _Drafts, frame: TimeFrame | None = None) -> Answer:
+    """The answer with the dates of the older articles it quotes (answering/dated.py); a streamed
+    answer stays as the reader saw it drafted (its sources list shows the dates)."""
+    if drafts.streamed or not any(c.date for c in answer.citations):
+        return answer
+    return with_date_remarks(answer, ref, frame)
 
 
 def timed_answer(bot: Newsbot, question: str, history: Sequence[Turn] = ()) -> tuple[Answer, float]:

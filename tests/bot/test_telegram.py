@@ -120,7 +120,9 @@ def test_short_answer_is_bold_first_and_the_quote_shown_once(api: FakeBotApi,
         api.send_text(QUESTION, user_id=OWNER)
         answer = api.wait_sent(1, OWNER)[0]
         visible = check_html(answer["text"])
-        assert answer["text"].startswith(f"<b>Russia &amp; &lt;its&gt; army</b> — „{QUOTE}“ [1]\n")
+        assert answer["text"].startswith(
+            f"<b>Russia &amp; &lt;its&gt; army</b> — „{QUOTE}“ [1] (from 18 Sep 2015)\n"
+        )
         assert "**" not in answer["text"] and visible.count(QUOTE) == 1
         assert answer["text"].endswith(
             "<b>Sources</b>\n[1] <b>Q&amp;A: &lt;Budget&gt; &amp; defence talks</b> — 18 Sep 2015 — "
