@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from retrieval.errors import NewsbotError
 
@@ -88,7 +89,7 @@ def _set_as_of(ctx: click.Context, param: click.Parameter, value: str | None) ->
         from retrieval.readers.dates import DateError, iso_date
 
         try:
-            ctx.find_object(dict)["overrides"]["as_of"] = iso_date(value, allow_future=True)
+            ctx.ensure_object(dict).setdefault("overrides", {})["as_of"] = iso_date(value, allow_future=True)
         except DateError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
 
@@ -553,6 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except ValidationError as exc:  # a NEWSBOT_ variable that is not a valid setting
+        click.echo(f"Error: {settings_problem(exc)}", err=True)
+        return 2
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
@@ -561,6 +565,16 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (traceback in {where})", err=True)
         return 2
     return code if isinstance(code, int) else 0
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """Which NEWSBOT_ variables are invalid and why, in one line (values never shown: one may
+    be a secret)."""
+    problems = [
+        f"NEWSBOT_{str(error['loc'][0]).upper()}: {error['msg']}" if error["loc"] else error["msg"]
+        for error in exc.errors()
+    ]
+    return "invalid setting " + "; ".join(problems)
 
 
 def _log_traceback() -> Path:

@@ -415,7 +415,8 @@ class _Drafts:
 
     def _seen(self, draft: str) -> None:
         self.streamed = True
-        self.on_draft(draft)
+        if self.on_draft is not None:
+            self.on_draft(draft)
 
 
 def _dated(answer: Answer, ref: dt.date, drafts: _Drafts, frame: TimeFrame | None = None) -> Answer:

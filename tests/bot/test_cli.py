@@ -187,3 +187,13 @@ def test_repaired_lines_are_reported_as_such(
     err = capsys.readouterr().err
     assert f"repaired {path}:1: 1 string(s) with lone surrogates" in err
     assert f"skipped {path}:3: invalid JSON" in err and "Indexed 2 new" in err
+
+
+@pytest.mark.parametrize("name, value", [("NEWSBOT_TOP_K", "abc"), ("NEWSBOT_AS_OF", "someday")])
+def test_an_invalid_setting_is_one_line_naming_the_variable(
+    seeds: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert main(["ask", "Who proposed the talks?"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"Error: invalid setting {name}: ") and "\n" not in err and "Traceback" not in err
