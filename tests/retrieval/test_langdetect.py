@@ -58,3 +58,29 @@ def test_index_terms_add_the_query_languages_stems_for_other_languages() -> None
     assert set(terms("présidents annoncent réformes", "en", frozenset())) <= set(found)
     assert index_terms("Die Präsidenten", "de") == terms("Die Präsidenten", "de")
     assert index_terms("Der Präsident", "") == terms("Der Präsident", "de")
+
+
+def test_bm25_finds_a_french_article_by_a_questions_words(tmp_path: Path) -> None:
+    from retrieval.config import Settings
+    from retrieval.embeddings import HashEmbedder
+    from retrieval.language import query_terms
+    from retrieval.pipeline import Newsbot
+
+    corpus = tmp_path / "fr.jsonl"
+    rows = [
+        {
+            "id": "lyon",
+            "text": "La métropole de Lyon construira trois nouvelles lignes de tramway d'ici à 2030.",
+        },
+        {
+            "id": "graz",
+            "text": "In Graz trat die Mur über die Ufer. Mehr als 300 Feuerwehrleute waren im Einsatz.",
+        },
+    ]
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    bot = Newsbot(Settings(home=tmp_path / "home"), embedder=HashEmbedder(), index_dir=tmp_path / "index")
+    bot.index_paths([corpus], progress=False)
+    assert bot.article("lyon").lang == "fr"
+    hits = bot.index.search_terms(query_terms("Combien de tramways construit la métropole ?"), 5)
+    chunks = bot.index.chunks([c for c, _ in hits])
+    assert hits and chunks[hits[0][0]].article_id == "lyon"
