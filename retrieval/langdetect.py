@@ -13,7 +13,7 @@ ENCODER_LANGUAGES = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl",
 # Characters of an article the detector reads (its opening is enough and keeps the time bounded).
 SAMPLE_CHARS = 2000
 # Fewer letters than this and the detector is not asked (the default is returned).
-MIN_LETTERS = 12
+MIN_LETTERS = 5
 
 
 @lru_cache(maxsize=1)
