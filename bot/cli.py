@@ -239,9 +239,7 @@ def remove(ctx: click.Context, article_ids: tuple[str, ...], site: str | None) -
         raise click.UsageError("give article ids, or --source SOURCE")
     bot = _bot(ctx)
     if site:
-        from retrieval.pipeline import SourceQuery
-
-        from_site = [a.id for a in bot.source_page(SourceQuery(source=site)).articles]
+        from_site = bot.source_ids_from(site)
         if not from_site:
             raise NewsbotError(f"no articles from source '{site}' in the index")
         article_ids = tuple(dict.fromkeys([*article_ids, *from_site]))

@@ -171,6 +171,12 @@ class Newsbot:
                 index.remove(known)
             return known
 
+    def source_ids_from(self, site: str) -> list[str]:
+        """The ids of every article and merged duplicate from a site: what `remove --source` takes
+        away (a story also listed from another site is kept under that source)."""
+        self.index.refresh()
+        return self.index.records.source_ids_from(site)
+
     def check(self) -> list[str]:
         """Problems with the index on disk (empty when sound)."""
         return self.index.problems()

@@ -442,6 +442,17 @@ class RecordStore:
             self.set_meta(commit=str(commit))
         return commit
 
+    def source_ids_from(self, site: str) -> list[str]:
+        """The ids of every source from a site (any case, accents aside): merged duplicates' ids,
+        and stored articles' own (also those stored before sources were recorded)."""
+        rows = self.db.execute(
+            "SELECT source_id FROM article_sources WHERE fold(source) = ? UNION "
+            "SELECT id FROM articles WHERE fold(source) = ? "
+            "AND id NOT IN (SELECT article_id FROM article_sources) ORDER BY 1",
+            (_fold(site), _fold(site)),
+        )
+        return [r[0] for r in rows]
+
     def known_ids(self, ids: Sequence[str]) -> list[str]:
         """The ids that name a stored article or one of its sources, in the order given."""
         stored = set(self.hashes(list(ids))) | set(self.source_rows(ids))

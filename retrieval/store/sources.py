@@ -241,8 +241,7 @@ def removal_plan(
     rows = source_rows(db, ids)
     for i in dict.fromkeys(ids):
         if i in rows and rows[i].article_id != i:
-            if rows[i].article_id not in gone:
-                detached.append(i)
+            detached.append(i)
             continue
         if i not in stored:
             continue

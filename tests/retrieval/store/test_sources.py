@@ -159,3 +159,18 @@ def test_cli_lists_sources_in_json_and_show(bot: Newsbot, tmp_path: Path) -> Non
     shown = runner.invoke(cli, ["show", "standard-u5", "--json"], env=env)
     assert shown.exit_code == 0, shown.output
     assert len(json.loads(shown.output)["meta"]["sources"]) == 3
+
+
+def test_remove_source_takes_away_that_sites_copies_only(bot: Newsbot, tmp_path: Path) -> None:
+    bot.index_paths([_jsonl(tmp_path / "copies.jsonl", COPIES)], progress=False)
+    bot.close()
+    env = {"NEWSBOT_HOME": str(tmp_path / "home"), "NEWSBOT_EMBEDDER": "demo-hash"}
+    runner = CliRunner()
+    done = runner.invoke(cli, ["remove", "--source", "der standard"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "Removed 2 articles" in done.output
+    listed = json.loads(runner.invoke(cli, ["sources", "--json"], env=env).output)["articles"]
+    assert sorted((a["id"], a["source"]) for a in listed) == [("graz-1", "APA"), ("kurier-u5", "Kurier")]
+    assert runner.invoke(cli, ["remove", "--source", "kurier"], env=env).exit_code == 0
+    listed = json.loads(runner.invoke(cli, ["sources", "--json"], env=env).output)["articles"]
+    assert [a["id"] for a in listed] == ["graz-1"]
