@@ -155,3 +155,26 @@ def _near(
     if scored and scored[0][0] >= threshold:
         return Merge(article, scored[0][1], "near", scored[0][0])
     return None
+
+
+class FingerprintStore(DuplicateLookup, Protocol):
+    """A store that can list and take fingerprints of articles stored without them."""
+
+    def without_fingerprints(self, limit: int = 1000) -> list[Article]: ...
+
+    def add_fingerprints(
+        self, items: Sequence[tuple[str, NewFingerprint]], own: Sequence[SourceRow]
+    ) -> None: ...
+
+
+def backfill(store: FingerprintStore, batch: int = 1000) -> int:
+    """Give articles stored by an earlier release (without fingerprints or sources) both, a
+    transaction per batch, so that new copies of them are recognised; returns how many."""
+    done = 0
+    while articles := store.without_fingerprints(batch):
+        store.add_fingerprints(
+            [(a.id, stored_fingerprint(fingerprint(a.text))) for a in articles],
+            [own_source(a) for a in articles],
+        )
+        done += len(articles)
+    return done

@@ -14,7 +14,7 @@ from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abs
 from retrieval.config import Settings, get_settings
 from retrieval.conversation import FollowUpSearch, Found, rewriter_for
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
-from retrieval.duplicates import merged_source, plan_duplicates, with_language
+from retrieval.duplicates import backfill, merged_source, plan_duplicates, with_language
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
 from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
@@ -125,6 +125,8 @@ class Newsbot:
         report.unchanged = len(same)
         changed = [a for i, a in todo.items() if i in stored and i not in same]
         new = [a for i, a in todo.items() if i not in stored and i not in same]
+        if new:
+            backfill(index.records)
         plan = plan_duplicates(new, index.records)
         report.updated = len(changed) + sum(1 for m in plan.merges if m.article.id in sources)
         report.added = len(plan.fresh)

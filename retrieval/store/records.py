@@ -453,6 +453,34 @@ class RecordStore:
         )
         return [r[0] for r in rows]
 
+    def without_fingerprints(self, limit: int = 1000) -> list[Article]:
+        """Up to `limit` stored articles that have no fingerprint yet (stored by an earlier
+        release), as they were stored."""
+        rows = self.db.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM fingerprints) "
+            "ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [self._stored_article(r[0]) for r in rows]
+
+    def _stored_article(self, article_id: str) -> Article:
+        """An article exactly as stored (no sources added)."""
+        r = self.db.execute(
+            "SELECT id, text, title, date, source, lang, meta FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return Article(r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", json.loads(r[6] or "{}"))
+
+    def add_fingerprints(self, items: Sequence[tuple[str, NewFingerprint]], own: Sequence[SourceRow]) -> None:
+        """Record stored articles' fingerprints and their rows for themselves, in one transaction
+        (no commit bump: nothing a reader sees changes)."""
+        now = time.time()
+        with self.transaction():
+            src.insert_fingerprints(self.db, items)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO article_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.source_id, r.article_id, r.title, r.date, r.source, r.url, r.hash, now) for r in own],
+            )
+
     def known_ids(self, ids: Sequence[str]) -> list[str]:
         """The ids that name a stored article or one of its sources, in the order given."""
         stored = set(self.hashes(list(ids))) | set(self.source_rows(ids))

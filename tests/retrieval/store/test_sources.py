@@ -174,3 +174,16 @@ def test_remove_source_takes_away_that_sites_copies_only(bot: Newsbot, tmp_path:
     assert runner.invoke(cli, ["remove", "--source", "kurier"], env=env).exit_code == 0
     listed = json.loads(runner.invoke(cli, ["sources", "--json"], env=env).output)["articles"]
     assert [a["id"] for a in listed] == ["graz-1"]
+
+
+def test_an_index_from_before_sources_gets_them_and_finds_copies(bot: Newsbot, tmp_path: Path) -> None:
+    db = bot.index.records.db
+    for table in ("article_sources", "fingerprints", "minhash_bands"):
+        db.execute(f"DROP TABLE {table}")
+    bot.close()
+    again = Newsbot(bot.settings, embedder=HashEmbedder(), index_dir=bot.index_dir)
+    assert [a.sources for a in again.sources()] == [(), ()]
+    report = again.index_paths([_jsonl(tmp_path / "copies.jsonl", COPIES)], progress=False).report
+    assert (report.added, report.merged) == (0, 2)
+    assert [len(a.sources) for a in again.sources()] == [1, 3]
+    assert again.index.problems() == []
