@@ -511,8 +511,7 @@ class RecordStore:
             "a.lang, json_extract(a.meta, '$.url') "
             f"FROM articles a{where} ORDER BY {descending if query.reverse else ascending} LIMIT ? OFFSET ?",
             [*params, -1 if query.limit is None else query.limit, query.offset],
-        )
-        rows = rows.fetchall()
+        ).fetchall()
         found = src.sources_of(self.db, [r[0] for r in rows])
         return [
             ArticleSummary(
