@@ -121,6 +121,31 @@ def main() -> None:
     )
     short = sum(1 for t in texts if not fingerprint(t).comparable)
     print(f"articles too short to compare as near duplicates: {short}")
+    _through_the_index(articles, copies)
+
+
+def _through_the_index(articles: list[Article], copies: list[Article]) -> None:
+    """Index the articles, then the copies, with the fake embedder: what the store merges."""
+    import tempfile
+    from pathlib import Path
+
+    from retrieval.config import Settings
+    from retrieval.embeddings import HashEmbedder
+    from retrieval.pipeline import Newsbot
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bot = Newsbot(Settings(home=Path(tmp)), embedder=HashEmbedder(), index_dir=Path(tmp) / "index")
+        index = bot._writable_index()
+        first = bot._add(index, articles, progress=False)
+        second = bot._add(index, copies, progress=False)
+        again = bot._add(index, articles + copies, progress=False)
+        print(
+            f"through the index (fake embedder): {first.added} stored in {first.seconds:.1f} s; "
+            f"then {len(copies)} copies: {second.added} stored, {second.merged} merged in "
+            f"{second.seconds:.1f} s ({second.seconds / len(copies) * 1000:.2f} ms a copy); "
+            f"everything again: {again.unchanged} unchanged, {again.added + again.merged} new"
+        )
+        bot.close()
 
 
 if __name__ == "__main__":
