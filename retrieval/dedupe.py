@@ -49,13 +49,19 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 def canonical_url(url: str) -> str:
     """The URL without tracking parameters (utm_*, fbclid, gclid, ...), fragment and default port,
     with its scheme and host lower-cased and its remaining query kept in order; '' for no URL.
-    Text that is not an http(s) URL is returned stripped."""
+    Text that is not an http(s) URL (or not a valid one) is returned stripped."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed IPv6 host
         return url
-    host = parts.hostname.lower().rstrip(".")
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return url
+    host = host.lower().rstrip(".")
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
     try:
         port = parts.port
     except ValueError:

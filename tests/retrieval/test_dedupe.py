@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrieval.dedupe import (
     MIN_WORDS,
@@ -61,6 +63,9 @@ GNAD = SHARED / "eval" / "gnad-distractors.jsonl"
         ("not a url", "not a url"),
         ("", ""),
         ("https://example.com:99999/a", "https://example.com/a"),
+        ("http://[::1]:8080/a?utm_term=x", "http://[::1]:8080/a"),
+        ("http://[::1]:80/a", "http://[::1]/a"),
+        ("http://[::1/a", "http://[::1/a"),
     ],
 )
 def test_canonical_url(url: str, canonical: str) -> None:
@@ -179,3 +184,16 @@ def test_distinct_real_articles_never_merge() -> None:
 def test_language_tags_are_normalised(tag: str, code: str) -> None:
     assert normalized_lang(tag) == code
     assert with_language(Article("a", "Le texte est en français.", lang=tag)).lang == code
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.from_regex(r"https?://[A-Za-z0-9.:@\[\]-]{0,20}/?[ -~]{0,40}", fullmatch=True),
+    )
+)
+def test_canonical_url_never_fails_and_is_idempotent(url: str) -> None:
+    once = canonical_url(url)
+    assert isinstance(once, str) and canonical_url(once) == once
+    assert "utm_" not in once.split("?", 1)[-1] or not once.startswith("http")

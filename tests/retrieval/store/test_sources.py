@@ -187,3 +187,11 @@ def test_an_index_from_before_sources_gets_them_and_finds_copies(bot: Newsbot, t
     assert (report.added, report.merged) == (0, 2)
     assert [len(a.sources) for a in again.sources()] == [1, 3]
     assert again.index.problems() == []
+
+
+def test_cli_index_reports_merged_duplicates(bot: Newsbot, tmp_path: Path) -> None:
+    bot.close()
+    env = {"NEWSBOT_HOME": str(tmp_path / "home"), "NEWSBOT_EMBEDDER": "demo-hash"}
+    done = CliRunner().invoke(cli, ["index", str(_jsonl(tmp_path / "copies.jsonl", COPIES))], env=env)
+    assert done.exit_code == 0, done.output
+    assert "Indexed 0 new and 0 changed articles (0 unchanged, 2 merged into stored stories" in done.output
