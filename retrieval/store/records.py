@@ -731,6 +731,9 @@ class RecordStore:
         found = [f"{self.path}: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
         if found:
             return found
+        orphans = src.orphans(self.db)
+        if orphans:
+            found.append(f"{self.path}: {orphans} sources or fingerprints of articles that are not stored")
         for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
             vec = _VECTOR_TABLE[kind]
             missing = "SELECT COUNT(*) FROM {} a WHERE NOT EXISTS (SELECT 1 FROM {} b WHERE b.id = a.id)"

@@ -252,3 +252,16 @@ def removal_plan(
         else:
             deleted.append(i)
     return detached, deleted, heirs
+
+
+def orphans(db: sqlite3.Connection) -> int:
+    """Source rows, fingerprints and band keys whose article is not stored (0 when sound)."""
+    return sum(
+        int(
+            db.execute(
+                f"SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS "
+                "(SELECT 1 FROM articles a WHERE a.id = t.article_id)"
+            ).fetchone()[0]
+        )
+        for table in ("article_sources", "fingerprints", "minhash_bands")
+    )

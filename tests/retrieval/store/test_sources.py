@@ -195,3 +195,9 @@ def test_cli_index_reports_merged_duplicates(bot: Newsbot, tmp_path: Path) -> No
     done = CliRunner().invoke(cli, ["index", str(_jsonl(tmp_path / "copies.jsonl", COPIES))], env=env)
     assert done.exit_code == 0, done.output
     assert "Indexed 0 new and 0 changed articles (0 unchanged, 2 merged into stored stories" in done.output
+
+
+def test_check_finds_sources_of_missing_articles(bot: Newsbot) -> None:
+    assert bot.check() == []
+    bot.index.records.db.execute("UPDATE article_sources SET article_id = 'gone' WHERE source_id = 'graz-1'")
+    assert any("1 sources or fingerprints of articles that are not stored" in p for p in bot.check())
