@@ -59,8 +59,9 @@ def _report_index(outcome) -> None:
     r = outcome.report
     for problem in outcome.problems:
         _say_problem(problem)
+    merged = f", {r.merged} merged into stored stories as further sources" if r.merged else ""
     _say(
-        f"Indexed {r.added} new and {r.updated} changed articles ({r.unchanged} unchanged): "
+        f"Indexed {r.added} new and {r.updated} changed articles ({r.unchanged} unchanged{merged}): "
         f"embedded {r.chunks_embedded} chunks and {r.sentences_embedded} sentences "
         f"in {r.seconds:.1f} s."
     )
@@ -224,7 +225,8 @@ SOURCES_PAGE = 20
 @click.option("--page", type=click.IntRange(min=1),
               help=f"Show page N ({SOURCES_PAGE} articles a page, or --limit).")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print {total, chunks, offset, articles: [{id, title, date, source, url, lang, chunks}]}.")
+              help="Print {total, chunks, offset, articles: [{id, title, date, source, url, lang, chunks,"
+                   " sources}]}.")
 @click.pass_context
 def sources(
     ctx: click.Context, since: str | None, until: str | None, grep: str | None, site: str | None,
@@ -244,7 +246,8 @@ def sources(
     found = _bot(ctx).source_page(query)
     if as_json:
         rows = [{"id": a.id, "title": a.title, "date": a.date, "source": a.source, "url": a.url,
-                 "lang": a.lang, "chunks": a.chunks} for a in found.articles]
+                 "lang": a.lang, "chunks": a.chunks, "sources": [s.to_json() for s in a.sources]}
+                for a in found.articles]
         doc = {"total": found.total, "chunks": found.chunks, "offset": offset, "articles": rows}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
@@ -281,9 +284,7 @@ def remove(ctx: click.Context, article_ids: tuple[str, ...], site: str | None) -
         raise click.UsageError("give article ids, or --source SOURCE")
     bot = _bot(ctx)
     if site:
-        from retrieval.pipeline import SourceQuery
-
-        from_site = [a.id for a in bot.source_page(SourceQuery(source=site)).articles]
+        from_site = bot.source_ids_from(site)
         if not from_site:
             raise NewsbotError(f"no articles from source '{site}' in the index")
         article_ids = tuple(dict.fromkeys([*article_ids, *from_site]))

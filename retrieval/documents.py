@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from retrieval.errors import InputError
-from retrieval.language import guess_language
+from retrieval.langdetect import detect_language
 from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.frontmatter import FrontMatter, FrontMatterError, split_front_matter
 from retrieval.readers.html import domain
@@ -288,7 +288,7 @@ def _read_page(path: Path, page_id: str, data: bytes, result: LoadResult) -> Non
             title=shorten(page.title or first_line, MAX_TITLE_CHARS),
             date=page.date,
             source=page.source,
-            lang=page.lang or guess_language(page.text),
+            lang=page.lang or detect_language(page.text),
             meta=page.meta,
         )
     )
@@ -358,7 +358,7 @@ def article_from_text(article_id: str, content: str) -> Article | None:
         id=clean_text(article_id),
         text=content,
         title=shorten(title.lstrip("# ").strip(), MAX_TITLE_CHARS),
-        lang=guess_language(content),
+        lang=detect_language(content),
     )
 
 
@@ -457,7 +457,7 @@ def _record_article(record: Any) -> tuple[Article, int]:
     record, repaired = _clean_json(record)
     values = _known_fields(record)
     meta = {k: v for k, v in record.items() if k not in _KNOWN_FIELDS}
-    lang = values.pop("lang") or guess_language(values["text"])
+    lang = values.pop("lang") or detect_language(values["text"])
     return Article(lang=lang, meta=meta, **values), repaired
 
 

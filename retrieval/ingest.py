@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 
 from retrieval.chunking import make_chunks
+from retrieval.dedupe import Fingerprint, fingerprint
 from retrieval.documents import Article
+from retrieval.duplicates import own_source, stored_fingerprint
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
-from retrieval.language import cognate_keys, query_terms, terms
+from retrieval.language import cognate_keys, index_terms, query_terms
 from retrieval.store.records import Batch, NewChunk, NewSentence
 
 # Characters of article text per embedding call: ~60k tokens of news text (~4.2 chars per token), so
@@ -19,10 +21,17 @@ BATCH_CHARS = 250_000
 
 
 def embedded_batches(
-    articles: list[Article], embedder: Embedder, size: int, overlap: int, batch_chars: int = BATCH_CHARS
+    articles: list[Article],
+    embedder: Embedder,
+    size: int,
+    overlap: int,
+    batch_chars: int = BATCH_CHARS,
+    fingerprints: dict[str, Fingerprint] | None = None,
 ) -> Iterator[Batch]:
     """Chunk and embed the articles, a batch of about `batch_chars` characters at a time; each
-    batch is what one transaction stores."""
+    batch is what one transaction stores, with each article's fingerprint (from `fingerprints`
+    or computed) and its row for itself among its sources."""
+    known = fingerprints or {}
     for group in _batches(articles, batch_chars):
         sentences: list[NewSentence] = []
         chunks: list[NewChunk] = []
@@ -35,6 +44,8 @@ def embedded_batches(
             chunks,
             _as_matrix(sentence_vectors, embedder.dim),
             _as_matrix(chunk_vectors, embedder.dim),
+            [stored_fingerprint(known.get(a.id) or fingerprint(a.text)) for a in group],
+            [own_source(a) for a in group],
         )
 
 
@@ -83,8 +94,8 @@ def _plan(
 
 
 def chunk_terms(text: str, lang: str) -> list[str]:
-    """The terms a chunk is found by in the lexical index."""
-    return terms(text, lang or "de")
+    """The terms a chunk is found by in the lexical index (by its article's language)."""
+    return index_terms(text, lang or "de")
 
 
 def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

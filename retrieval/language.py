@@ -39,7 +39,20 @@ _STEMMER_NAMES = {
     "ru": "russian",
     "tr": "turkish",
     "pl": "polish",
+    "ar": "arabic",
+    "cs": "czech",
+    "el": "greek",
+    "hu": "hungarian",
+    "ro": "romanian",
+    "id": "indonesian",
+    "ca": "catalan",
 }
+# Languages written without spaces between words: their runs of letters are indexed as
+# overlapping character pairs (a common, dictionary-free choice for CJK and Thai search).
+_UNSPACED = frozenset({"zh", "ja", "th"})
+_UNSPACED_CHARS = re.compile(
+    r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 
 
 def words(text: str) -> list[str]:
@@ -89,21 +102,62 @@ def stopwords(lang: str) -> frozenset[str]:
         "no": sw.STOPWORDS_NORWEGIAN,
         "ru": sw.STOPWORDS_RUSSIAN,
         "tr": sw.STOPWORDS_TURKISH,
+        "zh": sw.STOPWORDS_CHINESE,
+        "ko": sw.STOPWORDS_KOREAN,
     }
     return frozenset(table.get(lang, ()))
 
 
 def terms(text: str, lang: str, stop: frozenset[str] | None = None) -> list[str]:
-    """Stemmed terms without stop words (the language's, or `stop`); numbers kept as they are."""
+    """Stemmed terms without stop words (the language's, or `stop`); numbers kept as they are.
+    In Chinese, Japanese and Thai text, runs of those scripts become character pairs."""
     stop = stopwords(lang) if stop is None else stop
-    kept = [w for w in words(text) if w not in stop]
+    kept = [w for w in _tokens(text, lang) if w not in stop]
     stemmer = _stemmer(lang)
     if stemmer is None:
         return kept
     return [w if w.isdigit() else stem for w, stem in zip(kept, stemmer.stemWords(kept), strict=True)]
 
 
+def _tokens(text: str, lang: str) -> list[str]:
+    """Word tokens; for an unspaced language, its script's runs as overlapping character pairs."""
+    if lang not in _UNSPACED:
+        return words(text)
+    out: list[str] = []
+    for token in words(text):
+        pieces = _UNSPACED_CHARS.split(token)
+        runs = _UNSPACED_CHARS.findall(token)
+        out.extend(p for p in pieces if p)
+        for run in runs:
+            out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+    return out
+
+
 QUERY_LANGUAGES = ("de", "en")
+
+
+def index_terms(text: str, lang: str) -> list[str]:
+    """The terms a text in `lang` is found by: stemmed by its own language; a text in another
+    language than the query languages (German and English, how questions are stemmed) also gets
+    each word's stems in those, where they differ, so a question matches it whatever its words."""
+    lang = lang or "de"
+    if lang in QUERY_LANGUAGES:
+        return terms(text, lang)
+    stop = stopwords(lang) | query_stopwords()
+    own = terms(text, lang, stop)
+    kept = [w for w in _tokens(text, lang) if w not in stop]
+    if len(kept) != len(own):
+        return own
+    variants = [terms(" ".join(kept), q, frozenset()) for q in QUERY_LANGUAGES]
+    out: list[str] = []
+    for n, term in enumerate(own):
+        out.append(term)
+        for other in dict.fromkeys(v[n] for v in variants if len(v) == len(own)):
+            if other != term:
+                out.append(other)
+    return out
+
+
 _CAPITALIZED_OR_NUMBER = re.compile(r"\b(?:\w*\d\w*|[A-ZÄÖÜ][\w'’-]*)")
 
 

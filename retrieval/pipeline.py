@@ -19,6 +19,7 @@ from retrieval.answering.types import Answer, Answerer, DraftCallback, Turn, abs
 from retrieval.config import Settings, get_settings
 from retrieval.conversation import FollowUpSearch, Found, rewriter_for
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
+from retrieval.duplicates import backfill, merged_source, plan_duplicates, with_language
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import InputError, NewsbotError
 from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
@@ -55,6 +56,7 @@ class IndexReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    merged: int = 0  # duplicates of stored (or earlier) stories, listed as their sources
     chunks_embedded: int = 0
     sentences_embedded: int = 0
     seconds: float = 0.0
@@ -168,41 +170,74 @@ class Newsbot:
 
     def _add(self, index: NewsIndex, articles: Sequence[Article], progress: bool) -> IndexReport:
         """Store new and changed articles batch by batch, each batch one transaction; articles
-        already stored with the same content are skipped (so a killed run resumes where it was)."""
-        from tqdm import tqdm
-
+        already stored with the same content (as a story or as a merged duplicate's source) are
+        skipped, so a killed run resumes where it was. A changed article stored under its id is
+        updated in place; any other new article that repeats a stored or earlier story (same
+        canonical URL, same text, or near-same text) is listed as a source of that story instead
+        of being stored again (one transaction after the batches)."""
         started = time.perf_counter()
         report = IndexReport()
-        todo = {a.id: a for a in articles}  # a later duplicate id wins
+        todo = {a.id: with_language(a) for a in articles}  # a later duplicate id wins
         stored = index.records.hashes(list(todo))
-        report.unchanged = sum(1 for a in todo.values() if stored.get(a.id) == a.content_hash)
-        todo = {i: a for i, a in todo.items() if stored.get(i) != a.content_hash}
-        report.updated = sum(1 for i in todo if i in stored)
-        report.added = len(todo) - report.updated
-        with tqdm(total=len(todo), desc="Indexing", unit="article", disable=not progress, leave=False) as bar:
+        sources = index.records.source_rows(list(todo))
+        source_hash = {i: row.hash for i, row in sources.items()}
+        same = {i for i, a in todo.items() if a.content_hash in (stored.get(i), source_hash.get(i))}
+        report.unchanged = len(same)
+        changed = [a for i, a in todo.items() if i in stored and i not in same]
+        new = [a for i, a in todo.items() if i not in stored and i not in same]
+        if new:
+            backfill(index.records)
+        plan = plan_duplicates(new, index.records)
+        report.updated = len(changed) + sum(1 for m in plan.merges if m.article.id in sources)
+        report.added = len(plan.fresh)
+        report.merged = len(plan.merges)
+        self._write_batches(index, changed + plan.fresh, plan.fingerprints, report, progress)
+        if plan.merges:
+            index.records.add_sources([merged_source(m) for m in plan.merges])
+            index.refresh()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write_batches(
+        self,
+        index: NewsIndex,
+        articles: list[Article],
+        fingerprints: dict,
+        report: IndexReport,
+        progress: bool,
+    ) -> None:
+        """Chunk, embed and store the articles, a batch (one transaction) at a time."""
+        from tqdm import tqdm
+
+        total = len(articles)
+        with tqdm(total=total, desc="Indexing", unit="article", disable=not progress, leave=False) as bar:
             for batch in embedded_batches(
-                list(todo.values()),
+                articles,
                 index.embedder,
                 index.chunk_sentences,
                 index.chunk_overlap,
                 self.settings.index_batch_chars,
+                fingerprints,
             ):
                 index.write(batch)
                 report.chunks_embedded += len(batch.chunks)
                 report.sentences_embedded += len(batch.sentences)
                 bar.update(len(batch.articles))
-        report.seconds = time.perf_counter() - started
-        return report
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles by id; returns the ids that were indexed (and are now gone)."""
         with self._write_lock():
             index = self.index
-            stored = index.records.hashes(list(article_ids))
-            known = [a for a in dict.fromkeys(article_ids) if a in stored]
+            known = index.records.known_ids(list(article_ids))
             if known:
                 index.remove(known)
             return known
+
+    def source_ids_from(self, site: str) -> list[str]:
+        """The ids of every article and merged duplicate from a site: what `remove --source` takes
+        away (a story also listed from another site is kept under that source)."""
+        self.index.refresh()
+        return self.index.records.source_ids_from(site)
 
     def check(self) -> list[str]:
         """Problems with the index on disk (empty when sound)."""

@@ -14,13 +14,15 @@ import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.documents import Article
 from retrieval.errors import IndexCorruptError, IndexMissingError
+from retrieval.store import sources as src
+from retrieval.store.sources import NewFingerprint, SourceRow
 
 SCHEMA_VERSION = "3"
 DB_NAME = "newsbot.sqlite3"
@@ -90,6 +92,7 @@ class ArticleSummary:
     chunks: int
     lang: str = ""
     url: str = ""
+    sources: tuple[SourceRow, ...] = ()  # every input the article was read from, itself first
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,8 @@ class Batch:
     chunks: list[NewChunk]
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
+    fingerprints: list[NewFingerprint] = field(default_factory=list)  # one per article, or none
+    sources: list[SourceRow] = field(default_factory=list)  # each article's row for itself, or none
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,9 @@ class RecordStore:
         try:
             self.db = connect(self.path)
             self.meta = self._read_meta()
+            if self.meta and src.missing(self.db):
+                with self.transaction():
+                    src.create(self.db)
         except sqlite3.DatabaseError as exc:
             raise self.damaged(exc) from exc
         self.dim = int(self.meta.get("dim", 0))
@@ -261,7 +269,7 @@ class RecordStore:
         transaction)."""
         from retrieval.store.lexical import SCHEMA as LEXICAL_SCHEMA
 
-        for statement in (_SCHEMA + ";" + LEXICAL_SCHEMA).split(";"):
+        for statement in (_SCHEMA + ";" + LEXICAL_SCHEMA + ";" + src.SCHEMA).split(";"):
             if statement.strip():
                 self.db.execute(statement)
 
@@ -394,15 +402,92 @@ class RecordStore:
         ).fetchone()
         if row is None:
             raise KeyError(article_id)
+        meta = json.loads(row[6] or "{}")
+        found = src.sources_of(self.db, [article_id])[article_id]
+        if len(found) > 1:
+            meta["sources"] = [s.to_json() for s in found]
         return Article(
             id=row[0],
             text=row[1],
             title=row[2] or "",
             date=row[3] or "",
-            source=row[4] or "",
+            source=sites(row[4] or "", found),
             lang=row[5] or "",
-            meta=json.loads(row[6] or "{}"),
+            meta=meta,
         )
+
+    # ---------- sources and fingerprints ----------
+    def sources_of(self, article_ids: Sequence[str]) -> dict[str, list[SourceRow]]:
+        """Each article's sources, itself first."""
+        return src.sources_of(self.db, article_ids)
+
+    def source_rows(self, source_ids: Sequence[str]) -> dict[str, SourceRow]:
+        """Stored sources by id (an article's own id, or a merged duplicate's)."""
+        return src.source_rows(self.db, source_ids)
+
+    def articles_by_text_hash(self, hashes: Sequence[str]) -> dict[str, str]:
+        """The stored article with each normalised-text hash."""
+        return src.by_text_hash(self.db, hashes)
+
+    def articles_by_url(self, urls: Sequence[str]) -> dict[str, str]:
+        """The stored article each canonical URL is a source of."""
+        return src.by_url(self.db, urls)
+
+    def near_candidates(self, bands: Sequence[int]) -> dict[str, bytes]:
+        """Stored articles sharing an LSH band key with a signature, with their signatures."""
+        return src.band_candidates(self.db, bands)
+
+    def add_sources(self, rows: Sequence[SourceRow]) -> int:
+        """Merge duplicates into stored articles as further sources, in one transaction."""
+        with self.transaction():
+            commit = self.commit() + 1
+            src.insert_sources(self.db, rows)
+            self.set_meta(commit=str(commit))
+        return commit
+
+    def source_ids_from(self, site: str) -> list[str]:
+        """The ids of every source from a site (any case, accents aside): merged duplicates' ids,
+        and stored articles' own (also those stored before sources were recorded)."""
+        rows = self.db.execute(
+            "SELECT source_id FROM article_sources WHERE fold(source) = ? UNION "
+            "SELECT id FROM articles WHERE fold(source) = ? "
+            "AND id NOT IN (SELECT article_id FROM article_sources) ORDER BY 1",
+            (_fold(site), _fold(site)),
+        )
+        return [r[0] for r in rows]
+
+    def without_fingerprints(self, limit: int = 1000) -> list[Article]:
+        """Up to `limit` stored articles that have no fingerprint yet (stored by an earlier
+        release), as they were stored."""
+        rows = self.db.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM fingerprints) "
+            "ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [self._stored_article(r[0]) for r in rows]
+
+    def _stored_article(self, article_id: str) -> Article:
+        """An article exactly as stored (no sources added)."""
+        r = self.db.execute(
+            "SELECT id, text, title, date, source, lang, meta FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return Article(r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", json.loads(r[6] or "{}"))
+
+    def add_fingerprints(self, items: Sequence[tuple[str, NewFingerprint]], own: Sequence[SourceRow]) -> None:
+        """Record stored articles' fingerprints and their rows for themselves, in one transaction
+        (no commit bump: nothing a reader sees changes)."""
+        now = time.time()
+        with self.transaction():
+            src.insert_fingerprints(self.db, items)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO article_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.source_id, r.article_id, r.title, r.date, r.source, r.url, r.hash, now) for r in own],
+            )
+
+    def known_ids(self, ids: Sequence[str]) -> list[str]:
+        """The ids that name a stored article or one of its sources, in the order given."""
+        stored = set(self.hashes(list(ids))) | set(self.source_rows(ids))
+        return [i for i in dict.fromkeys(ids) if i in stored]
 
     def article_text(self, article_id: str) -> str:
         """An article's text (KeyError if absent)."""
@@ -429,9 +514,13 @@ class RecordStore:
             "a.lang, json_extract(a.meta, '$.url') "
             f"FROM articles a{where} ORDER BY {descending if query.reverse else ascending} LIMIT ? OFFSET ?",
             [*params, -1 if query.limit is None else query.limit, query.offset],
-        )
+        ).fetchall()
+        found = src.sources_of(self.db, [r[0] for r in rows])
         return [
-            ArticleSummary(r[0], r[1] or "", r[2] or "", r[3] or "", r[4], r[5] or "", str(r[6] or ""))
+            ArticleSummary(
+                r[0], r[1] or "", r[2] or "", sites(r[3] or "", found[r[0]]), r[4], r[5] or "",
+                str(r[6] or ""), tuple(found[r[0]]),
+            )
             for r in rows
         ]
 
@@ -516,16 +605,31 @@ class RecordStore:
             sentence_ids = self._insert_sentences(batch, commit)
             chunk_ids = self._insert_chunks(batch, sentence_ids, commit)
             self._insert_articles(batch.articles)
+            src.insert_sources(self.db, batch.sources or [_own_source(a) for a in batch.articles])
+            if batch.fingerprints:
+                ids = [a.id for a in batch.articles]
+                src.insert_fingerprints(self.db, list(zip(ids, batch.fingerprints, strict=True)))
             if on_write is not None:
                 on_write(self.db, chunk_ids, removed)
             self.set_meta(commit=str(commit))
         return Written(commit, chunk_ids, removed)
 
     def remove(self, article_ids: Sequence[str], on_write=None) -> Written:
-        """Remove articles with their chunks, sentences and vectors, in one transaction."""
+        """Remove articles with their chunks, sentences and vectors, in one transaction. An id
+        that is a merged duplicate drops that source only; an article with other sources left is
+        kept under the oldest of them (see store/sources.py)."""
         with self.transaction():
             commit = self.commit() + 1
-            removed = self._remove(list(article_ids), commit)
+            detached, deleted, heirs = src.removal_plan(self.db, list(article_ids))
+            src.detach(self.db, detached)
+            for old, heir in heirs.items():
+                src.promote(self.db, old, heir)
+            removed = self._remove(deleted, commit)
+            src.drop_fingerprints(self.db, deleted)
+            for part in range(0, len(deleted), 900):
+                chunk = deleted[part : part + 900]
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(f"DELETE FROM article_sources WHERE article_id IN ({marks})", chunk)
             if on_write is not None:
                 on_write(self.db, [], removed)
             self.set_meta(commit=str(commit))
@@ -630,6 +734,9 @@ class RecordStore:
         found = [f"{self.path}: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
         if found:
             return found
+        orphans = src.orphans(self.db)
+        if orphans:
+            found.append(f"{self.path}: {orphans} sources or fingerprints of articles that are not stored")
         for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
             vec = _VECTOR_TABLE[kind]
             missing = "SELECT COUNT(*) FROM {} a WHERE NOT EXISTS (SELECT 1 FROM {} b WHERE b.id = a.id)"
@@ -688,6 +795,22 @@ def _where(query: SourceQuery) -> tuple[str, list[str]]:
         clauses.append("(instr(fold(a.title), ?) > 0 OR instr(fold(a.source), ?) > 0)")
         params += [_fold(query.grep)] * 2
     if query.source:
-        clauses.append("fold(a.source) = ?")
-        params.append(_fold(query.source))
+        clauses.append(
+            "(fold(a.source) = ? OR EXISTS (SELECT 1 FROM article_sources s "
+            "WHERE s.article_id = a.id AND fold(s.source) = ?))"
+        )
+        params += [_fold(query.source)] * 2
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def sites(own: str, found: Sequence[SourceRow]) -> str:
+    """The article's source, followed by its merged duplicates' other sources (', ')."""
+    names = dict.fromkeys(n for n in [own, *(s.source for s in found)] if n)
+    return ", ".join(names)
+
+
+def _own_source(article: Article) -> SourceRow:
+    """An article's row for itself in its sources."""
+    url = str(article.meta.get("url", "") or "")
+    a = article
+    return SourceRow(a.id, a.id, a.title, a.date, a.source, url, a.content_hash)

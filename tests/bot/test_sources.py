@@ -58,8 +58,9 @@ def test_sources_json_lists_every_field(indexed: Path, capsys: pytest.CaptureFix
     assert u5 == {"id": "pages/u5", "title": "Neue U-Bahn-Linie U5: Wien baut für 950 Millionen Euro",
                   "date": "2015-09-18", "source": "Der Standard",
                   "url": "https://www.derstandard.at/story/2000022001/neue-u-bahn-linie-u5",
-                  "lang": "de", "chunks": u5["chunks"]}
+                  "lang": "de", "chunks": u5["chunks"], "sources": u5["sources"]}
     assert u5["chunks"] >= 1
+    assert [(s["id"], s["url"]) for s in u5["sources"]] == [("pages/u5", u5["url"])]
     dates = {a["id"]: a["date"] for a in doc["articles"]}
     assert dates == {"apa-1": "2015-06-02", "apa-2": "2015-10-01", "krone-1": "2015-08-20",
                      "pages/u5": "2015-09-18", "nodate": ""}

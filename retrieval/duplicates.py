@@ -1,0 +1,180 @@
+"""Deciding which incoming articles are stories already stored (or met earlier in the same run):
+the same canonical URL, the same normalised text, or a MinHash similarity of at least THRESHOLD.
+This module only reads the store (through `DuplicateLookup`); the pipeline writes what it decides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.dedupe import THRESHOLD, Fingerprint, band_keys, canonical_url, fingerprint, similarity
+from retrieval.documents import Article
+from retrieval.langdetect import detect_language
+from retrieval.store.sources import NewFingerprint, SourceRow
+
+
+class DuplicateLookup(Protocol):
+    """What duplicate detection asks the store (RecordStore implements it)."""
+
+    def articles_by_text_hash(self, hashes: Sequence[str]) -> dict[str, str]: ...
+
+    def articles_by_url(self, urls: Sequence[str]) -> dict[str, str]: ...
+
+    def near_candidates(self, bands: Sequence[int]) -> dict[str, bytes]: ...
+
+
+@dataclass(frozen=True)
+class Merge:
+    """An incoming article that is a stored (or earlier) story: `into` is that article's id."""
+
+    article: Article
+    into: str
+    how: str  # "url", "text" (same normalised text) or "near" (MinHash)
+    score: float = 1.0
+
+
+@dataclass
+class DuplicatePlan:
+    """Articles to store as new stories, and articles to list as sources of others."""
+
+    fresh: list[Article] = field(default_factory=list)
+    merges: list[Merge] = field(default_factory=list)
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+
+
+def normalized_lang(lang: str) -> str:
+    """A language tag as its ISO 639-1 code ('fr-FR' -> 'fr', 'EN' -> 'en')."""
+    return lang.strip().lower().replace("_", "-").split("-")[0]
+
+
+def with_language(article: Article) -> Article:
+    """The article with its language tag normalised, or detected when it has none."""
+    lang = normalized_lang(article.lang) or detect_language(article.text)
+    return article if lang == article.lang else replace(article, lang=lang)
+
+
+def article_url(article: Article) -> str:
+    """The article's canonical URL ('' when it has none)."""
+    return canonical_url(str(article.meta.get("url", "") or ""))
+
+
+def own_source(article: Article) -> SourceRow:
+    """The article's row for itself in its sources."""
+    a = article
+    return SourceRow(a.id, a.id, a.title, a.date, a.source, article_url(a), a.content_hash)
+
+
+def merged_source(merge: Merge) -> SourceRow:
+    """The source row listing a merged duplicate under the article it repeats."""
+    a = merge.article
+    return SourceRow(a.id, merge.into, a.title, a.date, a.source, article_url(a), a.content_hash)
+
+
+def stored_fingerprint(fp: Fingerprint) -> NewFingerprint:
+    """A fingerprint as the store keeps it (no band keys for a text too short to compare)."""
+    bands = tuple(band_keys(fp.signature)) if fp.comparable else ()
+    return NewFingerprint(fp.hash, fp.signature.tobytes(), bands)
+
+
+class _Seen:
+    """The stories accepted so far in this run."""
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, str] = {}
+        self.by_url: dict[str, str] = {}
+        self.by_band: dict[tuple[int, int], list[str]] = {}
+        self.signatures: dict[str, np.ndarray] = {}
+
+    def add(self, article: Article, fp: Fingerprint, url: str) -> None:
+        self.by_hash.setdefault(fp.hash, article.id)
+        if url:
+            self.by_url.setdefault(url, article.id)
+        if fp.comparable:
+            self.signatures[article.id] = fp.signature
+            for band, key in enumerate(band_keys(fp.signature)):
+                self.by_band.setdefault((band, key), []).append(article.id)
+
+    def candidates(self, fp: Fingerprint) -> dict[str, np.ndarray]:
+        found = {
+            a for band, key in enumerate(band_keys(fp.signature)) for a in self.by_band.get((band, key), ())
+        }
+        return {a: self.signatures[a] for a in found}
+
+
+def plan_duplicates(
+    articles: Iterable[Article], store: DuplicateLookup, threshold: float = THRESHOLD
+) -> DuplicatePlan:
+    """Split incoming articles (none of them stored under its own id) into new stories and
+    duplicates of stored or earlier ones."""
+    articles = list(articles)
+    plan = DuplicatePlan(fingerprints={a.id: fingerprint(a.text) for a in articles})
+    urls = {a.id: article_url(a) for a in articles}
+    stored_hash = store.articles_by_text_hash([fp.hash for fp in plan.fingerprints.values()])
+    stored_url = store.articles_by_url(list(urls.values()))
+    seen = _Seen()
+    for article in articles:
+        fp, url = plan.fingerprints[article.id], urls[article.id]
+        merge = _exact(article, fp, url, stored_url, stored_hash, seen) or _near(
+            article, fp, store, seen, threshold
+        )
+        if merge is not None and merge.into != article.id:
+            plan.merges.append(merge)
+        else:
+            plan.fresh.append(article)
+            seen.add(article, fp, url)
+    return plan
+
+
+def _exact(
+    article: Article, fp: Fingerprint, url: str, stored_url: dict, stored_hash: dict, seen: _Seen
+) -> Merge | None:
+    """A merge by canonical URL or normalised-text hash, or None."""
+    target = (stored_url.get(url) or seen.by_url.get(url)) if url else None
+    if target:
+        return Merge(article, target, "url")
+    target = stored_hash.get(fp.hash) or seen.by_hash.get(fp.hash)
+    return Merge(article, target, "text") if target else None
+
+
+def _near(
+    article: Article, fp: Fingerprint, store: DuplicateLookup, seen: _Seen, threshold: float
+) -> Merge | None:
+    """A merge with the most similar stored or earlier story at or above the threshold, or None."""
+    if not fp.comparable:
+        return None
+    candidates = {
+        a: np.frombuffer(sig, dtype=np.uint32)
+        for a, sig in store.near_candidates(band_keys(fp.signature)).items()
+    }
+    candidates.update(seen.candidates(fp))
+    candidates.pop(article.id, None)
+    scored = sorted(((similarity(fp.signature, sig), a) for a, sig in candidates.items()), reverse=True)
+    if scored and scored[0][0] >= threshold:
+        return Merge(article, scored[0][1], "near", scored[0][0])
+    return None
+
+
+class FingerprintStore(DuplicateLookup, Protocol):
+    """A store that can list and take fingerprints of articles stored without them."""
+
+    def without_fingerprints(self, limit: int = 1000) -> list[Article]: ...
+
+    def add_fingerprints(
+        self, items: Sequence[tuple[str, NewFingerprint]], own: Sequence[SourceRow]
+    ) -> None: ...
+
+
+def backfill(store: FingerprintStore, batch: int = 1000) -> int:
+    """Give articles stored by an earlier release (without fingerprints or sources) both, a
+    transaction per batch, so that new copies of them are recognised; returns how many."""
+    done = 0
+    while articles := store.without_fingerprints(batch):
+        store.add_fingerprints(
+            [(a.id, stored_fingerprint(fingerprint(a.text))) for a in articles],
+            [own_source(a) for a in articles],
+        )
+        done += len(articles)
+    return done
