@@ -10,7 +10,7 @@ from typing import Any
 
 from retrieval.documents import Article, Problem, clean_text, open_regular
 from retrieval.errors import InputError
-from retrieval.language import guess_language
+from retrieval.langdetect import detect_language
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ def _squad_article(title: str, number: int, context: str, taken: set[str]) -> Ar
         article_id = f"{title}-{number}.{extra}"
     taken.add(article_id)
     return Article(id=clean_text(article_id), text=clean_text(context),
-                   title=clean_text(title.replace("_", " ")), lang=guess_language(context))
+                   title=clean_text(title.replace("_", " ")), lang=detect_language(context))
 
 
 def _add_squad_question(result: QuestionSet, qa: Any, article_id: str, where: str,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval.documents import MAX_TITLE_CHARS, Article, LoadResult, Problem, clean_text, shorten
-from retrieval.language import guess_language
+from retrieval.langdetect import detect_language
 from retrieval.readers.feeds import Feed, FeedEntry, FeedError, kind_of, read_feed
 from retrieval.readers.fetch import Fetcher, FetchError, Response, url_id
 from retrieval.readers.html import Page, PageError, domain, read_page
@@ -123,7 +123,7 @@ def entry_article(source: str, feed: Feed, entry: FeedEntry, page: Page | None) 
         title=shorten(entry.title or (page.title if page else "") or text.split("\n", 1)[0], MAX_TITLE_CHARS),
         date=entry.date or (page.date if page else ""),
         source=site,
-        lang=entry.lang or (page.lang if page else "") or guess_language(text),
+        lang=entry.lang or (page.lang if page else "") or detect_language(text),
         meta=meta,
     )
 
@@ -144,6 +144,6 @@ def page_article(url: str, final_url: str, data: bytes, result: LoadResult) -> A
         title=shorten(page.title or page.text.split("\n", 1)[0], MAX_TITLE_CHARS),
         date=page.date,
         source=page.source or domain(final_url),
-        lang=page.lang or guess_language(page.text),
+        lang=page.lang or detect_language(page.text),
         meta=meta,
     )
