@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up if needed, then run the whole test suite (slow tests included) and ruff.
+# Set up if needed, then ruff, mypy and the whole test suite (slow tests included).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
