@@ -118,15 +118,23 @@ as_of_option = click.option(
     envvar="NEWSBOT_EMBEDDER",
     help="Embedder: use-multilingual-v3 (default), all-minilm-l6-v2, st:NAME_OR_PATH.",
 )
+@click.option(
+    "--store",
+    type=click.Choice(["local", "milvus"]),
+    envvar="NEWSBOT_STORE",
+    help="Vector store: local (SQLite + FAISS, default) or milvus (NEWSBOT_MILVUS_URI) [env NEWSBOT_STORE].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, embedder: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context, home: Path | None, embedder: str | None, store: str | None, verbose: bool
+) -> None:
     """Ask questions about news articles; answers quote and cite their sources."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     ctx.ensure_object(dict)
-    ctx.obj["overrides"] = {"home": home, "embedder": embedder}
+    ctx.obj["overrides"] = {"home": home, "embedder": embedder, "store": store}
 
 
 class _SourceParam(click.ParamType):

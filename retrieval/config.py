@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,22 @@ class Settings(BaseSettings):
     )
     exact_max_vectors: int = Field(
         default=200_000, ge=1, description="Above this many vectors, search an approximate index."
+    )
+    store: Literal["local", "milvus"] = Field(
+        default="local",
+        description="Where vectors are searched: local (SQLite + FAISS) or milvus (the record store stays "
+        "local SQLite; the vectors live in Milvus).",
+    )
+    milvus_uri: str = Field(
+        default="",
+        description="A milvus-lite file (a path ending in .db) or a Milvus server (http(s)://host:19530); "
+        "empty: milvus.db in the index folder.",
+    )
+    milvus_token: SecretStr | None = Field(
+        default=None, description="Milvus token or user:password; never logged."
+    )
+    milvus_collection: str = Field(
+        default="newsbot", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Collection name prefix."
     )
     fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds a web request may be silent.")
     fetch_max_bytes: int = Field(
@@ -106,6 +123,25 @@ class Settings(BaseSettings):
         if self.llm and self.answerer == "extractive":
             self.answerer = f"llm:{self.llm}"
         return self
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_uri_is_a_file_or_server(cls, value: str) -> str:
+        """A server URL or a milvus-lite file ending in .db (pymilvus runs milvus-lite only for those)."""
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")) and not value.endswith(".db"):
+            raise ValueError("must be http(s)://host:port or a milvus-lite file path ending in .db")
+        return value
+
+    def milvus_target(self, index_dir: Path):  # -> retrieval.store.milvus.MilvusTarget | None
+        """Where the Milvus collections live (None with the local store)."""
+        if self.store != "milvus":
+            return None
+        from retrieval.store.milvus import MilvusTarget
+
+        token = self.milvus_token.get_secret_value() if self.milvus_token else ""
+        uri = self.milvus_uri or str(index_dir / "milvus.db")
+        return MilvusTarget(uri=uri, token=token, prefix=self.milvus_collection)
 
     def fetch_options(self):  # -> retrieval.readers.fetch.FetchOptions
         """The bounds of web requests (NEWSBOT_FETCH_*)."""

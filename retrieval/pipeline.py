@@ -263,6 +263,7 @@ class Newsbot:
             chunk_sentences=self.settings.chunk_sentences,
             chunk_overlap=self.settings.chunk_overlap,
             exact_max=self.settings.exact_max_vectors,
+            milvus=self.settings.milvus_target(directory),
         )
 
     def _rebuild(self, articles: Sequence[Article], progress: bool) -> IndexReport:
