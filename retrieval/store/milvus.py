@@ -155,9 +155,14 @@ class MilvusStore:
         schema.add_field("dummy", milvus.DataType.FLOAT_VECTOR, dim=_META_DIM)
         index = self.client.prepare_index_params()
         index.add_index("dummy", index_type="FLAT", metric_type="L2")
-        self.client.create_collection(
-            self.meta_name, schema=schema, index_params=index, consistency_level="Strong"
-        )
+        self._create(self.meta_name, schema, index)
+
+    def _create(self, name: str, schema: Any, index: Any) -> None:
+        """Create a collection, its index (not waited for: milvus-lite cannot report its state) and
+        load it."""
+        self.client.create_collection(name, schema=schema, consistency_level="Strong")
+        self.client.create_index(name, index, sync=False)
+        self.client.load_collection(name)
 
     def get_meta(self) -> dict[str, str]:
         """Every key/value pair of the meta collection."""
@@ -186,7 +191,7 @@ class MilvusStore:
         schema.add_field("vector", milvus.DataType.FLOAT_VECTOR, dim=self.dim)
         index = self.client.prepare_index_params()
         index.add_index("vector", index_type=INDEX_TYPE, metric_type=METRIC)
-        self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+        self._create(name, schema, index)
         self.put_meta({f"{kind}_commit": "0"})
 
     def _check_collection(self, kind: str) -> None:

@@ -15,17 +15,15 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
-from retrieval.config import Settings  # noqa: E402
-from retrieval.embeddings import HashEmbedder  # noqa: E402
-from retrieval.errors import EmbedderMismatchError, IndexCorruptError  # noqa: E402
-from retrieval.index import NewsIndex  # noqa: E402
-from retrieval.pipeline import Newsbot  # noqa: E402
-from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusVectors  # noqa: E402
-from retrieval.store.vectors import FaissVectors, VectorIndex  # noqa: E402
-from tests.conftest import ARTICLES  # noqa: E402
-from tests.retrieval.store.fakes import FakeSource, clustered  # noqa: E402
-
-pytestmark = pytest.mark.slow  # milvus-lite starts in about a second per file opened
+from retrieval.config import Settings
+from retrieval.embeddings import HashEmbedder
+from retrieval.errors import EmbedderMismatchError, IndexCorruptError
+from retrieval.index import NewsIndex
+from retrieval.pipeline import Newsbot
+from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusVectors
+from retrieval.store.vectors import FaissVectors, VectorIndex
+from tests.conftest import ARTICLES
+from tests.retrieval.store.fakes import FakeSource, clustered
 
 DIM = 32
 QUESTIONS = [
