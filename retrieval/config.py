@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     milvus_collection: str = Field(
         default="newsbot", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Collection name prefix."
     )
+    milvus_temporary: bool = Field(default=False, exclude=True, description="Internal: drop on close.")
     fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds a web request may be silent.")
     fetch_max_bytes: int = Field(
         default=10_000_000, ge=1000, description="Bytes of a fetched page or feed beyond which it is cut off."
@@ -141,7 +142,21 @@ class Settings(BaseSettings):
 
         token = self.milvus_token.get_secret_value() if self.milvus_token else ""
         uri = self.milvus_uri or str(index_dir / "milvus.db")
-        return MilvusTarget(uri=uri, token=token, prefix=self.milvus_collection)
+        return MilvusTarget(
+            uri=uri, token=token, prefix=self.milvus_collection, temporary=self.milvus_temporary
+        )
+
+    def for_evaluation(self) -> Settings:
+        """These settings for a throwaway index: milvus-lite in the index folder (removed with it), or
+        on a server a collection prefix of its own that is dropped when the index is closed."""
+        if self.store != "milvus":
+            return self
+        if not self.milvus_uri.startswith(("http://", "https://")):
+            return self.model_copy(update={"milvus_uri": ""})
+        import uuid
+
+        prefix = f"{self.milvus_collection}_eval_{uuid.uuid4().hex[:8]}"
+        return self.model_copy(update={"milvus_collection": prefix, "milvus_temporary": True})
 
     def fetch_options(self):  # -> retrieval.readers.fetch.FetchOptions
         """The bounds of web requests (NEWSBOT_FETCH_*)."""

@@ -81,6 +81,7 @@ class MilvusTarget:
     uri: str
     token: str = ""
     prefix: str = "newsbot"
+    temporary: bool = False  # the collections are dropped on close (an evaluation's)
 
     @property
     def is_lite(self) -> bool:
@@ -219,7 +220,10 @@ class MilvusStore:
                     self.client.drop_collection(name)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (dropping the collections first when they are temporary)."""
+        if self.target.temporary:
+            with contextlib.suppress(NewsbotError):
+                self.drop_all()
         with contextlib.suppress(Exception):
             self.client.close()
 
