@@ -336,6 +336,19 @@ def repair(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option(
+    "--to", "to", type=click.Choice(["milvus", "local"]), required=True, help="The vector store to fill."
+)
+@click.option("--drop", is_flag=True, help="With --to local: drop the Milvus collections afterwards.")
+@click.pass_context
+def migrate(ctx: click.Context, to: str, drop: bool) -> None:
+    """Copy the index's stored vectors into Milvus or the local FAISS files (nothing is embedded again)."""
+    for line in _bot(ctx).migrate(to, drop=drop):
+        _say(line)
+    _say(f"Done; answer from it with NEWSBOT_STORE={to} (or --store {to}).")
+
+
+@cli.command()
 @llm_option
 @as_of_option
 @click.pass_context

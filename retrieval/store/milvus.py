@@ -213,7 +213,7 @@ class MilvusStore:
         self.put_meta({f"{kind}_commit": "0"})
 
     def drop_all(self) -> None:
-        """Drop every collection with this prefix (a temporary eval collection, `migrate --to local`)."""
+        """Drop every collection with this prefix (a temporary eval collection, `migrate --drop`)."""
         with _guarded("dropping the collections"):
             for name in [*(self.collection(k) for k in KINDS), self.meta_name]:
                 if self.client.has_collection(name):
@@ -226,6 +226,20 @@ class MilvusStore:
                 self.drop_all()
         with contextlib.suppress(Exception):
             self.client.close()
+
+
+def drop_collections(target: MilvusTarget) -> None:
+    """Drop the collections with the target's prefix, whatever they hold (unchecked)."""
+    with _guarded(f"connecting to {target.uri}"):
+        client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+    try:
+        with _guarded("dropping the collections"):
+            for name in [*(f"{target.prefix}_{k}" for k in KINDS), f"{target.prefix}_meta"]:
+                if client.has_collection(name):
+                    client.drop_collection(name)
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 class MilvusVectors:

@@ -230,6 +230,36 @@ def test_cli_store_flag_answers_from_milvus(
     assert (Path(os.environ["NEWSBOT_HOME"]) / "index" / "milvus.db").exists()
 
 
+def test_migrate_to_milvus_and_back(tmp_path: Path) -> None:
+    local = make_bot(tmp_path, "local", name="home")
+    local.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected = outcome(local)
+    lines = local.migrate("milvus")
+    assert lines == [
+        f"chunk vectors in the milvus store: {local.index.counts()[1]}",
+        f"sentence vectors in the milvus store: {len(local.index.vectors['sentence'])}",
+    ]
+    local.close()
+
+    home = tmp_path / "home"
+    milvus = Newsbot(Settings(home=home, store="milvus"), embedder=HashEmbedder(), index_dir=home / "index")
+    assert outcome(milvus) == expected
+    chunks = milvus.index.vectors["chunk"]
+    assert isinstance(chunks, MilvusVectors) and chunks.rows_added == 0  # filled by the migration
+
+    assert milvus.remove(["wien-1"]) == ["wien-1"]  # a change made on the milvus store ...
+    after = outcome(milvus)
+    assert milvus.migrate("local", drop=True)[-1].startswith("dropped the Milvus collections 'newsbot_*'")
+    back = make_bot(tmp_path, "local", name="home")
+    assert outcome(back) == after  # ... is in the local store too (the record store is shared)
+    store = MilvusStore(
+        MilvusTarget(str(home / "index" / "milvus.db")), embedder="demo-hash", dim=64, store_id="x"
+    )
+    assert not store.client.has_collection("newsbot_chunk")
+    store.close()
+    back.close()
+
+
 @pytest.mark.skipif(not os.environ.get("NEWSBOT_MILVUS_TEST_URI"), reason="NEWSBOT_MILVUS_TEST_URI not set")
 def test_a_real_server_round_trip(tmp_path: Path) -> None:
     prefix = f"newsbot_test_{uuid.uuid4().hex[:8]}"
