@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,6 +42,12 @@ _META_DIM = 2  # every Milvus collection needs a vector field; the meta rows car
 _CATCH_UP_ROUNDS = 4
 
 
+# milvus-lite serves each .db file from a gRPC server inside this process, which holds the file until
+# it is released (or the process exits); the stores open on each file are counted to release it.
+_lite_lock = threading.Lock()
+_lite_open: Counter[str] = Counter()
+
+
 class MilvusUnavailableError(NewsbotError):
     """Milvus could not be reached or refused a request."""
 
@@ -52,6 +61,9 @@ def _pymilvus() -> Any:
         raise NewsbotError(
             "NEWSBOT_STORE=milvus needs the milvus extra: pip install 'newsbot[milvus]'"
         ) from exc
+    # pymilvus logs each failed call with its traceback; the error is raised to us and reported once.
+    for name in ("pymilvus", "milvus_lite"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return pymilvus
 
 
@@ -99,11 +111,24 @@ class MilvusStore:
         self.target = target
         self.embedder, self.dim, self.store_id = embedder, int(dim), store_id
         pymilvus = _pymilvus()
-        with _guarded(f"connecting to {target.uri}"):
-            self.client = pymilvus.MilvusClient(uri=target.uri, token=target.token or "")
+        try:
+            with _guarded(f"connecting to {target.uri}"):
+                self.client = pymilvus.MilvusClient(uri=target.uri, token=target.token or "")
+        except MilvusUnavailableError as exc:
+            if not target.is_lite:
+                raise
+            raise MilvusUnavailableError(
+                f"{exc} (milvus-lite opens its file in one process at a time: is another newsbot "
+                "using it? Several processes need a Milvus server)"
+            ) from exc
+        self._lite_path = _opened_lite(target)
         self.meta_name = f"{target.prefix}_meta"
-        with _guarded("reading the meta collection"):
-            self._check_meta()
+        try:
+            with _guarded("reading the meta collection"):
+                self._check_meta()
+        except BaseException:
+            self.close()
+            raise
 
     # ---------- meta ----------
     def wanted_meta(self) -> dict[str, str]:
@@ -122,6 +147,7 @@ class MilvusStore:
             self._create_meta()
             self.put_meta({**self.wanted_meta(), "store_id": self.store_id})
             return
+        self.client.load_collection(self.meta_name)  # collections come back released after a restart
         found = self.get_meta()
         wanted = self.wanted_meta()
         where = f"the Milvus collections '{self.target.prefix}_*' at {self.target.uri}"
@@ -185,6 +211,7 @@ class MilvusStore:
         name = self.collection(kind)
         if self.client.has_collection(name):
             self._check_collection(kind)
+            self.client.load_collection(name)
             return
         milvus = _pymilvus()
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -226,12 +253,39 @@ class MilvusStore:
                 self.drop_all()
         with contextlib.suppress(Exception):
             self.client.close()
+        if self._lite_path:
+            _closed_lite(self._lite_path)
+            self._lite_path = ""
+
+
+def _opened_lite(target: MilvusTarget) -> str:
+    """Count one more store on a milvus-lite file; its absolute path ("" for a server)."""
+    if not target.is_lite:
+        return ""
+    path = os.path.abspath(target.uri)
+    with _lite_lock:
+        _lite_open[path] += 1
+    return path
+
+
+def _closed_lite(path: str) -> None:
+    """Count one store less on a milvus-lite file, releasing the file after the last one."""
+    with _lite_lock:
+        _lite_open[path] -= 1
+        last = _lite_open[path] <= 0
+        if last:
+            del _lite_open[path]
+    if last:
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(path)
 
 
 def drop_collections(target: MilvusTarget) -> None:
     """Drop the collections with the target's prefix, whatever they hold (unchecked)."""
     with _guarded(f"connecting to {target.uri}"):
         client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+    path = _opened_lite(target)
     try:
         with _guarded("dropping the collections"):
             for name in [*(f"{target.prefix}_{k}" for k in KINDS), f"{target.prefix}_meta"]:
@@ -240,6 +294,8 @@ def drop_collections(target: MilvusTarget) -> None:
     finally:
         with contextlib.suppress(Exception):
             client.close()
+        if path:
+            _closed_lite(path)
 
 
 class MilvusVectors:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -228,6 +230,25 @@ def test_cli_store_flag_answers_from_milvus(
     assert main(["--store", "milvus", "ask", "Wie viele Feuerwehrleute waren in Graz im Einsatz?"]) == 0
     assert "300 Feuerwehrleute" in capsys.readouterr().out
     assert (Path(os.environ["NEWSBOT_HOME"]) / "index" / "milvus.db").exists()
+
+
+def test_another_process_answers_from_the_collections(tmp_path: Path) -> None:
+    """Collections come back released when milvus-lite reopens its file; newsbot loads them."""
+    bot = make_bot(tmp_path, "milvus")
+    bot.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected = searches(bot)[0]
+    bot.close()
+    script = (
+        "import sys; from pathlib import Path; "
+        "from tests.retrieval.store.test_milvus import make_bot, searches; "
+        "bot = make_bot(Path(sys.argv[1]), 'milvus'); print(repr(searches(bot)[0])); bot.close()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == repr(expected)
 
 
 def test_migrate_to_milvus_and_back(tmp_path: Path) -> None:
