@@ -414,6 +414,9 @@ class MilvusVectors:
                 self.store.ensure(self.kind)
                 self._commit = 0
             self._apply(since=min(self._commit, recorded))
+            if self.store.target.is_lite:
+                # milvus-lite scans unflushed rows in Python (10k rows: 0.8 s a search, 0.03 s flushed)
+                self.store.client.flush(self.name)
             self._commit = target
             self.store.put_meta({f"{self.kind}_commit": str(target)})
             if self.source.commit() == target:
