@@ -216,6 +216,27 @@ def test_settings_check_the_uri_and_keep_the_token_secret(tmp_path: Path) -> Non
     assert lite is not None and lite.uri == str(tmp_path / "index" / "milvus.db") and lite.is_lite
 
 
+def test_evaluation_uses_collections_of_its_own_and_drops_them(tmp_path: Path) -> None:
+    local = Settings(home=tmp_path)
+    assert local.for_evaluation() is local
+    lite = Settings(home=tmp_path, store="milvus", milvus_uri=str(tmp_path / "mine.db")).for_evaluation()
+    assert lite.milvus_target(tmp_path / "eval" / "index") == MilvusTarget(
+        str(tmp_path / "eval/index/milvus.db")
+    )
+    server = Settings(home=tmp_path, store="milvus", milvus_uri="http://127.0.0.1:19530").for_evaluation()
+    target = server.milvus_target(tmp_path)
+    assert target is not None and target.temporary and target.prefix.startswith("newsbot_eval_")
+
+    uri = str(tmp_path / "t.db")
+    store = MilvusStore(MilvusTarget(uri, prefix="tmp", temporary=True), embedder="e", dim=DIM, store_id="s")
+    MilvusVectors(store, "chunk", FakeSource(DIM)).refresh()
+    assert store.client.has_collection("tmp_chunk")
+    store.close()
+    kept = MilvusStore(MilvusTarget(uri, prefix="kept"), embedder="e", dim=DIM, store_id="s")
+    assert not kept.client.has_collection("tmp_chunk") and not kept.client.has_collection("tmp_meta")
+    kept.close()
+
+
 def test_cli_store_flag_answers_from_milvus(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
