@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     milvus_collection: str = Field(
         default="newsbot", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Collection name prefix."
     )
+    milvus_bm25: bool = Field(
+        default=False,
+        description="With the milvus store, search chunk terms with Milvus' BM25 (the same ranking as the "
+        "local BM25) instead of the local lexical index.",
+    )
     milvus_temporary: bool = Field(default=False, exclude=True, description="Internal: drop on close.")
     fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds a web request may be silent.")
     fetch_max_bytes: int = Field(
@@ -143,7 +148,11 @@ class Settings(BaseSettings):
         token = self.milvus_token.get_secret_value() if self.milvus_token else ""
         uri = self.milvus_uri or str(index_dir / "milvus.db")
         return MilvusTarget(
-            uri=uri, token=token, prefix=self.milvus_collection, temporary=self.milvus_temporary
+            uri=uri,
+            token=token,
+            prefix=self.milvus_collection,
+            temporary=self.milvus_temporary,
+            bm25=self.milvus_bm25,
         )
 
     def for_evaluation(self) -> Settings:

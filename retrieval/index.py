@@ -35,7 +35,7 @@ from retrieval.store.records import (
 from retrieval.store.vectors import FaissVectors, VectorIndex
 
 if TYPE_CHECKING:
-    from retrieval.store.milvus import MilvusStore, MilvusTarget
+    from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusTerms
 
 __all__ = [
     "ArticleSummary",
@@ -110,6 +110,7 @@ class NewsIndex:
             self.lexical = LexicalStore(self.records.db)
             self.lexical.refresh()
         self.milvus: MilvusStore | None = None
+        self.milvus_terms: MilvusTerms | None = None
         self.vectors = self._vector_indexes(milvus, exact_max)
         self._seen = self.records.commit()
         self._texts: _Lru[str, str] = _Lru(256)
@@ -134,6 +135,10 @@ class NewsIndex:
         self.milvus = MilvusStore(
             milvus, embedder=self.embedder.name, dim=self.records.dim, store_id=self.records.store_id
         )
+        if milvus.bm25:
+            from retrieval.store.milvus import MilvusTerms
+
+            self.milvus_terms = MilvusTerms(self.milvus, self.records)
         return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in ("chunk", "sentence")}
 
     @staticmethod
@@ -183,6 +188,8 @@ class NewsIndex:
         for vectors in self.vectors.values():
             vectors.refresh()
         self.lexical.refresh()
+        if self.milvus_terms is not None:
+            self.milvus_terms.refresh()
         for cache in self._caches():
             cache.clear()
         self._seen = commit
@@ -322,7 +329,11 @@ class NewsIndex:
 
     def search_terms(self, query_terms: list[str], k: int) -> list[tuple[int, float]]:
         """BM25 over chunks: (chunk id, score) best first, zero scores dropped."""
-        return self.lexical.search(query_terms, k) if query_terms else []
+        if not query_terms:
+            return []
+        if self.milvus_terms is not None:
+            return self.milvus_terms.search(query_terms, k)
+        return self.lexical.search(query_terms, k)
 
     def vocabulary_share(self, query_terms: list[str]) -> float:
         """Share of the query's terms that occur in the indexed chunks."""

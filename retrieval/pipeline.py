@@ -258,6 +258,8 @@ class Newsbot:
                     vectors.refresh()
                     vectors.save(force=True)
                     done.append(f"{kind} vectors in the {to} store: {len(vectors)}")
+                if index.milvus_terms is not None:
+                    done.append(f"chunk terms for Milvus' BM25: {len(index.milvus_terms)}")
             finally:
                 index.close()
             milvus = self.settings.model_copy(update={"store": "milvus"}).milvus_target(self.index_dir)
