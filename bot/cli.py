@@ -118,15 +118,23 @@ as_of_option = click.option(
     envvar="NEWSBOT_EMBEDDER",
     help="Embedder: use-multilingual-v3 (default), all-minilm-l6-v2, st:NAME_OR_PATH.",
 )
+@click.option(
+    "--store",
+    type=click.Choice(["local", "milvus"]),
+    envvar="NEWSBOT_STORE",
+    help="Vector store: local (SQLite + FAISS, default) or milvus (NEWSBOT_MILVUS_URI) [env NEWSBOT_STORE].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, embedder: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context, home: Path | None, embedder: str | None, store: str | None, verbose: bool
+) -> None:
     """Ask questions about news articles; answers quote and cite their sources."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     ctx.ensure_object(dict)
-    ctx.obj["overrides"] = {"home": home, "embedder": embedder}
+    ctx.obj["overrides"] = {"home": home, "embedder": embedder, "store": store}
 
 
 class _SourceParam(click.ParamType):
@@ -325,6 +333,19 @@ def repair(ctx: click.Context) -> None:
     if problems:
         raise NewsbotError("the index still has problems that repair cannot fix; index the articles again")
     _say("The index is sound.")
+
+
+@cli.command()
+@click.option(
+    "--to", "to", type=click.Choice(["milvus", "local"]), required=True, help="The vector store to fill."
+)
+@click.option("--drop", is_flag=True, help="With --to local: drop the Milvus collections afterwards.")
+@click.pass_context
+def migrate(ctx: click.Context, to: str, drop: bool) -> None:
+    """Copy the index's stored vectors into Milvus or the local FAISS files (nothing is embedded again)."""
+    for line in _bot(ctx).migrate(to, drop=drop):
+        _say(line)
+    _say(f"Done; answer from it with NEWSBOT_STORE={to} (or --store {to}).")
 
 
 @cli.command()

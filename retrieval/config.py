@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,28 @@ class Settings(BaseSettings):
     exact_max_vectors: int = Field(
         default=200_000, ge=1, description="Above this many vectors, search an approximate index."
     )
+    store: Literal["local", "milvus"] = Field(
+        default="local",
+        description="Where vectors are searched: local (SQLite + FAISS) or milvus (the record store stays "
+        "local SQLite; the vectors live in Milvus).",
+    )
+    milvus_uri: str = Field(
+        default="",
+        description="A milvus-lite file (a path ending in .db) or a Milvus server (http(s)://host:19530); "
+        "empty: milvus.db in the index folder.",
+    )
+    milvus_token: SecretStr | None = Field(
+        default=None, description="Milvus token or user:password; never logged."
+    )
+    milvus_collection: str = Field(
+        default="newsbot", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Collection name prefix."
+    )
+    milvus_bm25: bool = Field(
+        default=False,
+        description="With the milvus store, search chunk terms with Milvus' BM25 (the same ranking as the "
+        "local BM25) instead of the local lexical index.",
+    )
+    milvus_temporary: bool = Field(default=False, exclude=True, description="Internal: drop on close.")
     fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds a web request may be silent.")
     fetch_max_bytes: int = Field(
         default=10_000_000, ge=1000, description="Bytes of a fetched page or feed beyond which it is cut off."
@@ -106,6 +129,43 @@ class Settings(BaseSettings):
         if self.llm and self.answerer == "extractive":
             self.answerer = f"llm:{self.llm}"
         return self
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_uri_is_a_file_or_server(cls, value: str) -> str:
+        """A server URL or a milvus-lite file ending in .db (pymilvus runs milvus-lite only for those)."""
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")) and not value.endswith(".db"):
+            raise ValueError("must be http(s)://host:port or a milvus-lite file path ending in .db")
+        return value
+
+    def milvus_target(self, index_dir: Path):  # -> retrieval.store.milvus.MilvusTarget | None
+        """Where the Milvus collections live (None with the local store)."""
+        if self.store != "milvus":
+            return None
+        from retrieval.store.milvus import MilvusTarget
+
+        token = self.milvus_token.get_secret_value() if self.milvus_token else ""
+        uri = self.milvus_uri or str(index_dir / "milvus.db")
+        return MilvusTarget(
+            uri=uri,
+            token=token,
+            prefix=self.milvus_collection,
+            temporary=self.milvus_temporary,
+            bm25=self.milvus_bm25,
+        )
+
+    def for_evaluation(self) -> Settings:
+        """These settings for a throwaway index: milvus-lite in the index folder (removed with it), or
+        on a server a collection prefix of its own that is dropped when the index is closed."""
+        if self.store != "milvus":
+            return self
+        if not self.milvus_uri.startswith(("http://", "https://")):
+            return self.model_copy(update={"milvus_uri": ""})
+        import uuid
+
+        prefix = f"{self.milvus_collection}_eval_{uuid.uuid4().hex[:8]}"
+        return self.model_copy(update={"milvus_collection": prefix, "milvus_temporary": True})
 
     def fetch_options(self):  # -> retrieval.readers.fetch.FetchOptions
         """The bounds of web requests (NEWSBOT_FETCH_*)."""

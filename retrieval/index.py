@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
@@ -32,7 +32,10 @@ from retrieval.store.records import (
     SourceQuery,
     Written,
 )
-from retrieval.store.vectors import FaissVectors
+from retrieval.store.vectors import FaissVectors, VectorIndex
+
+if TYPE_CHECKING:
+    from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusTerms
 
 __all__ = [
     "ArticleSummary",
@@ -97,6 +100,7 @@ class NewsIndex:
         chunk_sentences: int = 3,
         chunk_overlap: int = 1,
         exact_max: int = 200_000,
+        milvus: MilvusTarget | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.embedder = embedder
@@ -105,11 +109,9 @@ class NewsIndex:
             self._open(chunk_sentences, chunk_overlap)
             self.lexical = LexicalStore(self.records.db)
             self.lexical.refresh()
-        vectors = self.directory / VECTORS_DIR
-        self.vectors = {
-            kind: FaissVectors(vectors, kind, self.records.dim, self.records, exact_max=exact_max)
-            for kind in ("chunk", "sentence")
-        }
+        self.milvus: MilvusStore | None = None
+        self.milvus_terms: MilvusTerms | None = None
+        self.vectors = self._vector_indexes(milvus, exact_max)
         self._seen = self.records.commit()
         self._texts: _Lru[str, str] = _Lru(256)
         self._chunks: _Lru[int, ChunkRecord] = _Lru(20_000)
@@ -119,6 +121,25 @@ class NewsIndex:
         self._chunk_vectors: _Lru[int, np.ndarray] = _Lru(20_000)
         self._article_chunks: _Lru[str, list[int]] = _Lru(5_000)
         self._article_means: _Lru[str, tuple[np.ndarray, float]] = _Lru(5_000)
+
+    def _vector_indexes(self, milvus: MilvusTarget | None, exact_max: int) -> dict[str, VectorIndex]:
+        """The chunk and sentence vector indexes: FAISS files beside the store, or Milvus collections."""
+        if milvus is None:
+            folder = self.directory / VECTORS_DIR
+            return {
+                kind: FaissVectors(folder, kind, self.records.dim, self.records, exact_max=exact_max)
+                for kind in ("chunk", "sentence")
+            }
+        from retrieval.store.milvus import MilvusStore, MilvusVectors
+
+        self.milvus = MilvusStore(
+            milvus, embedder=self.embedder.name, dim=self.records.dim, store_id=self.records.store_id
+        )
+        if milvus.bm25:
+            from retrieval.store.milvus import MilvusTerms
+
+            self.milvus_terms = MilvusTerms(self.milvus, self.records)
+        return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in ("chunk", "sentence")}
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -167,6 +188,8 @@ class NewsIndex:
         for vectors in self.vectors.values():
             vectors.refresh()
         self.lexical.refresh()
+        if self.milvus_terms is not None:
+            self.milvus_terms.refresh()
         for cache in self._caches():
             cache.clear()
         self._seen = commit
@@ -306,7 +329,11 @@ class NewsIndex:
 
     def search_terms(self, query_terms: list[str], k: int) -> list[tuple[int, float]]:
         """BM25 over chunks: (chunk id, score) best first, zero scores dropped."""
-        return self.lexical.search(query_terms, k) if query_terms else []
+        if not query_terms:
+            return []
+        if self.milvus_terms is not None:
+            return self.milvus_terms.search(query_terms, k)
+        return self.lexical.search(query_terms, k)
 
     def vocabulary_share(self, query_terms: list[str]) -> float:
         """Share of the query's terms that occur in the indexed chunks."""
@@ -393,5 +420,7 @@ class NewsIndex:
         return done
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store (and the Milvus connection)."""
+        if self.milvus is not None:
+            self.milvus.close()
         self.records.close()

@@ -21,7 +21,7 @@ from retrieval.conversation import FollowUpSearch, Found, rewriter_for
 from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.duplicates import backfill, merged_source, plan_duplicates, with_language
 from retrieval.embeddings import Embedder, get_embedder
-from retrieval.errors import InputError, NewsbotError
+from retrieval.errors import IndexMissingError, InputError, NewsbotError
 from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
 from retrieval.ingest import embedded_batches
 from retrieval.search import Hit, Searcher
@@ -243,6 +243,33 @@ class Newsbot:
         """Problems with the index on disk (empty when sound)."""
         return self.index.problems()
 
+    def migrate(self, to: str, *, drop: bool = False) -> list[str]:
+        """Fill the vector store `to` ("milvus" or "local") from the record store's vectors (nothing is
+        embedded again); with `drop`, drop the Milvus collections after moving to local. Lines to
+        report; NEWSBOT_STORE then chooses which store answers."""
+        if not self.has_index():
+            raise IndexMissingError(f"no index in {self.index_dir} to migrate; index articles first")
+        self.close()
+        done = []
+        with self._write_lock():
+            index = self._open_with(self.settings.model_copy(update={"store": to}), self.index_dir)
+            try:
+                for kind, vectors in index.vectors.items():
+                    vectors.refresh()
+                    vectors.save(force=True)
+                    done.append(f"{kind} vectors in the {to} store: {len(vectors)}")
+                if index.milvus_terms is not None:
+                    done.append(f"chunk terms for Milvus' BM25: {len(index.milvus_terms)}")
+            finally:
+                index.close()
+            milvus = self.settings.model_copy(update={"store": "milvus"}).milvus_target(self.index_dir)
+            if to == "local" and drop and milvus is not None:
+                from retrieval.store.milvus import drop_collections
+
+                drop_collections(milvus)
+                done.append(f"dropped the Milvus collections '{milvus.prefix}_*' at {milvus.uri}")
+        return done
+
     def repair(self, progress=lambda _: None) -> list[str]:
         """Rebuild the derived parts of the index from its store; re-embed damaged vectors."""
         with self._write_lock():
@@ -255,14 +282,19 @@ class Newsbot:
         return self._index
 
     def _open(self, directory: Path, *, create: bool = False) -> NewsIndex:
-        """An index folder opened with the configured embedder and chunking."""
+        """An index folder opened with the configured embedder, chunking and vector store."""
+        return self._open_with(self.settings, directory, create=create)
+
+    def _open_with(self, settings: Settings, directory: Path, *, create: bool = False) -> NewsIndex:
+        """An index folder opened with the embedder, chunking and vector store of `settings`."""
         return NewsIndex(
             directory,
             self.embedder,
             create=create,
-            chunk_sentences=self.settings.chunk_sentences,
-            chunk_overlap=self.settings.chunk_overlap,
-            exact_max=self.settings.exact_max_vectors,
+            chunk_sentences=settings.chunk_sentences,
+            chunk_overlap=settings.chunk_overlap,
+            exact_max=settings.exact_max_vectors,
+            milvus=settings.milvus_target(directory),
         )
 
     def _rebuild(self, articles: Sequence[Article], progress: bool) -> IndexReport:

@@ -46,7 +46,9 @@ def build_index(settings: Settings, corpus: Sequence[Path | str], workdir: Path,
             raise InputError("no corpus to index")
         paths = [write_articles(articles, workdir / "articles.jsonl")]
     texts = {a.id: a.text for a in load_articles(paths, settings.max_article_bytes).articles}
-    bot = Newsbot(settings, embedder=embedder, index_dir=workdir / "index", answerer=answerer)
+    bot = Newsbot(
+        settings.for_evaluation(), embedder=embedder, index_dir=workdir / "index", answerer=answerer
+    )
     bot.embedder.embed(["warm-up"])  # load the model before the clock starts
     started = time.perf_counter()
     outcome = bot.index_paths(paths, progress=progress)

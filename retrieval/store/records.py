@@ -593,6 +593,16 @@ class RecordStore:
             last = rows[-1][0]
             yield [(r[0], r[1], r[2] or "de") for r in rows]
 
+    def chunk_texts_of(self, ids: Sequence[int]) -> list[tuple[int, str, str]]:
+        """(chunk id, chunk text, article language) of the given chunks (unknown ids left out)."""
+        rows = self._by_ids(
+            "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start), a.lang FROM chunks c "
+            "JOIN articles a ON a.id = c.article_id",
+            [int(i) for i in ids],
+            column="c.id",
+        )
+        return [(r[0], r[1], r[2] or "de") for r in rows]
+
     # ---------- writing ----------
     def write(self, batch: Batch, on_write=None) -> Written:
         """Store a batch in one transaction, replacing stored articles with the same ids.

@@ -1,0 +1,565 @@
+"""Milvus as the derived vector index (`NEWSBOT_STORE=milvus`), behind the same seam as FAISS.
+
+The SQLite record store stays the truth; each kind ("chunk", "sentence") is one Milvus collection
+`{prefix}_{kind}` (int64 id, float vector, exact FLAT index, inner product), brought up to date
+from the store by commit exactly like `FaissVectors`: the ids removed since the collection's commit
+are deleted, the rows added since are upserted. Upserts and deletes are idempotent, so a run killed
+between writing rows and recording the commit is resumed by the next catch-up, and nothing the
+store committed is lost. A third collection `{prefix}_meta` records the schema version, the
+embedder and its dimension, the metric and index type, the record store's id and each kind's commit;
+it is created on first use and checked on every start (another embedder, dimension or schema is an
+`EmbedderMismatchError`/`IndexCorruptError`, not wrong answers).
+
+The URI is a file path ending in .db (milvus-lite, embedded, one process at a time) or an
+http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from retrieval.errors import EmbedderMismatchError, IndexCorruptError, NewsbotError
+from retrieval.store.vectors import KINDS, VectorSource
+
+if TYPE_CHECKING:
+    from retrieval.store.records import RecordStore
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+METRIC = "IP"
+INDEX_TYPE = "FLAT"
+UPSERT_ROWS = 2_000  # rows per request (a 512-d float32 row is 2 KB; gRPC messages stop at 64 MB)
+DELETE_IDS = 10_000
+# BM25 as newsbot's lexical index scores it (bm25s "lucene"); Milvus' scores are (k1 + 1) times
+# that (negated by milvus-lite), measured with benchmarks/milvus_bm25.py.
+BM25_K1, BM25_B = 1.5, 0.75
+TERMS = "terms"
+_TERMS_CHARS = 65_535
+_META_DIM = 2  # every Milvus collection needs a vector field; the meta rows carry a dummy one
+_CATCH_UP_ROUNDS = 4
+
+
+# milvus-lite serves each .db file from a gRPC server inside this process, which holds the file until
+# it is released (or the process exits); the stores open on each file are counted to release it.
+_lite_lock = threading.Lock()
+_lite_open: Counter[str] = Counter()
+
+
+class MilvusUnavailableError(NewsbotError):
+    """Milvus could not be reached or refused a request."""
+
+
+@lru_cache(maxsize=1)
+def _pymilvus() -> Any:
+    """The pymilvus module (imported on first use; the `milvus` extra)."""
+    try:
+        import pymilvus
+    except ImportError as exc:
+        raise NewsbotError(
+            "NEWSBOT_STORE=milvus needs the milvus extra: pip install 'newsbot[milvus]'"
+        ) from exc
+    # pymilvus logs each failed call with its traceback; the error is raised to us and reported once.
+    for name in ("pymilvus", "milvus_lite"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return pymilvus
+
+
+@contextlib.contextmanager
+def _guarded(what: str) -> Iterator[None]:
+    """Turn pymilvus' errors into one clear message (the token is never part of it)."""
+    try:
+        yield
+    except NewsbotError:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith(("pymilvus", "grpc", "milvus_lite")):
+            raise MilvusUnavailableError(f"Milvus failed while {what}: {_short(exc)}") from exc
+        raise
+
+
+def _short(exc: BaseException) -> str:
+    """An exception's message on one line, cut short."""
+    text = " ".join(str(exc).split())
+    return text[:300]
+
+
+@dataclass(frozen=True)
+class MilvusTarget:
+    """Where the collections live: URI, optional token, collection name prefix."""
+
+    uri: str
+    token: str = ""
+    prefix: str = "newsbot"
+    temporary: bool = False  # the collections are dropped on close (an evaluation's)
+    bm25: bool = False  # chunk terms searched with Milvus' BM25 instead of the local lexical index
+
+    @property
+    def is_lite(self) -> bool:
+        """Whether the URI is a milvus-lite file (no server)."""
+        return not self.uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+
+    def __repr__(self) -> str:  # the token stays out of logs and tracebacks
+        return f"MilvusTarget(uri={self.uri!r}, prefix={self.prefix!r})"
+
+
+class MilvusStore:
+    """The connection and the meta collection: created on first use, checked on every start."""
+
+    def __init__(self, target: MilvusTarget, *, embedder: str, dim: int, store_id: str) -> None:
+        self.target = target
+        self.embedder, self.dim, self.store_id = embedder, int(dim), store_id
+        pymilvus = _pymilvus()
+        try:
+            with _guarded(f"connecting to {target.uri}"):
+                self.client = pymilvus.MilvusClient(uri=target.uri, token=target.token or "")
+        except MilvusUnavailableError as exc:
+            if not target.is_lite:
+                raise
+            raise MilvusUnavailableError(
+                f"{exc} (milvus-lite opens its file in one process at a time: is another newsbot "
+                "using it? Several processes need a Milvus server)"
+            ) from exc
+        self._lite_path = _opened_lite(target)
+        self.meta_name = f"{target.prefix}_meta"
+        try:
+            with _guarded("reading the meta collection"):
+                self._check_meta()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---------- meta ----------
+    def wanted_meta(self) -> dict[str, str]:
+        """What the meta collection must say for this newsbot and index."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "embedder": self.embedder,
+            "dim": str(self.dim),
+            "metric": METRIC,
+            "index_type": INDEX_TYPE,
+        }
+
+    def _check_meta(self) -> None:
+        """Create the meta collection, or compare what it records with this newsbot's settings."""
+        if not self.client.has_collection(self.meta_name):
+            self._create_meta()
+            self.put_meta({**self.wanted_meta(), "store_id": self.store_id})
+            return
+        self.client.load_collection(self.meta_name)  # collections come back released after a restart
+        found = self.get_meta()
+        wanted = self.wanted_meta()
+        where = f"the Milvus collections '{self.target.prefix}_*' at {self.target.uri}"
+        if found.get("schema") != wanted["schema"]:
+            raise IndexCorruptError(
+                f"{where} have schema {found.get('schema') or 'unknown'}, this newsbot reads "
+                f"{SCHEMA_VERSION}; drop them or choose another NEWSBOT_MILVUS_COLLECTION"
+            )
+        if (found.get("embedder"), found.get("dim")) != (wanted["embedder"], wanted["dim"]):
+            raise EmbedderMismatchError(
+                f"{where} were built with embedder '{found.get('embedder')}' (dim {found.get('dim')}), "
+                f"not '{self.embedder}' (dim {self.dim}); use that embedder, another "
+                "NEWSBOT_MILVUS_COLLECTION, or drop them"
+            )
+        if (found.get("metric"), found.get("index_type")) != (METRIC, INDEX_TYPE):
+            raise IndexCorruptError(
+                f"{where} use metric {found.get('metric')} / index {found.get('index_type')}, "
+                f"newsbot needs {METRIC} / {INDEX_TYPE}"
+            )
+        if found.get("store_id") != self.store_id:
+            log.warning("%s were built from another record store; rebuilding them from this one", where)
+            for kind in (*KINDS, TERMS):
+                self.drop(kind)
+            self.put_meta({"store_id": self.store_id, **{f"{k}_commit": "0" for k in (*KINDS, TERMS)}})
+
+    def _create_meta(self) -> None:
+        """The key/value collection holding the schema, embedder and commits."""
+        milvus = _pymilvus()
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", milvus.DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("value", milvus.DataType.VARCHAR, max_length=1024)
+        schema.add_field("dummy", milvus.DataType.FLOAT_VECTOR, dim=_META_DIM)
+        index = self.client.prepare_index_params()
+        index.add_index("dummy", index_type="FLAT", metric_type="L2")
+        self._create(self.meta_name, schema, index)
+
+    def _create(self, name: str, schema: Any, index: Any) -> None:
+        """Create a collection, its index (not waited for: milvus-lite cannot report its state) and
+        load it."""
+        self.client.create_collection(name, schema=schema, consistency_level="Strong")
+        self.client.create_index(name, index, sync=False)
+        self.client.load_collection(name)
+
+    def get_meta(self) -> dict[str, str]:
+        """Every key/value pair of the meta collection."""
+        rows = self.client.query(self.meta_name, filter='key != ""', output_fields=["key", "value"])
+        return {str(r["key"]): str(r["value"]) for r in rows}
+
+    def put_meta(self, values: dict[str, str]) -> None:
+        """Write key/value pairs into the meta collection."""
+        rows = [{"key": k, "value": v, "dummy": [0.0] * _META_DIM} for k, v in values.items()]
+        self.client.upsert(self.meta_name, rows)
+
+    # ---------- kinds ----------
+    def collection(self, kind: str) -> str:
+        """The collection name of a kind."""
+        return f"{self.target.prefix}_{kind}"
+
+    def ensure(self, kind: str) -> None:
+        """Create a kind's collection (id, vector, FLAT index, inner product) when missing."""
+        name = self.collection(kind)
+        if self.client.has_collection(name):
+            self._check_collection(kind)
+            self.client.load_collection(name)
+            return
+        milvus = _pymilvus()
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", milvus.DataType.INT64, is_primary=True)
+        schema.add_field("vector", milvus.DataType.FLOAT_VECTOR, dim=self.dim)
+        index = self.client.prepare_index_params()
+        index.add_index("vector", index_type=INDEX_TYPE, metric_type=METRIC)
+        self._create(name, schema, index)
+        self.put_meta({f"{kind}_commit": "0"})
+
+    def _check_collection(self, kind: str) -> None:
+        """The collection's vector field has this embedder's dimension."""
+        described = self.client.describe_collection(self.collection(kind))
+        dims = [int(f.get("params", {}).get("dim", -1)) for f in described["fields"] if f["name"] == "vector"]
+        if dims != [self.dim]:
+            raise EmbedderMismatchError(
+                f"the Milvus collection '{self.collection(kind)}' holds vectors of dim {dims}, "
+                f"the embedder '{self.embedder}' makes {self.dim}"
+            )
+
+    def drop(self, kind: str) -> None:
+        """Drop a kind's collection (rebuilt from the store on next use)."""
+        name = self.collection(kind)
+        if self.client.has_collection(name):
+            self.client.drop_collection(name)
+        self.put_meta({f"{kind}_commit": "0"})
+
+    def drop_all(self) -> None:
+        """Drop every collection with this prefix (a temporary eval collection, `migrate --drop`)."""
+        with _guarded("dropping the collections"):
+            for name in [*(self.collection(k) for k in (*KINDS, TERMS)), self.meta_name]:
+                if self.client.has_collection(name):
+                    self.client.drop_collection(name)
+
+    def close(self) -> None:
+        """Close the connection (dropping the collections first when they are temporary)."""
+        if self.target.temporary:
+            with contextlib.suppress(NewsbotError):
+                self.drop_all()
+        with contextlib.suppress(Exception):
+            self.client.close()
+        if self._lite_path:
+            _closed_lite(self._lite_path)
+            self._lite_path = ""
+
+
+def _opened_lite(target: MilvusTarget) -> str:
+    """Count one more store on a milvus-lite file; its absolute path ("" for a server)."""
+    if not target.is_lite:
+        return ""
+    path = os.path.abspath(target.uri)
+    with _lite_lock:
+        _lite_open[path] += 1
+    return path
+
+
+def _closed_lite(path: str) -> None:
+    """Count one store less on a milvus-lite file, releasing the file after the last one."""
+    with _lite_lock:
+        _lite_open[path] -= 1
+        last = _lite_open[path] <= 0
+        if last:
+            del _lite_open[path]
+    if last:
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(path)
+
+
+def drop_collections(target: MilvusTarget) -> None:
+    """Drop the collections with the target's prefix, whatever they hold (unchecked)."""
+    with _guarded(f"connecting to {target.uri}"):
+        client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+    path = _opened_lite(target)
+    try:
+        with _guarded("dropping the collections"):
+            for name in [*(f"{target.prefix}_{k}" for k in (*KINDS, TERMS)), f"{target.prefix}_meta"]:
+                if client.has_collection(name):
+                    client.drop_collection(name)
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+        if path:
+            _closed_lite(path)
+
+
+class MilvusVectors:
+    """One kind's vectors in Milvus, caught up from the record store by commit (a `VectorIndex`)."""
+
+    def __init__(self, store: MilvusStore, kind: str, source: VectorSource) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.store, self.kind, self.source = store, kind, source
+        self.name = store.collection(kind)
+        self.dim = store.dim
+        self.rows_added = 0
+        self.rebuilds = 0
+        self._commit: int | None = None
+
+    # ---------- VectorIndex ----------
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k stored vectors with the highest inner product with `query` (exact): (id, score)."""
+        self._ensure()
+        vector = np.asarray(query, dtype=np.float32).reshape(-1)
+        if vector.shape[0] != self.dim:
+            raise ValueError(f"query has {vector.shape[0]} dimensions, the {self.kind} index {self.dim}")
+        if k <= 0:
+            return []
+        with _guarded(f"searching {self.name}"):
+            hits = self.store.client.search(
+                self.name,
+                data=[vector.tolist()],
+                limit=int(k),
+                anns_field="vector",
+                search_params={"metric_type": METRIC},
+                output_fields=[],
+            )
+        return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
+
+    def stored_vectors(self, ids: Sequence[int]) -> np.ndarray | None:
+        """None: the caller reads the record store's exact vectors."""
+        return None
+
+    def refresh(self) -> None:
+        """Catch up with the store's latest commit (one meta read when it has not moved)."""
+        self._ensure()
+
+    def __len__(self) -> int:
+        """Vectors searchable now."""
+        self._ensure()
+        return self._count()
+
+    @property
+    def commit(self) -> int:
+        """The store commit the collection is up to date with."""
+        self._ensure()
+        assert self._commit is not None
+        return self._commit
+
+    def check(self) -> list[str]:
+        """Disagreements between the collection and the store, one line each."""
+        with _guarded(f"checking {self.name}"):
+            self.store.ensure(self.kind)
+            commit = self._stored_commit()
+            target = self.source.commit()
+            problems = []
+            if commit > target:
+                problems.append(f"{self.name}: its commit {commit} is newer than the store's ({target})")
+            elif commit == target and self._count() != self.source.count(self.kind):
+                problems.append(
+                    f"{self.name}: {self._count()} vectors at commit {commit}, "
+                    f"the store has {self.source.count(self.kind)}"
+                )
+        return problems
+
+    def rebuild(self) -> None:
+        """Drop the collection and fill it again from the store."""
+        with _guarded(f"rebuilding {self.name}"):
+            self.store.drop(self.kind)
+            self.store.ensure(self.kind)
+            self._commit = 0
+            self.rebuilds += 1
+            self._catch_up()
+
+    def save(self, force: bool = False) -> bool:
+        """Milvus keeps every write: catch up, nothing to snapshot."""
+        self.refresh()
+        return False
+
+    # ---------- catching up ----------
+    def _ensure(self) -> None:
+        """Create the collection on first use, then catch up with the store."""
+        with _guarded(f"updating {self.name}"):
+            if self._commit is None:
+                self.store.ensure(self.kind)
+                self._commit = self._stored_commit()
+            self._catch_up()
+
+    def _stored_commit(self) -> int:
+        """The commit recorded in the meta collection for this kind."""
+        return int(self.store.get_meta().get(f"{self.kind}_commit", "0"))
+
+    def _catch_up(self) -> None:
+        """Apply the store's removals and additions since the collection's commit, then record it.
+
+        Another process may have caught the collection up meanwhile: the recorded commit is read
+        first. Reapplying changes is harmless (deletes and upserts are idempotent)."""
+        for _ in range(_CATCH_UP_ROUNDS):
+            target = self.source.commit()
+            assert self._commit is not None
+            if target == self._commit:
+                return
+            recorded = self._stored_commit()
+            if recorded == target:
+                self._commit = target
+                return
+            if target < self._commit or recorded > target:
+                log.warning("%s: its commit is newer than the store's (%d); rebuilding", self.name, target)
+                self.store.drop(self.kind)
+                self.store.ensure(self.kind)
+                self._commit = 0
+            self._apply(since=min(self._commit, recorded))
+            if self.store.target.is_lite:
+                # milvus-lite scans unflushed rows in Python (10k rows: 0.8 s a search, 0.03 s flushed)
+                self.store.client.flush(self.name)
+            self._commit = target
+            self.store.put_meta({f"{self.kind}_commit": str(target)})
+            if self.source.commit() == target:
+                return
+
+    def _apply(self, *, since: int) -> None:
+        """Delete the ids removed after `since`, upsert the rows added after it."""
+        client = self.store.client
+        removed = np.asarray(self.source.removed_since(self.kind, since), dtype=np.int64)
+        for start in range(0, len(removed), DELETE_IDS):
+            client.delete(self.name, ids=[int(i) for i in removed[start : start + DELETE_IDS]])
+        for ids, vectors in self.source.added_since(self.kind, since):
+            rows = np.asarray(vectors, dtype=np.float32)
+            if rows.shape != (len(ids), self.dim):
+                raise IndexCorruptError(
+                    f"the store's {self.kind} vectors have shape {rows.shape}, expected "
+                    f"({len(ids)}, {self.dim}); the store was written with another embedder"
+                )
+            for start in range(0, len(ids), UPSERT_ROWS):
+                part = slice(start, start + UPSERT_ROWS)
+                data = [
+                    {"id": int(i), "vector": v.tolist()} for i, v in zip(ids[part], rows[part], strict=True)
+                ]
+                client.upsert(self.name, data)
+                self.rows_added += len(data)
+
+    def _count(self) -> int:
+        """Rows in the collection."""
+        with _guarded(f"counting {self.name}"):
+            rows = self.store.client.query(self.name, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+
+class MilvusTerms:
+    """Chunk terms (newsbot's own stemmed terms) in a collection with Milvus' BM25 `Function`, caught
+    up from the record store by commit; scores scaled to the local lexical index's."""
+
+    def __init__(self, store: MilvusStore, records: RecordStore) -> None:
+        self.store, self.records = store, records
+        self.name = store.collection(TERMS)
+        self._commit: int | None = None
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """BM25 over chunks: (chunk id, score) best first, zero scores dropped."""
+        self.refresh()
+        if not terms or k <= 0:
+            return []
+        with _guarded(f"searching {self.name}"):
+            hits = self.store.client.search(
+                self.name,
+                data=[" ".join(terms)],
+                anns_field="sparse",
+                limit=int(k),
+                search_params={"metric_type": "BM25"},
+                output_fields=[],
+            )
+        scored = [(int(h["id"]), abs(float(h["distance"])) / (BM25_K1 + 1)) for h in hits[0]]
+        return [(i, s) for i, s in scored if s > 0]
+
+    def refresh(self) -> None:
+        """Create the collection on first use, then catch up with the store."""
+        with _guarded(f"updating {self.name}"):
+            if self._commit is None:
+                self._ensure_collection()
+                self._commit = int(self.store.get_meta().get(f"{TERMS}_commit", "0"))
+            target = self.records.commit()
+            if target == self._commit:
+                return
+            if target < self._commit:
+                log.warning("%s: its commit is newer than the store's (%d); rebuilding", self.name, target)
+                self.store.drop(TERMS)
+                self._ensure_collection()
+                self._commit = 0
+            self._apply(since=self._commit)
+            if self.store.target.is_lite:
+                self.store.client.flush(self.name)
+            self._commit = target
+            self.store.put_meta({f"{TERMS}_commit": str(target)})
+
+    def __len__(self) -> int:
+        """Chunks in the collection."""
+        self.refresh()
+        rows = self.store.client.query(self.name, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def _ensure_collection(self) -> None:
+        """The terms collection: id, terms (standard tokenizer), BM25 sparse vector."""
+        client = self.store.client
+        if client.has_collection(self.name):
+            client.load_collection(self.name)
+            return
+        milvus = _pymilvus()
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", milvus.DataType.INT64, is_primary=True)
+        schema.add_field(
+            "terms",
+            milvus.DataType.VARCHAR,
+            max_length=_TERMS_CHARS,
+            enable_analyzer=True,
+            analyzer_params={"tokenizer": "standard"},
+        )
+        schema.add_field("sparse", milvus.DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            milvus.Function(
+                name="bm25",
+                function_type=milvus.FunctionType.BM25,
+                input_field_names=["terms"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = client.prepare_index_params()
+        index.add_index(
+            "sparse",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+        )
+        self.store._create(self.name, schema, index)
+        self.store.put_meta({f"{TERMS}_commit": "0"})
+
+    def _apply(self, *, since: int) -> None:
+        """Delete the chunks removed after `since`, upsert the terms of those added after it."""
+        from retrieval.ingest import chunk_terms
+
+        client = self.store.client
+        removed = self.records.removed_since("chunk", since)
+        for start in range(0, len(removed), DELETE_IDS):
+            client.delete(self.name, ids=[int(i) for i in removed[start : start + DELETE_IDS]])
+        for ids, _ in self.records.added_since("chunk", since):
+            for start in range(0, len(ids), UPSERT_ROWS):
+                texts = self.records.chunk_texts_of([int(i) for i in ids[start : start + UPSERT_ROWS]])
+                rows = [
+                    {"id": cid, "terms": " ".join(chunk_terms(text, lang))[:_TERMS_CHARS]}
+                    for cid, text, lang in texts
+                ]
+                if rows:
+                    client.upsert(self.name, rows)
