@@ -3,6 +3,10 @@
 The text is the article body only (no navigation, ads, comments, related-article lists), its
 paragraphs separated by blank lines; the title, author, site name, canonical URL and date come
 from the page's metadata (JSON-LD, Open Graph, <meta>, <time>) as trafilatura reads it; the
+title shown on the page (its <h1>) is preferred when it agrees with the metadata's title, and the
+date the article itself declares as published (JSON-LD datePublished, article:published_time) is
+preferred over the dates trafilatura's htmldate finds elsewhere (modified dates, dates in the URL or
+the text), which it keeps as the fallback (see `hints`); the
 language from the page's `lang` attribute or Content-Language, else guessed from the text. A page
 whose extracted text holds no running prose (a section front, a list of teasers, an error page)
 has no article: `PageError` says so and the page is skipped instead of being indexed as
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -42,6 +47,16 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs
 # Labels browsers read as windows-1252 (the WHATWG Encoding standard).
 _AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii", "cp1252"}
 _LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
+# Characters a title is read without: soft hyphens, zero-width spaces and joiners, byte-order marks.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+# <meta> properties naming an article's publication time, best first.
+_PUBLISHED_META = ("article:published_time", "og:article:published_time", "og:published_time")
+# A JSON-LD "@type" of an article (NewsArticle, BlogPosting, ReportageNewsArticle, Report, ...).
+_ARTICLE_TYPE = re.compile(r"(Article|BlogPosting|Report)$")
+_WORD = re.compile(r"\w+")
+MAX_TITLE_CHARS = 300
+# The share of words (Dice) a heading and the metadata's title have in common to be the same title.
+MIN_WORDS_SHARED = 0.6
 
 
 class PageError(ValueError):
@@ -109,17 +124,77 @@ def read_page(data: bytes, today: dt.date | None = None) -> Page:
     text = text.replace("\x00", "")
     if "<" not in text:
         raise PageError("not an HTML page (no markup)")
-    doc, page_lang, head_title = _extract(text)
+    doc, page_lang, found = _extract(text)
     body = _paragraphs(doc.text if doc is not None else "")
     if prose_chars(body) < MIN_PROSE_CHARS:
-        found = f"{len(body)} characters of short lines" if body else "no text"
-        raise PageError(f"no article in this page ({found}: navigation or teasers, no running text)")
-    return _page(doc, body, (page_lang, head_title), encoding, today)
+        what = f"{len(body)} characters of short lines" if body else "no text"
+        raise PageError(f"no article in this page ({what}: navigation or teasers, no running text)")
+    return _page(doc, body, (page_lang, found), encoding, today)
 
 
-def _extract(text: str) -> tuple[Any, str, str]:
-    """trafilatura's document (None when it finds nothing), the page's declared language and its
-    <title>."""
+@dataclass
+class Hints:
+    """What the page itself says of its article, before trafilatura reads it: its <title>, its
+    <h1> headings, the JSON-LD article's headline and publication dates (datePublished, then
+    dateCreated) and the article:published_time <meta>."""
+
+    head_title: str = ""
+    h1: list[str] = field(default_factory=list)
+    headline: str = ""
+    published: list[str] = field(default_factory=list)
+
+
+def hints(tree: Any) -> Hints:
+    """The title and date hints of a parsed page."""
+    found = Hints(head_title=clean_text(tree.findtext(".//head/title") or ""))
+    found.h1 = [t for t in (clean_text(h.text_content()) for h in tree.iter("h1")) if t]
+    article = _jsonld_article(tree)
+    found.headline = clean_text(str(article.get("headline") or ""))
+    dates = (article.get("datePublished"), article.get("dateCreated"))
+    found.published = [v for v in dates if isinstance(v, str)]
+    metas = {(m.get("property") or m.get("name") or "").lower(): m.get("content") for m in tree.iter("meta")}
+    found.published += [metas[k] for k in _PUBLISHED_META if isinstance(metas.get(k), str)]
+    return found
+
+
+def clean_text(text: str) -> str:
+    """Text without soft hyphens or zero-width characters, its whitespace runs one space."""
+    return " ".join(text.translate(_INVISIBLE).split())
+
+
+def _jsonld_article(tree: Any) -> dict[str, Any]:
+    """The first article (NewsArticle, BlogPosting, ...) in the page's JSON-LD, or {}."""
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        try:
+            data = json.loads(script.text or "", strict=False)
+        except ValueError:
+            continue
+        article = next(_articles(data), None)
+        if article is not None:
+            return article
+    return {}
+
+
+def _articles(data: Any, depth: int = 0) -> Any:
+    """The JSON-LD objects of an article type in a JSON value, in document order."""
+    if depth > 6:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _articles(item, depth + 1)
+    elif isinstance(data, dict):
+        types = data.get("@type")
+        types = types if isinstance(types, list) else [types]
+        if any(isinstance(t, str) and _ARTICLE_TYPE.search(t) for t in types):
+            yield data
+        yield from _articles(data.get("@graph"), depth + 1)
+
+
+def _extract(text: str) -> tuple[Any, str, Hints]:
+    """trafilatura's document (None when it finds nothing), the page's declared language and the
+    page's own title and date hints."""
     import trafilatura
 
     for name in ("trafilatura", "htmldate", "courlan", "justext"):
@@ -128,7 +203,7 @@ def _extract(text: str) -> tuple[Any, str, str]:
     if tree is None:
         raise PageError("not an HTML page (no HTML document could be parsed)")
     lang = _page_language(tree)
-    head_title = tree.findtext(".//head/title") or ""
+    found = hints(tree)
     doc = trafilatura.bare_extraction(
         tree,
         with_metadata=True,
@@ -136,7 +211,7 @@ def _extract(text: str) -> tuple[Any, str, str]:
         include_tables=True,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
-    return doc, lang, " ".join(head_title.split())
+    return doc, lang, found
 
 
 def _page_language(tree: Any) -> str:
@@ -166,6 +241,33 @@ def prose_chars(body: str) -> int:
         for m in _SENTENCE.finditer(body)
         if m.group().count(" ") >= 3 or _CJK.search(m.group())
     )
+
+
+def choose_title(title: str, found: Hints, site: str, host: str) -> str:
+    """The article's title as the page shows it: the first <h1> that agrees with the metadata's
+    title (the JSON-LD headline, else trafilatura's), else that title without the site's name. An
+    <h1> that holds the metadata's title and more has a kicker or section run into it ("Politics |
+    Title", "Investitionen in IT-SicherheitCyber-Angriffe: ..."): the metadata's title is taken."""
+    meta = found.headline or title or found.head_title
+    names = _names(site, host)
+    for h1 in found.h1:
+        if len(h1) <= MAX_TITLE_CHARS and _squash(h1) not in names and agrees(h1, meta):
+            if meta.casefold() in h1.casefold() and len(h1) > len(meta):
+                break
+            return h1
+    return _title(title or found.headline, found.head_title, site, host)
+
+
+def agrees(shown: str, meta: str) -> bool:
+    """Whether a heading is the article's title as the metadata gives it: the same, one within the
+    other (a kicker or site name added, at least half of the longer), or most words in common."""
+    a, b = shown.casefold(), meta.casefold()
+    if not a or not b:
+        return False
+    if a in b or b in a:
+        return min(len(a), len(b)) >= 0.5 * max(len(a), len(b))
+    wa, wb = set(_WORD.findall(a)), set(_WORD.findall(b))
+    return bool(wa and wb) and 2 * len(wa & wb) / (len(wa) + len(wb)) >= MIN_WORDS_SHARED
 
 
 def _title(title: str, head_title: str, site: str, host: str) -> str:
@@ -202,26 +304,40 @@ def _squash(name: str) -> str:
     return re.sub(r"[\W_]+", "", name.rsplit(".", 1)[0] if re.search(r"\.[a-z]{2,6}$", name) else name)
 
 
-def _page(doc: Any, body: str, head: tuple[str, str], encoding: str, today: dt.date | None) -> Page:
-    """The page's fields from trafilatura's document and the page's declared language and <title>."""
-    page_lang, head_title = head
+def _page(doc: Any, body: str, head: tuple[str, Hints], encoding: str, today: dt.date | None) -> Page:
+    """The page's fields from trafilatura's document, the page's declared language and its hints."""
+    page_lang, found = head
     url = (doc.url or "").strip()
     host = domain(url) or (doc.hostname or "").strip()
     site = (doc.sitename or "").strip()
     page = Page(
         text=body,
-        title=_title(" ".join((doc.title or "").split()), head_title, site, host),
+        title=choose_title(clean_text(doc.title or ""), found, site, host),
         source=site or host,
         lang=page_lang,
     )
     page.meta = {k: v for k, v in (("url", url), ("author", (doc.author or "").strip())) if v}
     if encoding not in ("utf-8", "ascii"):
         page.meta["encoding"] = encoding
-    try:
-        page.date = iso_date(doc.date, today)
-    except DateError as exc:
-        page.notes.append(f"date {exc}; left empty")
+    page.date = choose_date([doc.date, *found.published], today, page.notes)
     return page
+
+
+def choose_date(candidates: list[Any], today: dt.date | None, notes: list[str]) -> str:
+    """The first candidate that is a valid date, as an ISO date; the reason in `notes` when none
+    is and the last one was refused ("" when there was no date at all)."""
+    problem = ""
+    for value in candidates:
+        try:
+            date = iso_date(value, today)
+        except DateError as exc:
+            problem = f"date {exc}; left empty"
+            continue
+        if date:
+            return date
+    if problem:
+        notes.append(problem)
+    return ""
 
 
 def domain(url: str) -> str:
