@@ -260,12 +260,13 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
 
 def agrees(shown: str, meta: str) -> bool:
     """Whether a heading is the article's title as the metadata gives it: the same, one within the
-    other (a kicker or site name added, at least half of the longer), or most words in common."""
+    other (a kicker or site name added, at least half of the longer), or most words in common (a
+    site name and section added to a short title, a teaser's wording)."""
     a, b = shown.casefold(), meta.casefold()
     if not a or not b:
         return False
-    if a in b or b in a:
-        return min(len(a), len(b)) >= 0.5 * max(len(a), len(b))
+    if (a in b or b in a) and min(len(a), len(b)) >= 0.5 * max(len(a), len(b)):
+        return True
     wa, wb = set(_WORD.findall(a)), set(_WORD.findall(b))
     return bool(wa and wb) and 2 * len(wa & wb) / (len(wa) + len(wb)) >= MIN_WORDS_SHARED
 
