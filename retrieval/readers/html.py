@@ -282,16 +282,33 @@ def _title(title: str, head_title: str, site: str, host: str) -> str:
 
 
 def _clean_title(title: str, site: str, host: str) -> str:
-    """The title without the site's name after or before it ("Title - Der Standard")."""
+    """The title without the site's name after or before it ("Title - Der Standard", "Title | St.
+    Galler Tagblatt" on tagblatt.ch), and without what follows the name ("Title - WSVN 7News |
+    Miami News, Weather")."""
     names = _names(site, host)
     seps = list(_TITLE_PARTS.finditer(title))
     if not seps or not names:
         return title
-    if _squash(title[seps[-1].end() :]) in names:
-        return title[: seps[-1].start()]
-    if _squash(title[: seps[0].start()]) in names:
-        return title[seps[0].end() :]
+    starts = [0] + [m.end() for m in seps]
+    ends = [m.start() for m in seps] + [len(title)]
+    for i in range(1, len(starts)):
+        if _is_site(title[starts[i] : ends[i]], names):
+            return title[: ends[i - 1]]
+    if _is_site(title[: ends[0]], names):
+        return title[starts[1] :]
     return title
+
+
+def _is_site(part: str, names: set[str]) -> bool:
+    """Whether a part of a title names the site: one of its names, or mostly one of them (a name of
+    at least four letters within it, or it within a name)."""
+    squashed = _squash(part)
+    if squashed in names:
+        return True
+    within = (n for n in names if len(n) >= 4 and n in squashed)
+    return any(len(n) >= 0.4 * len(squashed) for n in within) or (
+        len(squashed) >= 4 and any(squashed in n for n in names)
+    )
 
 
 def _names(site: str, host: str) -> set[str]:

@@ -175,6 +175,8 @@ def test_any_markup_or_bytes_give_an_article_or_a_reason(tmp_path: Path, markup:
         ("Wien baut die U5 | derStandard.at", "", "Wien baut die U5"),  # the canonical URL's host
         ("DER STANDARD – Wien baut die U5", "Der Standard", "Wien baut die U5"),
         ("Wien baut die U5", "Der Standard", "Wien baut die U5"),
+        # a part holding the host's name, and what follows it
+        ("Wien baut die U5 - derStandard Online | Nachrichten, Wetter", "", "Wien baut die U5"),
     ],
 )
 def test_the_site_name_is_cut_from_the_title(title: str, site: str, expected: str) -> None:
@@ -257,3 +259,9 @@ def test_the_first_valid_date_is_taken_and_a_refused_one_is_noted() -> None:
     assert choose_date(["2099-01-01", "6. Mai 2023"], today, notes) == "2023-05-06" and notes == []
     assert choose_date(["2099-01-01", None], today, notes) == ""
     assert notes == ["date 2099-01-01 lies in the future; left empty"]
+
+
+def test_a_title_part_that_merely_mentions_the_site_stays() -> None:
+    title = "Hochwasser: Bilder unserer Leser auf derStandard.at"
+    head = f'<meta property="og:title" content="{title}"><link rel="canonical" href="https://derstandard.at/1">'
+    assert read_page(_article_page(head)).title == title
