@@ -54,6 +54,7 @@ _PUBLISHED_META = ("article:published_time", "og:article:published_time", "og:pu
 # A JSON-LD "@type" of an article (NewsArticle, BlogPosting, ReportageNewsArticle, Report, ...).
 _ARTICLE_TYPE = re.compile(r"(Article|BlogPosting|Report)$")
 _WORD = re.compile(r"\w+")
+_OPENING_QUOTES = "\"'„“«»‘‚"
 MAX_TITLE_CHARS = 300
 # The share of words (Dice) a heading and the metadata's title have in common to be the same title.
 MIN_WORDS_SHARED = 0.6
@@ -135,11 +136,11 @@ def read_page(data: bytes, today: dt.date | None = None) -> Page:
 @dataclass
 class Hints:
     """What the page itself says of its article, before trafilatura reads it: its <title>, its
-    <h1> headings, the JSON-LD article's headline and publication dates (datePublished, then
-    dateCreated) and the article:published_time <meta>."""
+    <h1> headings (each as the texts of its elements), the JSON-LD article's headline and
+    publication dates (datePublished, then dateCreated) and the article:published_time <meta>."""
 
     head_title: str = ""
-    h1: list[str] = field(default_factory=list)
+    h1: list[list[str]] = field(default_factory=list)
     headline: str = ""
     published: list[str] = field(default_factory=list)
 
@@ -147,7 +148,7 @@ class Hints:
 def hints(tree: Any) -> Hints:
     """The title and date hints of a parsed page."""
     found = Hints(head_title=clean_text(tree.findtext(".//head/title") or ""))
-    found.h1 = [t for t in (clean_text(h.text_content()) for h in tree.iter("h1")) if t]
+    found.h1 = [parts for parts in (_text_parts(h) for h in tree.iter("h1")) if parts]
     article = _jsonld_article(tree)
     found.headline = clean_text(str(article.get("headline") or ""))
     dates = (article.get("datePublished"), article.get("dateCreated"))
@@ -155,6 +156,12 @@ def hints(tree: Any) -> Hints:
     metas = {(m.get("property") or m.get("name") or "").lower(): m.get("content") for m in tree.iter("meta")}
     found.published += [metas[k] for k in _PUBLISHED_META if isinstance(metas.get(k), str)]
     return found
+
+
+def _text_parts(element: Any) -> list[str]:
+    """The texts of an element and its children (a kicker, the headline, a logo), the empty ones
+    left out and their spaces kept."""
+    return [str(t) for t in element.itertext() if str(t).strip()]
 
 
 def clean_text(text: str) -> str:
@@ -245,17 +252,34 @@ def prose_chars(body: str) -> int:
 
 def choose_title(title: str, found: Hints, site: str, host: str) -> str:
     """The article's title as the page shows it: the first <h1> that agrees with the metadata's
-    title (the JSON-LD headline, else trafilatura's), else that title without the site's name. An
+    title (the JSON-LD headline, else trafilatura's) without a part naming the site (a logo link in
+    it), else the metadata's title without the site's name. An
     <h1> that holds the metadata's title and more has a kicker or section run into it ("Politics |
-    Title", "Investitionen in IT-SicherheitCyber-Angriffe: ..."): the metadata's title is taken."""
+    Title", "Investitionen in IT-Sicherheit Cyber-Angriffe: ..."): the metadata's title is taken."""
     meta = found.headline or title or found.head_title
     names = _names(site, host)
-    for h1 in found.h1:
+    for parts in found.h1:
+        h1 = _heading(parts, names)
         if len(h1) <= MAX_TITLE_CHARS and _squash(h1) not in names and agrees(h1, meta):
             if meta.casefold() in h1.casefold() and len(h1) > len(meta):
                 break
             return h1
     return _title(title or found.headline, found.head_title, site, host)
+
+
+def _heading(parts: list[str], names: set[str]) -> str:
+    """A heading's text from the texts of its elements, without a first or last one that names the
+    site (a logo link); where two elements meet without a space between words, one is put."""
+    if len(parts) > 1 and _is_site(parts[-1], names):
+        parts = parts[:-1]
+    if len(parts) > 1 and _is_site(parts[0], names):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        if text and not text[-1].isspace() and (part[0].isalnum() or part[0] in _OPENING_QUOTES):
+            text += " "
+        text += part
+    return clean_text(text)
 
 
 def agrees(shown: str, meta: str) -> bool:

@@ -206,8 +206,11 @@ def _headed_page(head: str, header: str) -> bytes:
          "U5: Wien baut eine neue U-Bahn-Linie für 950 Millionen"),
         # the <h1> within og:title that carries the site's name and a section
         ("Wien baut die U5 | Wien | Der Standard Online", "<h1>Wien baut die U5</h1>", "Wien baut die U5"),
-        # a kicker run into the <h1>: the metadata's title, not "U-BahnWien baut die U5"
+        # a kicker in the <h1>: the metadata's title, not "U-Bahn Wien baut die U5"
         ("Wien baut die U5", "<h1><span>U-Bahn</span>Wien baut die U5</h1>", "Wien baut die U5"),
+        # the site's logo link in the <h1> is not part of the title
+        ("Wien baut die U5 » Wien » Der Standard",
+         '<h1><span>Wien baut die U5</span><a href="/">Der Standard</a></h1>', "Wien baut die U5"),
         # an <h1> that is no title of this article (a box heading): og:title
         ("Wien baut die U5", "<h1>Newsletter bestellen</h1>", "Wien baut die U5"),
         # soft hyphens and zero-width spaces are not part of the title
@@ -235,7 +238,7 @@ def test_the_json_ld_headline_decides_which_h1_is_the_title() -> None:
     assert read_page(page).title == "Wien baut die U5"
     found = hints(trafilatura.load_html(page.decode()))
     assert found.headline == "Wien baut die U5" and found.published == ["2015-09-18T08:00:00+02:00"]
-    assert found.h1 == ["Der Standard", "Wien baut die U5"]
+    assert found.h1 == [["Der Standard"], ["Wien baut die U5"]]
 
 
 @pytest.mark.parametrize(
