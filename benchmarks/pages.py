@@ -10,9 +10,10 @@ counted for that field. A date "another date" is wrong, which is worse than one 
 
     python -m benchmarks.pages [--news] [--show] EVALDATA.json FOLDER [FOLDER ...]
 
+Also printed: the share of pages whose title and date are both right (of those with both expected).
 --news keeps only the pages that declare themselves news articles: a JSON-LD "@type" of NewsArticle
 or one of its schema.org subtypes (ReportageNewsArticle, AnalysisNewsArticle, ...). --show prints
-each wrong title and date (expected, then got) to stderr.
+each wrong title and date (expected, then got) and each refused page to stderr.
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def evaluate(cases: dict[str, dict], folders: list[Path], news: bool = False, sh
         started = time.perf_counter()
         try:
             page = read_page(path.read_bytes())
-        except PageError:
+        except PageError as exc:
             n["refused"] += 1
+            if show:
+                print(f"REFUSED {url}: {exc}", file=sys.stderr)
             continue
         finally:
             n["ms"] += round((time.perf_counter() - started) * 1000)
@@ -84,6 +87,10 @@ def evaluate(cases: dict[str, dict], folders: list[Path], news: bool = False, sh
             n["title_overlap"] += bool(got) and (got in want or want in got)
             if show and got != want:
                 print(f"TITLE {url}\n  want {want!r}\n  got  {got!r}", file=sys.stderr)
+        if _expected(case, "title") and _expected(case, "date"):
+            n["both"] += 1
+            n["both_right"] += (_fold(page.title) == _fold(_expected(case, "title"))
+                                and page.date == _expected(case, "date"))
         if want := _expected(case, "date"):
             n["dated"] += 1
             n["date_equal"] += page.date == want
@@ -111,6 +118,7 @@ def main(argv: list[str]) -> int:
           f"one within the other: {_share(n, 'title_overlap', 'titled')}")
     print(f"dates equal: {_share(n, 'date_equal', 'dated')} (left empty: {n['date_empty']}, "
           f"another date: {n['dated'] - n['date_equal'] - n['date_empty']})")
+    print(f"title and date both equal: {_share(n, 'both_right', 'both')} (pages with both expected)")
     print(f"text snippets found: {_share(n, 'with_found', 'with')}")
     print(f"boilerplate snippets left out: {_share(n, 'without_left_out', 'without')}")
     print(f"mean time per page: {n['ms'] / max(1, n['pages']):.0f} ms ({read} articles read)")

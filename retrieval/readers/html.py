@@ -34,7 +34,9 @@ from retrieval.readers.dates import DateError, iso_date
 # A page's running prose: sentences (at least 25 characters on one line up to a full stop, with
 # several words or in a script written without spaces) that add up to this many characters.
 MIN_PROSE_CHARS = 200
-_SENTENCE = re.compile(r"[^\n.!?。！？।]{24,}[.!?。！？।]")
+# Full stops include the Devanagari danda, the Armenian, Ethiopic and Urdu full stops and the
+# Arabic question mark.
+_SENTENCE = re.compile(r"[^\n.!?。！？।։።۔؟]{24,}[.!?。！？।։።۔؟]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # A page with more NUL characters than this share is binary data; fewer are dropped.
 _MAX_NUL_SHARE = 0.01

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.documents import load_articles
-from retrieval.readers.html import PageError, agrees, choose_date, decode_html, hints, read_page
+from retrieval.readers.html import PageError, agrees, choose_date, decode_html, hints, prose_chars, read_page
 
 PAGES = Path(__file__).resolve().parents[2] / "data" / "pages"
 BODY = ("Die Stadt Wien baut eine neue U-Bahn-Linie.", "Bürgermeister Michael Häupl sprach",
@@ -268,3 +268,14 @@ def test_a_title_part_that_merely_mentions_the_site_stays() -> None:
     title = "Hochwasser: Bilder unserer Leser auf derStandard.at"
     head = f'<meta property="og:title" content="{title}"><link rel="canonical" href="https://derstandard.at/1">'
     assert read_page(_article_page(head)).title == title
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Նախարարը այսօր հայտարարեց, որ նոր դպրոցներ կկառուցվեն մայրաքաղաքում։",  # Armenian full stop
+        "وزیر نے آج اعلان کیا کہ دارالحکومت میں نئے اسکول بنائے جائیں گے۔",  # Urdu full stop
+    ],
+)
+def test_prose_ending_in_other_scripts_full_stops_is_running_text(sentence: str) -> None:
+    assert prose_chars("\n\n".join([sentence] * 4)) == 4 * len(sentence)
