@@ -3,14 +3,15 @@
 The text is the article body only (no navigation, ads, comments, related-article lists), its
 paragraphs separated by blank lines; the title, author, site name, canonical URL and date come
 from the page's metadata (JSON-LD, Open Graph, <meta>, <time>) as trafilatura reads it; the
-title shown on the page (its <h1>) is preferred when it agrees with the metadata's title, and the
-date the article itself declares as published (JSON-LD datePublished, article:published_time) is
-preferred over the dates trafilatura's htmldate finds elsewhere (modified dates, dates in the URL or
-the text), which it keeps as the fallback (see `hints`); the
-language from the page's `lang` attribute or Content-Language, else guessed from the text. A page
-whose extracted text holds no running prose (a section front, a list of teasers, an error page)
-has no article: `PageError` says so and the page is skipped instead of being indexed as
-boilerplate.
+title shown on the page (its <h1>) is preferred when it agrees with the metadata's title. The date
+is htmldate's (through trafilatura, original_date: the publication date from the metadata, the URL
+or the page, not the modified one), else the article's own JSON-LD datePublished/dateCreated or
+article:published_time (see `hints`): measured on saved pages, taking those first gives more wrong
+dates (where the two differ by a day, htmldate's is mostly the local date the page shows and theirs
+is in UTC). The language comes from the page's `lang` attribute or Content-Language, else it is
+guessed from the text. A page whose extracted text holds no running prose (a section front, a
+list of teasers, an error page) has no article: `PageError` says so and the page is skipped
+instead of being indexed as boilerplate.
 
 Bytes are decoded by a byte-order mark, else as UTF-8 when they are valid UTF-8 (text in a
 single-byte charset with non-ASCII letters practically never is, whatever a page declares), else by
