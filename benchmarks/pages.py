@@ -4,20 +4,42 @@ Reads a JSON file mapping URL -> {"file", "title"?, "date"?, "with": [...], "wit
 format of trafilatura's own evaluation set, tests/evaldata.json in its repository, with the pages
 under tests/eval and tests/cache) and prints, over the pages the reader gives an article for:
 titles and dates equal to the expected ones, the share of expected text snippets found and of
-boilerplate snippets left out; plus how many pages were refused as having no article.
+boilerplate snippets left out; plus how many pages were refused as having no article. Cases with no
+expected title or date (missing, empty or NaN, as in htmldate's eval_mediacloud_2020.json) are not
+counted for that field. A date "another date" is wrong, which is worse than one left empty.
 
-    python -m benchmarks.pages EVALDATA.json FOLDER [FOLDER ...]
+    python -m benchmarks.pages [--news] [--show] EVALDATA.json FOLDER [FOLDER ...]
+
+Also printed: the share of pages whose title and date are both right (of those with both expected).
+--news keeps only the pages that declare themselves news articles: a JSON-LD "@type" of NewsArticle
+or one of its schema.org subtypes (ReportageNewsArticle, AnalysisNewsArticle, ...). --show prints
+each wrong title and date (expected, then got) and each refused page to stderr.
+
+Sets used so far (none written here; pages are read from where they were unpacked, never copied
+into this repository):
+- trafilatura's tests/evaldata.json with tests/eval and tests/cache (sdist trafilatura-2.3.1):
+  990 pages, mostly blogs and organisations; with --news its 181 NewsArticle pages.
+- htmldate's tests/eval_mediacloud_2020.json with tests/test_set (github adbar/htmldate, news
+  stories worldwide from MediaCloud, dates only) and tests/eval_default.json with tests/cache and
+  tests/eval (800 pages, dates only).
+- newspaper4k's tests/data/metadata/*.json turned into this format (title, publish_date[:10]) with
+  tests/data/html (sdist newspaper4k-0.9.6, 20 pages; its expectations are newspaper's own output).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 from retrieval.readers.html import PageError, read_page
+
+_NEWS_TYPE = re.compile(
+    r'"@type"\s*:\s*\[?\s*(?:"[^"]*"\s*,\s*)*"(?:[A-Za-z]+)?NewsArticle"'
+)
 
 
 def _fold(text: str) -> str:
@@ -30,20 +52,36 @@ def _find(name: str, folders: list[Path]) -> Path | None:
     return next((folder / name for folder in folders if (folder / name).is_file()), None)
 
 
-def evaluate(cases: dict[str, dict], folders: list[Path]) -> Counter:
+def is_news(data: bytes) -> bool:
+    """Whether a page declares itself a news article in its JSON-LD."""
+    return bool(_NEWS_TYPE.search(data.decode("utf-8", "replace")))
+
+
+def _expected(case: dict, key: str) -> str:
+    """The case's expected value for a field ('' when it has none, or NaN)."""
+    value = case.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def evaluate(cases: dict[str, dict], folders: list[Path], news: bool = False, show: bool = False) -> Counter:
     """Counts of what the reader got right and wrong over the cases."""
     n: Counter = Counter()
-    for case in cases.values():
+    for url, case in cases.items():
         path = _find(case["file"], folders)
         if path is None:
             n["missing"] += 1
+            continue
+        if news and not is_news(path.read_bytes()):
+            n["not_news"] += 1
             continue
         n["pages"] += 1
         started = time.perf_counter()
         try:
             page = read_page(path.read_bytes())
-        except PageError:
+        except PageError as exc:
             n["refused"] += 1
+            if show:
+                print(f"REFUSED {url}: {exc}", file=sys.stderr)
             continue
         finally:
             n["ms"] += round((time.perf_counter() - started) * 1000)
@@ -52,15 +90,23 @@ def evaluate(cases: dict[str, dict], folders: list[Path]) -> Counter:
         n["with_found"] += sum(_fold(s) in text for s in case.get("with", []))
         n["without"] += len(case.get("without", []))
         n["without_left_out"] += sum(_fold(s) not in text for s in case.get("without", []))
-        if case.get("title"):
+        if want := _expected(case, "title"):
             n["titled"] += 1
-            got, want = _fold(page.title), _fold(case["title"])
+            got, want = _fold(page.title), _fold(want)
             n["title_equal"] += got == want
             n["title_overlap"] += bool(got) and (got in want or want in got)
-        if case.get("date"):
+            if show and got != want:
+                print(f"TITLE {url}\n  want {want!r}\n  got  {got!r}", file=sys.stderr)
+        if _expected(case, "title") and _expected(case, "date"):
+            n["both"] += 1
+            n["both_right"] += (_fold(page.title) == _fold(_expected(case, "title"))
+                                and page.date == _expected(case, "date"))
+        if want := _expected(case, "date"):
             n["dated"] += 1
-            n["date_equal"] += page.date == case["date"]
+            n["date_equal"] += page.date == want
             n["date_empty"] += page.date == ""
+            if show and page.date != want:
+                print(f"DATE {url}: want {want} got {page.date or '-'}", file=sys.stderr)
     return n
 
 
@@ -71,14 +117,18 @@ def _share(n: Counter, part: str, whole: str) -> str:
 
 def main(argv: list[str]) -> int:
     """Print the figures for one evaluation file and its page folders."""
-    cases = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    n = evaluate(cases, [Path(a) for a in argv[1:]])
+    flags = {a for a in argv if a in ("--news", "--show")}
+    args = [a for a in argv if a not in flags]
+    cases = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    n = evaluate(cases, [Path(a) for a in args[1:]], "--news" in flags, "--show" in flags)
     read = n["pages"] - n["refused"]
-    print(f"pages {n['pages']} (missing files {n['missing']}); refused as no article: {n['refused']}")
+    print(f"pages {n['pages']} (missing files {n['missing']}, not news {n['not_news']}); "
+          f"refused as no article: {n['refused']}")
     print(f"titles equal: {_share(n, 'title_equal', 'titled')}; "
           f"one within the other: {_share(n, 'title_overlap', 'titled')}")
     print(f"dates equal: {_share(n, 'date_equal', 'dated')} (left empty: {n['date_empty']}, "
           f"another date: {n['dated'] - n['date_equal'] - n['date_empty']})")
+    print(f"title and date both equal: {_share(n, 'both_right', 'both')} (pages with both expected)")
     print(f"text snippets found: {_share(n, 'with_found', 'with')}")
     print(f"boilerplate snippets left out: {_share(n, 'without_left_out', 'without')}")
     print(f"mean time per page: {n['ms'] / max(1, n['pages']):.0f} ms ({read} articles read)")

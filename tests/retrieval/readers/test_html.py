@@ -3,15 +3,18 @@ article skipped and reported, and pages in other encodings read right."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+import trafilatura
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.documents import load_articles
-from retrieval.readers.html import PageError, decode_html, read_page
+from retrieval.readers.html import PageError, agrees, choose_date, decode_html, hints, prose_chars, read_page
 
 PAGES = Path(__file__).resolve().parents[2] / "data" / "pages"
 BODY = ("Die Stadt Wien baut eine neue U-Bahn-Linie.", "Bürgermeister Michael Häupl sprach",
@@ -172,6 +175,8 @@ def test_any_markup_or_bytes_give_an_article_or_a_reason(tmp_path: Path, markup:
         ("Wien baut die U5 | derStandard.at", "", "Wien baut die U5"),  # the canonical URL's host
         ("DER STANDARD – Wien baut die U5", "Der Standard", "Wien baut die U5"),
         ("Wien baut die U5", "Der Standard", "Wien baut die U5"),
+        # a part holding the host's name, and what follows it
+        ("Wien baut die U5 - derStandard Online | Nachrichten, Wetter", "", "Wien baut die U5"),
     ],
 )
 def test_the_site_name_is_cut_from_the_title(title: str, site: str, expected: str) -> None:
@@ -184,3 +189,93 @@ def test_a_few_nul_bytes_in_a_page_are_dropped() -> None:
     data = _article_page().replace(b"<article>", b"<article>\x00\x00")
     page = read_page(data)
     assert "\x00" not in page.text and page.text.startswith("Die Stadt Wien baut")
+
+
+def _headed_page(head: str, header: str) -> bytes:
+    """A page whose article starts with `header` (its <h1> and kicker) before the paragraphs."""
+    body = "".join(f"<p>{s} Dazu gab es am Abend eine weitere Stellungnahme der Behörden.</p>" for s in BODY)
+    logo = '<header><h1 class="logo">Der Standard</h1><nav><a href="/">Startseite</a></nav></header>'
+    return f"<html><head>{head}</head><body>{logo}<article>{header}{body}</article></body></html>".encode()
+
+
+@pytest.mark.parametrize(
+    ("og_title", "header", "expected"),
+    [
+        # the headline as shown, where og:title is a shorter teaser version of it
+        ("U5: Wien baut neue U-Bahn-Linie", "<h1>U5: Wien baut eine neue U-Bahn-Linie für 950 Millionen</h1>",
+         "U5: Wien baut eine neue U-Bahn-Linie für 950 Millionen"),
+        # the <h1> within og:title that carries the site's name and a section
+        ("Wien baut die U5 | Wien | Der Standard Online", "<h1>Wien baut die U5</h1>", "Wien baut die U5"),
+        # a kicker in the <h1>: the metadata's title, not "U-Bahn Wien baut die U5"
+        ("Wien baut die U5", "<h1><span>U-Bahn</span>Wien baut die U5</h1>", "Wien baut die U5"),
+        # the site's logo link in the <h1> is not part of the title
+        ("Wien baut die U5 » Wien » Der Standard",
+         '<h1><span>Wien baut die U5</span><a href="/">Der Standard</a></h1>', "Wien baut die U5"),
+        # an <h1> that is no title of this article (a box heading): og:title
+        ("Wien baut die U5", "<h1>Newsletter bestellen</h1>", "Wien baut die U5"),
+        # soft hyphens and zero-width spaces are not part of the title
+        ("Wien baut die U5 für Millionen", "<h1>Wien baut die U\u200b5 für Mil\u00adlionen</h1>",
+         "Wien baut die U5 für Millionen"),
+    ],
+)
+def test_the_title_is_the_headline_shown_when_it_agrees_with_the_metadata(
+    og_title: str, header: str, expected: str
+) -> None:
+    site = '<meta property="og:site_name" content="Der Standard">'
+    head = f'<meta property="og:title" content="{og_title}">{site}'
+    assert read_page(_headed_page(head, header)).title == expected
+
+
+def test_the_json_ld_headline_decides_which_h1_is_the_title() -> None:
+    ld = json.dumps({"@context": "https://schema.org", "@graph": [
+        {"@type": "WebPage", "name": "Der Standard: Nachrichten"},
+        {"@type": ["NewsArticle"], "headline": "Wien baut die U5",
+         "datePublished": "2015-09-18T08:00:00+02:00", "dateModified": "2016-01-02"},
+    ]})
+    script = '<script type="application/ld+json">'
+    head = f"{script}{{broken</script>{script}{ld}</script>"
+    page = _headed_page(head, "<h2>Verkehr</h2><h1>Wien baut die U5</h1>")
+    assert read_page(page).title == "Wien baut die U5"
+    found = hints(trafilatura.load_html(page.decode()))
+    assert found.headline == "Wien baut die U5" and found.published == ["2015-09-18T08:00:00+02:00"]
+    assert found.h1 == [["Der Standard"], ["Wien baut die U5"]]
+
+
+@pytest.mark.parametrize(
+    ("shown", "meta", "same"),
+    [
+        ("Wien baut die U5", "Wien baut die U5 - Der Standard", True),
+        ("Wien baut die U5", "Wien baut die U5 um 950 Millionen Euro, die Opposition ist dagegen", False),
+        ("Wien baut die U5 um 950 Millionen", "Wien baut U5 um 950 Millionen Euro", True),
+        ("Newsletter", "Wien baut die U5", False),
+        ("", "Wien baut die U5", False),
+    ],
+)
+def test_a_heading_agrees_with_a_title_when_it_is_most_of_it(shown: str, meta: str, same: bool) -> None:
+    assert agrees(shown, meta) is same
+
+
+def test_the_first_valid_date_is_taken_and_a_refused_one_is_noted() -> None:
+    today = dt.date(2024, 1, 1)
+    notes: list[str] = []
+    assert choose_date(["", "2023-05-06T23:00:00Z", "2023-05-01"], today, notes) == "2023-05-06"
+    assert choose_date(["2099-01-01", "6. Mai 2023"], today, notes) == "2023-05-06" and notes == []
+    assert choose_date(["2099-01-01", None], today, notes) == ""
+    assert notes == ["date 2099-01-01 lies in the future; left empty"]
+
+
+def test_a_title_part_that_merely_mentions_the_site_stays() -> None:
+    title = "Hochwasser: Bilder unserer Leser auf derStandard.at"
+    head = f'<meta property="og:title" content="{title}"><link rel="canonical" href="https://derstandard.at/1">'
+    assert read_page(_article_page(head)).title == title
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Նախարարը այսօր հայտարարեց, որ նոր դպրոցներ կկառուցվեն մայրաքաղաքում։",  # Armenian full stop
+        "وزیر نے آج اعلان کیا کہ دارالحکومت میں نئے اسکول بنائے جائیں گے۔",  # Urdu full stop
+    ],
+)
+def test_prose_ending_in_other_scripts_full_stops_is_running_text(sentence: str) -> None:
+    assert prose_chars("\n\n".join([sentence] * 4)) == 4 * len(sentence)
