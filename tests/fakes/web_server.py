@@ -48,14 +48,7 @@ class WebServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                with server._lock:
-                    server.in_flight += 1
-                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
-                try:
-                    server._answer(self)
-                finally:
-                    with server._lock:
-                        server.in_flight -= 1
+                server._answer(self)
 
             def log_message(self, *_args: object) -> None:
                 pass
@@ -93,6 +86,20 @@ class WebServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def _wait(self, seconds: float) -> None:
+        """A request's think time, counted as in flight. It ends before any byte of the reply is
+        written, so a client that has its reply (and sends the next request) never sees it
+        counted twice."""
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if seconds:
+                time.sleep(seconds)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path
         headers = {k.lower(): v for k, v in handler.headers.items()}
@@ -105,8 +112,7 @@ class WebServer:
             reply = Reply(404, b"<html><body><h1>Not found</h1></body></html>")
         else:
             reply = route if isinstance(route, Reply) else route(count, headers)
-        if reply.delay:
-            time.sleep(reply.delay)
+        self._wait(reply.delay)
         try:
             handler.send_response(reply.status)
             handler.send_header("Content-Type", reply.content_type)
