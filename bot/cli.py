@@ -16,14 +16,19 @@ from retrieval.errors import NewsbotError
 log = logging.getLogger("newsbot")
 
 
+def _settings(ctx: click.Context):
+    """The settings for this invocation: the environment, with the flags given on top."""
+    from retrieval.config import Settings
+
+    return Settings(**{k: v for k, v in ctx.obj["overrides"].items() if v is not None})
+
+
 def _bot(ctx: click.Context):  # -> retrieval.pipeline.Newsbot
     """The Newsbot for this invocation, built once from settings and flags."""
     if "bot" not in ctx.obj:
-        from retrieval.config import Settings
         from retrieval.pipeline import Newsbot
 
-        overrides = {k: v for k, v in ctx.obj["overrides"].items() if v is not None}
-        ctx.obj["bot"] = Newsbot(Settings(**overrides))
+        ctx.obj["bot"] = Newsbot(_settings(ctx))
         ctx.call_on_close(ctx.obj["bot"].close)
     return ctx.obj["bot"]
 
@@ -84,21 +89,30 @@ llm_option = click.option(
 )
 
 
-def _set_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    """Put --as-of (an ISO date) among the settings overrides (it beats NEWSBOT_AS_OF)."""
-    if value is not None:
+class _DateParam(click.ParamType):
+    """A date on the command line ("2015-09-18", "18.09.2015", "Sep 18, 2015") as an ISO date."""
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx) -> str:
         from retrieval.readers.dates import DateError, iso_date
 
         try:
-            ctx.ensure_object(dict).setdefault("overrides", {})["as_of"] = iso_date(value, allow_future=True)
+            return iso_date(value, allow_future=True)
         except DateError as exc:
-            raise click.BadParameter(str(exc), ctx, param) from None
+            self.fail(str(exc), param, ctx)
+
+
+def _set_as_of(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Put --as-of (an ISO date, see _DateParam) among the settings overrides (it beats NEWSBOT_AS_OF)."""
+    if value is not None:
+        ctx.ensure_object(dict).setdefault("overrides", {})["as_of"] = value
 
 
 # The reference day of the commands that answer questions.
 as_of_option = click.option(
     "--as-of",
-    metavar="DATE",
+    type=_DateParam(),
     expose_value=False,
     callback=_set_as_of,
     help="Resolve 'last week', 'gestern' … in questions against DATE instead of the newest "
@@ -201,20 +215,6 @@ def _ensure_index(bot) -> None:
     if not bot.has_index():
         _say(f"No index yet in {bot.index_dir}: indexing the seed articles in {bot.settings.seeds} first.")
         _report_index(bot.ensure_index())
-
-
-class _DateParam(click.ParamType):
-    """A date on the command line ("2015-09-18", "18.09.2015", "Sep 18, 2015") as an ISO date."""
-
-    name = "DATE"
-
-    def convert(self, value, param, ctx) -> str:
-        from retrieval.readers.dates import DateError, iso_date
-
-        try:
-            return iso_date(value, allow_future=True)
-        except DateError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 SOURCES_PAGE = 20
@@ -402,9 +402,8 @@ def eval_command(
 ) -> None:
     """Score the bot on a question set (JSONL or SQuAD JSON) with a fresh index of a corpus."""
     from retrieval import evaluate
-    from retrieval.config import Settings
 
-    settings = Settings(**{k: v for k, v in ctx.obj["overrides"].items() if v is not None})
+    settings = _settings(ctx)
     _check_llm(settings)
     qset = evaluate.load_questions(questions)
     for problem in qset.problems:
@@ -439,11 +438,8 @@ def feeds() -> None:
 @click.pass_context
 def feeds_add(ctx: click.Context, urls: tuple[str, ...]) -> None:
     """Register feeds by URL (run `newsbot update` to index them)."""
-    feed_list = _bot(ctx).feed_list()
-    try:
+    with _bot(ctx).feed_list() as feed_list:
         new = feed_list.add(urls)
-    finally:
-        feed_list.close()
     for url in dict.fromkeys(u.strip() for u in urls):
         _say(f"{'added' if url in new else 'already registered'}: {url}")
 
@@ -453,11 +449,8 @@ def feeds_add(ctx: click.Context, urls: tuple[str, ...]) -> None:
 @click.pass_context
 def feeds_list(ctx: click.Context, as_json: bool) -> None:
     """The registered feeds, with when each was last updated and how it went."""
-    feed_list = _bot(ctx).feed_list()
-    try:
+    with _bot(ctx).feed_list() as feed_list:
         records = feed_list.feeds()
-    finally:
-        feed_list.close()
     if as_json:
         click.echo(json.dumps([{"url": r.url, "added": r.added, "checked": r.checked, "status": r.status}
                                for r in records], ensure_ascii=False, indent=2))
@@ -474,11 +467,8 @@ def feeds_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def feeds_remove(ctx: click.Context, urls: tuple[str, ...]) -> None:
     """Unregister feeds (their articles stay indexed; `newsbot remove --source` removes them)."""
-    feed_list = _bot(ctx).feed_list()
-    try:
+    with _bot(ctx).feed_list() as feed_list:
         unknown = [u for u in urls if not feed_list.remove(u)]
-    finally:
-        feed_list.close()
     for url in urls:
         if url not in unknown:
             _say(f"removed: {url}")

@@ -73,6 +73,12 @@ class FeedList:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> FeedList:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def add(self, urls: Iterable[str]) -> list[str]:
         """Register feeds; returns the URLs that were new."""
         urls = list(dict.fromkeys(check_feed_url(u) for u in urls))

@@ -153,12 +153,8 @@ class Newsbot:
         that owns the index while fetching elsewhere)."""
         from retrieval.updating import update_feeds
 
-        feeds = self.feed_list()
-        try:
-            with self.fetcher() as fetcher:
-                return update_feeds(feeds, fetcher, index or self.index_articles)
-        finally:
-            feeds.close()
+        with self.feed_list() as feeds, self.fetcher() as fetcher:
+            return update_feeds(feeds, fetcher, index or self.index_articles)
 
     def _write_lock(self):
         """The index's write lock, telling the user while another writer holds it."""
