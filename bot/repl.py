@@ -7,15 +7,17 @@ import sys
 from collections import deque
 from collections.abc import Callable
 
+from bot.cli import SOURCES_PAGE
 from bot.render import answer_footer, format_answer, format_sources
 from retrieval.answering.types import Answer, Turn, plain_text
 from retrieval.errors import NewsbotError
+from retrieval.index import SourceQuery
 from retrieval.pipeline import Newsbot
 
 HELP = """Type a question in English or German and press Enter. Follow-up questions ("And when
 was that?") are answered with the conversation so far.
   :new       start a new conversation (forget the earlier questions)
-  :sources   list the indexed articles
+  :sources   list the first indexed articles (`newsbot sources` lists them all)
   :help      show this help
   :quit      leave (Ctrl-D works too)"""
 NEW = "New conversation: the earlier questions no longer count."
@@ -57,7 +59,8 @@ class ReplSession:
             self.history.clear()
             return NEW
         if command == ":sources":
-            return format_sources(self.bot.sources())
+            found = self.bot.source_page(SourceQuery(limit=SOURCES_PAGE))
+            return format_sources(found.articles, found.total, found.chunks)
         if command.startswith(":"):
             return f"Unknown command {command}. Commands: :new :sources :help :quit"
         return self.ask(command)

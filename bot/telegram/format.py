@@ -98,16 +98,17 @@ def passage_html(title: str, date: str, source: str, text: str, start: int, end:
     return f"{_byline(title, date, source, 300)}\n<blockquote>{body.strip()}</blockquote>"
 
 
-def sources_page_html(articles: Sequence[ArticleSummary], page: int,
+def sources_page_html(articles: Sequence[ArticleSummary], total: int, page: int,
                       per_page: int) -> tuple[str, int, int]:
-    """One page of the article list, the page shown (clamped) and the number of pages."""
-    if not articles:
+    """One page of the article list (`articles` are that page's, of `total` in all), the page
+    shown (clamped) and the number of pages."""
+    if not total:
         return render("telegram_no_sources"), 0, 1
-    pages = (len(articles) + per_page - 1) // per_page
+    pages = (total + per_page - 1) // per_page
     page = min(max(page, 0), pages - 1)
     first = page * per_page
-    lines = [render("telegram_sources_header", articles=len(articles), page=page + 1, pages=pages)]
-    for number, article in enumerate(articles[first: first + per_page], start=first + 1):
+    lines = [render("telegram_sources_header", articles=total, page=page + 1, pages=pages)]
+    for number, article in enumerate(articles[:per_page], start=first + 1):
         lines.append(f"{number}. " + _byline(article.title or article.id, article.date,
                                              article.source, 80))
     return "\n".join(lines), page, pages

@@ -41,6 +41,7 @@ from prompts import render
 from retrieval.answering.types import Turn
 from retrieval.config import Settings
 from retrieval.errors import InputError
+from retrieval.index import SourcePage, SourceQuery
 from retrieval.pipeline import Newsbot
 
 log = logging.getLogger("newsbot.telegram")
@@ -178,11 +179,14 @@ class TelegramFrontEnd:
 
     def _overview(self) -> tuple[int, str]:
         """The number of articles and their date range."""
-        articles = self.bot.sources()
-        dates = sorted(a.date for a in articles if a.date)
+        # By date, undated articles last either way: the first of each order is the earliest
+        # and the latest dated article (or an undated one when none has a date).
+        first, last = (self.bot.source_page(SourceQuery(limit=1, reverse=reverse))
+                       for reverse in (False, True))
+        dates = [p.articles[0].date for p in (first, last) if p.articles and p.articles[0].date]
         if not dates:
-            return len(articles), "dates unknown"
-        return len(articles), dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+            return first.total, "dates unknown"
+        return first.total, dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
 
     async def on_new(self, update: Update, context: Context) -> None:
         """/new: forget this chat's (or topic's) conversation."""
@@ -207,8 +211,18 @@ class TelegramFrontEnd:
 
     def _sources_page(self, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
         """The text and buttons of one page of the article list."""
-        text, page, pages = fmt.sources_page_html(self.bot.sources(), page, SOURCES_PER_PAGE)
+        found = self._source_page(page)
+        last = max(found.total - 1, 0) // SOURCES_PER_PAGE
+        if page > last:  # the list shrank since the button was made: show its last page
+            page, found = last, self._source_page(last)
+        text, page, pages = fmt.sources_page_html(found.articles, found.total, page,
+                                                  SOURCES_PER_PAGE)
         return text, page_keyboard(page, pages)
+
+    def _source_page(self, page: int) -> SourcePage:
+        """One page of the indexed articles (by date, undated last) and how many there are."""
+        return self.bot.source_page(SourceQuery(limit=SOURCES_PER_PAGE,
+                                                offset=max(page, 0) * SOURCES_PER_PAGE))
 
     async def on_ask(self, update: Update, context: Context) -> None:
         """/ask QUESTION: the way to ask in groups (works anywhere)."""

@@ -13,6 +13,7 @@ from bot.repl import HELP, NEW, REVISED, ReplSession, run_repl
 from retrieval.answering.types import Answer, Citation, DraftCallback, Turn
 from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
+from retrieval.index import SourceQuery
 from retrieval.pipeline import Newsbot
 
 QUOTE = "Mehr als 300 Feuerwehrleute waren im Einsatz."
@@ -165,3 +166,14 @@ def test_a_final_answer_that_differs_from_the_draft_is_shown_whole(tmp_path: Pat
     )
     assert "".join(streamed) == "Laut [7] waren es 500.\n"
     assert said[1] == f"\n{REVISED}\n{final}\n"
+
+
+def test_sources_lists_the_first_page_and_the_total(
+    fake_bot: Newsbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake_bot, "sources", lambda: pytest.fail("read every article"))
+    monkeypatch.setattr("bot.repl.SOURCES_PAGE", 1)
+    listed = ReplSession(fake_bot).handle(":sources") or ""
+    first = fake_bot.source_page(SourceQuery(limit=1))
+    assert first.articles[0].id in listed and listed.endswith(
+        f"{first.total} articles, {first.chunks} chunks; shown: 1–1")

@@ -24,11 +24,14 @@ from bot.telegram import (
     webhook_options,
 )
 from bot.telegram import format as fmt
+from bot.telegram.handlers import TelegramFrontEnd
 from prompts import render
 from retrieval.answering.types import Answer, ArticleRef, Citation, abstention, quoted
+from retrieval.config import Settings
 from retrieval.errors import ConfigError
 from tests.bot.fake_bot_api import BOT_USERNAME, FakeBotApi
 from tests.bot.telegram_harness import (
+    FILLER,
     FRIEND,
     OWNER,
     QUESTION,
@@ -173,6 +176,29 @@ def test_help_and_paged_sources(api: FakeBotApi, index_dir: Path) -> None:
         assert edit["message_id"] == shown["message_id"] and edit["chat_id"] == OWNER
         assert "(page 2 of 2)" in edit["text"] and "11. <b>Local news 10</b>" in edit["text"]
         assert buttons(edit) == ["src:0"]
+
+
+def test_overview_and_source_pages_read_one_page_of_the_index(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    undated = {**FILLER[0], "id": "undated", "title": "Undated", "date": "",
+               "text": "A choir sang in the old church. Nobody wrote down the day."}
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(a) for a in [undated, TALKS, *FILLER]) + "\n",
+                      encoding="utf-8")
+    config = Settings(home=tmp_path, embedder="demo-hash")
+    bot = newsbot(tmp_path / "index", config)
+    bot.index_paths([corpus], progress=False)
+    monkeypatch.setattr(bot, "sources", lambda: pytest.fail("read every article"))
+    front = TelegramFrontEnd(bot, frozenset(), public=False, settings=config)
+    try:
+        assert front._overview() == (13, "2015-09-18 to 2015-10-11")
+        text, markup = front._sources_page(1)
+        assert "(page 2 of 2)" in text and "11. <b>Local news 10</b>" in text
+        assert "13. <b>Undated</b>" in text and markup is not None
+        assert front._sources_page(7)[0] == text  # a page gone since: the last one
+    finally:
+        front._worker.shutdown()
+        bot.close()
 
 
 class LongAnswerer:
