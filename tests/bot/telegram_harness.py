@@ -8,11 +8,12 @@ import html.parser
 import json
 import socket
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.telegram import build_application, run_application
-from retrieval.answering.types import Answer, Citation
+from retrieval.answering.types import Answer, Citation, DraftCallback, Turn
 from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
 from retrieval.pipeline import Newsbot
@@ -81,6 +82,33 @@ class CitingAnswerer:
             1, chunk.article_id, "Cited", "2015-09-18", "", chunk.id, "x", chunk.start, chunk.start + 1
         )
         return Answer(question, "Cited. [1]", (citation,), language="en")
+
+
+class RecordingAnswerer:
+    """Answers 'Answer n.' to the nth question, recording the history each question came with."""
+
+    def __init__(self) -> None:
+        self.histories: list[tuple[Turn, ...]] = []  # in the order asked
+        self.seen: dict[str, list[str]] = {}  # question -> the questions of its history
+        self.turns: dict[str, tuple[Turn, ...]] = {}  # question -> its history
+
+    def answer(
+        self,
+        question: str,
+        hits: Any,
+        vector: Any,
+        *,
+        history: Sequence[Turn] = (),
+        on_draft: DraftCallback | None = None,
+    ) -> Answer:
+        self.histories.append(tuple(history))
+        self.seen[question] = [turn.question for turn in history]
+        self.turns[question] = tuple(history)
+        return Answer(question, f"Answer {len(self.histories)}.", language="en")
+
+    def questions(self) -> list[list[str]]:
+        """The questions of each recorded history, in the order asked."""
+        return [[turn.question for turn in history] for history in self.histories]
 
 
 class Clock:

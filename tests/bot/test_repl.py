@@ -15,32 +15,10 @@ from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
 from retrieval.index import SourceQuery
 from retrieval.pipeline import Newsbot
+from tests.bot.telegram_harness import RecordingAnswerer
 
 QUOTE = "Mehr als 300 Feuerwehrleute waren im Einsatz."
 CITATION = Citation(1, "graz-1", "Hochwasser in Graz", "2015-06-02", "APA", 1, QUOTE, 35, 35 + len(QUOTE))
-
-
-class RecordingAnswerer:
-    """Answers every question with its number, recording the history it was given."""
-
-    def __init__(self) -> None:
-        self.histories: list[tuple[Turn, ...]] = []
-
-    def answer(
-        self,
-        question: str,
-        hits: Any,
-        vector: Any,
-        *,
-        history: Sequence[Turn] = (),
-        on_draft: DraftCallback | None = None,
-    ) -> Answer:
-        self.histories.append(tuple(history))
-        return Answer(question, f"Answer {len(self.histories)}.", language="de")
-
-    def questions(self) -> list[list[str]]:
-        """The questions of each recorded history."""
-        return [[turn.question for turn in history] for history in self.histories]
 
 
 class StreamingAnswerer:

@@ -14,30 +14,18 @@ from bot.telegram.streaming import DraftMessage
 from prompts import render
 from retrieval.answering.types import Answer, Citation, DraftCallback, Turn
 from tests.bot.fake_bot_api import FakeBotApi
-from tests.bot.telegram_harness import FRIEND, OWNER, Clock, buttons, check_html, serve, settle
+from tests.bot.telegram_harness import (
+    FRIEND,
+    OWNER,
+    Clock,
+    RecordingAnswerer,
+    buttons,
+    check_html,
+    serve,
+    settle,
+)
 
 FORUM = -100300
-
-
-class RecordingAnswerer:
-    """Answers 'Answer n.', recording each question with the questions of its history."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, list[str]] = {}
-        self.turns: dict[str, tuple[Turn, ...]] = {}
-
-    def answer(
-        self,
-        question: str,
-        hits: Any,
-        vector: Any,
-        *,
-        history: Sequence[Turn] = (),
-        on_draft: DraftCallback | None = None,
-    ) -> Answer:
-        self.seen[question] = [turn.question for turn in history]
-        self.turns[question] = tuple(history)
-        return Answer(question, f"Answer {len(self.seen)}.", language="en")
 
 
 def test_a_follow_up_gets_the_earlier_turn(api: FakeBotApi, index_dir: Path) -> None:
