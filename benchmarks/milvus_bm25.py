@@ -1,9 +1,9 @@
-"""Would Milvus' own BM25 rank chunks like newsbot's lexical index? An experiment, not a store.
+"""Would Milvus' own BM25 rank chunks like newsbot's lexical index? Compares the two stores.
 
-Indexes a corpus locally (hash embedder: only the lexical side matters), puts each chunk's terms
-(newsbot's stemmed terms, space-separated) into a milvus-lite collection with a BM25 `Function`
-over the standard tokenizer (milvus-lite has no whitespace one; k1=1.5, b=0.75 as newsbot's),
-then asks each question's terms of both and compares the top k.
+Indexes a corpus locally (hash embedder: only the lexical side matters), builds the shipped
+Milvus terms collection (`MilvusTerms`: each chunk's stemmed terms, BM25 `Function` over the
+standard tokenizer, in milvus-lite) from it, then asks each question's terms of both and
+compares the top k and their scores (MilvusTerms scales Milvus' to the local index's).
 
     .venv/bin/python -m benchmarks.milvus_bm25 ../shared/eval/xquad-dev/corpus.jsonl \\
         ../shared/eval/xquad-dev/questions.de.jsonl --limit 200
@@ -12,60 +12,17 @@ then asks each question's terms of both and compares the top k.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from pymilvus import DataType, Function, FunctionType, MilvusClient
-
 from retrieval.config import Settings
 from retrieval.embeddings import HashEmbedder
-from retrieval.ingest import chunk_terms
+from retrieval.evaluate import load_questions
 from retrieval.language import query_terms
 from retrieval.pipeline import Newsbot
-
-
-def questions(path: Path, limit: int) -> list[str]:
-    """The first `limit` questions of a JSONL question file."""
-    with path.open(encoding="utf-8") as rows:
-        return [json.loads(line)["question"] for line in rows if line.strip()][:limit]
-
-
-def milvus_collection(client: MilvusClient, rows: list[dict]) -> None:
-    """A collection `terms` of chunk terms with a BM25 function over the standard tokenizer."""
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field(
-        "terms",
-        DataType.VARCHAR,
-        max_length=65_535,
-        enable_analyzer=True,
-        analyzer_params={"tokenizer": "standard"},
-    )
-    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_function(
-        Function(
-            name="bm25",
-            function_type=FunctionType.BM25,
-            input_field_names=["terms"],
-            output_field_names=["sparse"],
-        )
-    )
-    index = client.prepare_index_params()
-    index.add_index(
-        "sparse",
-        index_type="SPARSE_INVERTED_INDEX",
-        metric_type="BM25",
-        params={"bm25_k1": 1.5, "bm25_b": 0.75},
-    )
-    client.create_collection("terms", schema=schema)
-    client.create_index("terms", index, sync=False)
-    client.load_collection("terms")
-    for start in range(0, len(rows), 2000):
-        client.insert("terms", rows[start : start + 2000])
-    client.flush("terms")
+from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusTerms
 
 
 def main() -> None:
@@ -78,17 +35,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bot = Newsbot(Settings(home=Path(tmp)), embedder=HashEmbedder(), index_dir=Path(tmp) / "index")
         bot.index_paths([args.corpus], progress=False)
-        rows = [
-            {"id": cid, "terms": " ".join(chunk_terms(text, lang))}
-            for batch in bot.index.records.chunk_texts()
-            for cid, text, lang in batch
-        ]
-        client = MilvusClient(str(Path(tmp) / "bm25.db"))
-        milvus_collection(client, rows)
+        records = bot.index.records
+        target = MilvusTarget(str(Path(tmp) / "bm25.db"), prefix="newsbot_bench", temporary=True)
+        store = MilvusStore(target, embedder=bot.embedder.name, dim=records.dim, store_id=records.store_id)
+        milvus = MilvusTerms(store, records)
+        chunks = len(milvus)  # builds the collection
         top1 = overlap = worst = 0.0
         ratios: list[float] = []
         local_ms, milvus_ms = [], []
-        asked = questions(args.questions, args.limit)
+        asked = [q.question for q in load_questions(args.questions).questions[: args.limit]]
         for question in asked:
             terms = query_terms(question)
             started = time.perf_counter()
@@ -96,25 +51,19 @@ def main() -> None:
             local = list(local_hits)
             local_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            hits = client.search(
-                "terms",
-                data=[" ".join(terms)],
-                anns_field="sparse",
-                limit=args.k,
-                search_params={"metric_type": "BM25"},
-            )[0]
+            hits = milvus.search(terms, args.k)
             milvus_ms.append((time.perf_counter() - started) * 1000)
-            found = [int(h["id"]) for h in hits]
-            for h in hits:
-                if int(h["id"]) in local_hits:
-                    worst = max(worst, abs(float(h["distance"]) - local_hits[int(h["id"])]))
-                    ratios.append(float(h["distance"]) / local_hits[int(h["id"])])
+            found = [cid for cid, _ in hits]
+            for cid, score in hits:
+                if cid in local_hits:
+                    worst = max(worst, abs(score - local_hits[cid]))
+                    ratios.append(score / local_hits[cid])
             top1 += bool(local and found and local[0] == found[0])
             overlap += len(set(local) & set(found)) / max(len(local), 1)
-        client.close()
+        store.close()
         bot.close()
     n = len(asked)
-    print(f"{len(rows)} chunks, {n} questions, k={args.k}")
+    print(f"{chunks} chunks, {n} questions, k={args.k}")
     print(f"same top chunk: {top1 / n:.3f}   mean overlap of the top {args.k}: {overlap / n:.3f}")
     print(f"largest score difference of a chunk found by both: {worst:.4f}")
     low, mid, high = min(ratios), statistics.median(ratios), max(ratios)
