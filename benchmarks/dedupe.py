@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from retrieval.dedupe import THRESHOLD, fingerprint, minhash, similarity, text_hash
+from benchmarks import SHARED_EVAL
+from retrieval.dedupe import THRESHOLD, fingerprint, similarity
 from retrieval.documents import Article
 from retrieval.duplicates import plan_duplicates
 
@@ -59,16 +60,17 @@ def variants(text: str, other: str) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("articles", nargs="?", default="/work/shared/eval/gnad-distractors.jsonl")
+    parser.add_argument("articles", nargs="?", default=str(SHARED_EVAL / "gnad-distractors.jsonl"))
     parser.add_argument("--sample", type=int, default=300, help="articles to build near duplicates from")
     args = parser.parse_args()
     with open(args.articles, encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for line in f if line.strip()]
     started = time.perf_counter()
-    sigs = np.stack([minhash(t) for t in texts])
+    prints = [fingerprint(t) for t in texts]
     per = (time.perf_counter() - started) / len(texts) * 1000
-    print(f"{len(texts)} articles; MinHash signature {per:.2f} ms per article")
-    hashes = [text_hash(t) for t in texts]
+    print(f"{len(texts)} articles; fingerprint (MinHash signature, text hash) {per:.2f} ms per article")
+    sigs = np.stack([p.signature for p in prints])
+    hashes = [p.hash for p in prints]
     print(f"distinct normalised-text hashes: {len(set(hashes))} of {len(texts)}")
     pairs = []
     for i in range(len(texts)):
@@ -77,17 +79,22 @@ def main() -> None:
     pairs = np.array(pairs)
     top = np.sort(pairs)[-5:][::-1]
     print(f"distinct pairs: {len(pairs)}; highest similarities {', '.join(f'{x:.3f}' for x in top)}")
-    long = np.array([fingerprint(t).comparable for t in texts])
+    long = np.array([p.comparable for p in prints])
     kept = sigs[long]
     close = max(float((kept[i + 1 :] == kept[i]).mean(axis=1).max(initial=0)) for i in range(len(kept)))
     print(f"highest similarity between distinct articles long enough to compare ({long.sum()}): {close:.3f}")
     rng = np.random.default_rng(0)
     chosen = rng.choice(len(texts), size=min(args.sample, len(texts)), replace=False)
+    copies = [
+        Article(id=f"a{i}-{name}", text=text)
+        for i in chosen
+        for name, text in variants(texts[i], texts[(i + 1) % len(texts)]).items()
+    ]
+    copy_prints = {c.id: fingerprint(c.text) for c in copies}
     scores: dict[str, list[float]] = {}
-    for i in chosen:
-        other = texts[(i + 1) % len(texts)]
-        for name, text in variants(texts[i], other).items():
-            scores.setdefault(name, []).append(similarity(sigs[i], minhash(text)))
+    for c in copies:
+        i, name = c.id[1:].split("-", 1)
+        scores.setdefault(name, []).append(similarity(sigs[int(i)], copy_prints[c.id].signature))
     print("\nthreshold  false merges (pairs)  " + "  ".join(f"{n:>18}" for n in scores))
     for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         recall = [np.mean(np.array(v) >= threshold) for v in scores.values()]
@@ -100,18 +107,13 @@ def main() -> None:
         v = np.array(values)
         print(f"  {name:20} {v.min():.3f} / {np.percentile(v, 5):.3f} / {np.median(v):.3f}")
     articles = [Article(id=f"a{i}", text=t) for i, t in enumerate(texts)]
-    copies = [
-        Article(id=f"a{i}-{name}", text=text)
-        for i in chosen
-        for name, text in variants(texts[i], texts[(i + 1) % len(texts)]).items()
-    ]
     started = time.perf_counter()
     plan = plan_duplicates(articles + copies, _EmptyStore())
     seconds = time.perf_counter() - started
     wrong = [m for m in plan.merges if m.into.split("-")[0] != m.article.id.split("-")[0]]
     false_distinct = [m for m in plan.merges if "-" not in m.article.id]
     missed = [c for c in copies if c.id not in {m.article.id for m in plan.merges}]
-    short_missed = sum(1 for c in missed if not fingerprint(c.text).comparable)
+    short_missed = sum(1 for c in missed if not copy_prints[c.id].comparable)
     print(
         f"\nplan_duplicates at THRESHOLD {THRESHOLD}: {len(articles)} distinct + {len(copies)} near "
         f"duplicates in {seconds:.1f} s ({seconds / (len(articles) + len(copies)) * 1000:.2f} ms an "
@@ -119,7 +121,7 @@ def main() -> None:
         f"them under MIN_WORDS); distinct articles merged (false merges): {len(false_distinct)}; "
         f"merged into the wrong article: {len(wrong)}"
     )
-    short = sum(1 for t in texts if not fingerprint(t).comparable)
+    short = sum(1 for p in prints if not p.comparable)
     print(f"articles too short to compare as near duplicates: {short}")
     _through_the_index(articles, copies)
 
@@ -135,10 +137,9 @@ def _through_the_index(articles: list[Article], copies: list[Article]) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         bot = Newsbot(Settings(home=Path(tmp)), embedder=HashEmbedder(), index_dir=Path(tmp) / "index")
-        index = bot._writable_index()
-        first = bot._add(index, articles, progress=False)
-        second = bot._add(index, copies, progress=False)
-        again = bot._add(index, articles + copies, progress=False)
+        first = bot.index_articles(articles)
+        second = bot.index_articles(copies)
+        again = bot.index_articles(articles + copies)
         print(
             f"through the index (fake embedder): {first.added} stored in {first.seconds:.1f} s; "
             f"then {len(copies)} copies: {second.added} stored, {second.merged} merged in "

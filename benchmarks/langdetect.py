@@ -17,14 +17,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from benchmarks import SHARED_EVAL
+from retrieval.config import REPO_ROOT
 from retrieval.langdetect import ENCODER_LANGUAGES, SAMPLE_CHARS, detect_language
 from retrieval.language import guess_language
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = [
-    ROOT.parent / "shared" / "eval" / "gnad-distractors.jsonl",
-    ROOT.parent / "shared" / "eval" / "xquad-dev" / "corpus.jsonl",
-]
+DEFAULT = [SHARED_EVAL / "gnad-distractors.jsonl", SHARED_EVAL / "xquad-dev" / "corpus.jsonl"]
 
 
 def _load(paths: list[Path]) -> list[tuple[str, str]]:
@@ -64,7 +62,7 @@ def _run(name: str, detect, sample: list[tuple[str, str]]) -> None:
 
 def main() -> None:
     paths = [Path(p) for p in sys.argv[1:]] or [p for p in DEFAULT if p.exists()]
-    written = _load([ROOT / "tests" / "data" / "languages.jsonl"])
+    written = _load([REPO_ROOT / "tests" / "data" / "languages.jsonl"])
     firsts = [(lang, text.split(". ")[0]) for lang, text in written]
     # a few words (a headline's length): five words, or 12 characters of an unspaced script
     snippets = [(lang, " ".join(t.split()[:5]) if " " in t else t[:12]) for lang, t in written]

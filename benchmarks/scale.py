@@ -28,14 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared" / "eval"
-GNAD = SHARED / "gnad-distractors.jsonl"
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
 
-from retrieval.config import Settings  # noqa: E402
-from retrieval.documents import Article, load_articles  # noqa: E402
-from retrieval.pipeline import Newsbot  # noqa: E402
+from benchmarks import SHARED_EVAL
+from retrieval.config import REPO_ROOT, Settings
+from retrieval.documents import Article, load_articles
+from retrieval.evaluate import load_questions
+from retrieval.pipeline import Newsbot
+
+GNAD = SHARED_EVAL / "gnad-distractors.jsonl"
 
 # Articles per written batch (one transaction): up to this many, fewer for small N so that the
 # index ends close to N chunks (~8 chunks an article).
@@ -53,11 +54,9 @@ def real_articles() -> list[Article]:
 def real_questions() -> list[str]:
     """Real questions (the news-dev and seed sets), for the query measurements."""
     out: list[str] = []
-    for path in (SHARED / "news-dev" / "questions.jsonl", REPO_ROOT / "seeds" / "questions.jsonl"):
+    for path in (SHARED_EVAL / "news-dev" / "questions.jsonl", REPO_ROOT / "seeds" / "questions.jsonl"):
         if path.exists():
-            out += [
-                json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line
-            ]
+            out += [q.question for q in load_questions(path).questions]
     return out or ["Wer ist Bürgermeister von Wien?"]
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from bot.telegram import build_application
 from prompts import render
 from retrieval.config import REPO_ROOT, Settings
+from retrieval.evaluate import load_questions
 from retrieval.pipeline import Newsbot
 from tests.bot.fake_bot_api import Call, FakeBotApi
 from tests.bot.telegram_harness import Running
@@ -219,8 +220,7 @@ def _drain(
 
 def seed_questions() -> list[str]:
     """The questions of the bundled seed question set."""
-    lines = (REPO_ROOT / "seeds" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()]
+    return [q.question for q in load_questions(REPO_ROOT / "seeds" / "questions.jsonl").questions]
 
 
 def run(
