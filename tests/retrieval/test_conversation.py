@@ -238,25 +238,27 @@ def test_without_history_the_answer_is_the_single_question_answer(fake_bot: News
 
 
 def test_sentences_quoted_earlier_in_the_conversation_score_less(fake_bot: Newsbot) -> None:
-    from retrieval.answering.extractive import QUOTED_PENALTY, ExtractiveAnswerer
+    from retrieval.answering.extractive import QUOTED_PENALTY, ExtractiveAnswerer, quoted_ids, quoted_spans
 
     answerer = ExtractiveAnswerer(fake_bot.index)
     question = "Wie viele Feuerwehrleute waren in Graz im Einsatz?"
     hits = fake_bot.search(question)
     plain = answerer.evidence(question, hits)
     best = plain.ranked[0].sentence_id
-    penalized = answerer.evidence(question, hits, quoted_before=frozenset({best}))
+    top = plain.ranked[0]
+    span = (top.hit.chunk.article_id, top.start, top.end)  # the best sentence, quoted before
+    penalized = answerer.evidence(question, hits, quoted=frozenset({span}))
     before = dict(zip((c.sentence_id for c in plain.ranked), plain.scores, strict=True))
     after = dict(zip((c.sentence_id for c in penalized.ranked), penalized.scores, strict=True))
     assert after[best] == before[best] - QUOTED_PENALTY
     assert all(after[s] == before[s] for s in before if s != best)
     # The conversation's earlier answer is what marks its sentences as quoted.
     graz = fake_bot.answer(question)
-    quoted = answerer._quoted_before(hits, [Turn(question, graz)])
+    quoted = quoted_ids(plain.ranked, quoted_spans([Turn(question, graz)]))
     spans = [(c.start, c.end) for c in graz.citations]
     texts = {c.sentence_id: c for c in plain.ranked}
     assert quoted and all(any(s <= texts[q].start < texts[q].end <= e for s, e in spans) for q in quoted)
-    assert answerer._quoted_before(hits, []) == frozenset()
+    assert quoted_ids(plain.ranked, quoted_spans([])) == frozenset()
 
 
 @pytest.mark.slow
