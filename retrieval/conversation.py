@@ -46,10 +46,19 @@ NEW_TOPIC_RELEVANCE = -1.0
 CONTEXT_TURNS = 3
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """A follow-up's search text, and whether it stands alone (a model's condensed question,
+    which a new topic may be searched with) or carries the earlier turns' words (offline)."""
+
+    text: str
+    standalone: bool
+
+
 class FollowUpRewriter(Protocol):
     """Turns a follow-up and its history into the text retrieval searches with."""
 
-    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+    def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
         """The search text for the question asked after `history` (oldest first)."""
         ...
 
@@ -70,10 +79,10 @@ class ContextRewriter:
 
     turns: int = CONTEXT_TURNS
 
-    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
-        """The question followed by what the recent turns were about."""
+    def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
+        """The question followed by what the recent turns were about (not standing alone)."""
         context = [context_text(turn) for turn in reversed(history[-self.turns :])]
-        return " ".join([question, *_new_words(question, context)])
+        return Rewrite(" ".join([question, *_new_words(question, context)]), standalone=False)
 
 
 @dataclass(frozen=True)
@@ -82,17 +91,15 @@ class CondensingRewriter:
 
     condenser: Condenser
     fallback: FollowUpRewriter = ContextRewriter()
-    # What it returns stands alone: a new topic may be searched with it.
-    standalone: bool = True
 
-    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
-        """The condensed stand-alone question, or the offline rewrite when none comes back."""
+    def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
+        """The condensed stand-alone question, or the fallback's rewrite when none comes back."""
         try:
             condensed = self.condenser.condense(question, history).strip()
         except Exception as exc:  # a failing model must not fail the answer
             log.warning("condensing the follow-up failed (%s); rewriting it offline", type(exc).__name__)
             condensed = ""
-        return condensed or self.fallback.rewrite(question, history)
+        return Rewrite(condensed, standalone=True) if condensed else self.fallback.rewrite(question, history)
 
 
 def rewriter_for(answerer: object) -> FollowUpRewriter:
@@ -234,7 +241,8 @@ class FollowUpSearch:
 
     def search(self, question: str, history: Sequence[Turn], k: int, top_k: int) -> Found:
         """The follow-up's hits (k ranked chunks) and evidence (top_k chunks)."""
-        resolved = self.rewriter.rewrite(question, history)
+        rewrite = self.rewriter.rewrite(question, history)
+        resolved = rewrite.text
         vectors = self.embedder.embed([resolved, question])
         asked: list[Hit] = []  # the question searched as asked, where a topic change is in view
 
@@ -244,7 +252,7 @@ class FollowUpSearch:
 
         topic = follow_topic(question, history, self._vocabulary, elsewhere)
         if not topic and conversation_articles(history):  # a new topic (so `asked` is filled)
-            if not getattr(self.rewriter, "standalone", False):
+            if not rewrite.standalone:
                 return Found(asked, asked[:top_k], vectors[1])
             topic_free = self.searcher.search(resolved, k, vector=vectors[0])
             return Found(topic_free, topic_free[:top_k], vectors[0])

@@ -485,9 +485,7 @@ class _Drafts:
 def _dated(answer: Answer, ref: dt.date, drafts: _Drafts, frame: TimeFrame | None = None) -> Answer:
     """The answer with the dates of the older articles it quotes (answering/dated.py); a streamed
     answer stays as the reader saw it drafted (its sources list shows the dates)."""
-    if drafts.streamed or not any(c.date for c in answer.citations):
-        return answer
-    return with_date_remarks(answer, ref, frame)
+    return answer if drafts.streamed else with_date_remarks(answer, ref, frame)
 
 
 def timed_answer(bot: Newsbot, question: str, history: Sequence[Turn] = ()) -> tuple[Answer, float]:

@@ -27,15 +27,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from retrieval.readers.dates import MONTH_NAMES
+
 Range = tuple[dt.date, dt.date]
 
-_MONTHS = {
-    "jan": 1, "january": 1, "januar": 1, "jänner": 1, "feb": 2, "february": 2, "februar": 2,
-    "mar": 3, "march": 3, "märz": 3, "maerz": 3, "apr": 4, "april": 4, "may": 5, "mai": 5,
-    "jun": 6, "june": 6, "juni": 6, "jul": 7, "july": 7, "juli": 7, "aug": 8, "august": 8,
-    "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "okt": 10, "oktober": 10,
-    "nov": 11, "november": 11, "dec": 12, "december": 12, "dez": 12, "dezember": 12,
-}  # fmt: skip
+_MONTHS = {name.lower(): n for n, names in enumerate(MONTH_NAMES, 1) for name in names}
 _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "ein": 1, "eine": 1, "einem": 1, "einer": 1, "einen": 1, "eins": 1,
     "two": 2, "zwei": 2, "three": 3, "drei": 3, "four": 4, "vier": 4, "five": 5, "fünf": 5,

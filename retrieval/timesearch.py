@@ -69,8 +69,9 @@ def reference_day(index: NewsIndex, as_of: str = "") -> dt.date:
 
 def article_dates(index: NewsIndex, hits: list[Hit]) -> dict[str, str]:
     """The ISO date of each hit's article ('' when undated)."""
-    ids = dict.fromkeys(h.chunk.article_id for h in hits)
-    return {a: index.article(a).date for a in ids}
+    ids = list(dict.fromkeys(h.chunk.article_id for h in hits))
+    found = index.records.dates(ids)
+    return {a: found.get(a, "") for a in ids}
 
 
 def articles_in_range(index: NewsIndex, frame: TimeFrame) -> set[str]:
@@ -79,7 +80,7 @@ def articles_in_range(index: NewsIndex, frame: TimeFrame) -> set[str]:
         since=frame.start.isoformat() if frame.start else "",
         until=frame.end.isoformat() if frame.end else "",
     )
-    return {a.id for a in index.records.articles(query)}
+    return set(index.records.ids_in(query))
 
 
 class RangeSearcher(Searcher):

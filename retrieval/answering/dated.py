@@ -76,18 +76,13 @@ def with_time_note(
     if not resting:
         return answer
     lang = answer.language
-    if not any(dates.get(a) or _cited_date(answer, a) for a in resting):
+    if not any(dates.get(a) for a in resting):
         note = render(f"time_undated_{lang}", phrase=frame.phrase)
     elif frame.has_range and not in_range:
         note = render(f"time_none_in_range_{lang}", period=period(frame), phrase=frame.phrase)
     else:
         return answer
     return replace(answer, note=f"{answer.note} {note}" if answer.note else note)
-
-
-def _cited_date(answer: Answer, article_id: str) -> str:
-    """The date a citation of the article carries ('' when none does)."""
-    return next((c.date for c in answer.citations if c.article_id == article_id and c.date), "")
 
 
 def period(frame: TimeFrame) -> str:

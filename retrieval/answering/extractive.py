@@ -43,6 +43,8 @@ PASSAGE_GAP_CHARS = 40
 TOPIC_NAME = 3
 # How much less a sentence an earlier answer of the conversation quoted scores for a follow-up.
 QUOTED_PENALTY = 1.0
+# A quoted span: an article id and the character range of its text.
+Span = tuple[str, int, int]
 # Used until trained rankers are in retrieval/models/.
 _FALLBACK = LinearRanker.uniform(
     SENTENCE_FEATURES, [4, 0, 0.6, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 1, 0, 0, 0, 0.5, -0.5, 1]
@@ -91,7 +93,7 @@ class ExtractiveAnswerer:
         retrieved = ranked_articles(hits)
         # A follow-up is typed by its question word, past an opening "And …" or "Back to …:".
         core = question_core(question) if history else question
-        evidence = self.evidence(core, hits, quoted_before=self._quoted_before(hits, history))
+        evidence = self.evidence(core, hits, quoted=quoted_spans(history))
         if evidence is None:
             return abstention(question, retrieved, self._closest(hits[0].chunk.article_id) if hits else None)
         named = self.policy.named(abstain_features(evidence))
@@ -122,17 +124,19 @@ class ExtractiveAnswerer:
         question: str,
         hits: Sequence[Hit],
         drop: frozenset[int] = frozenset(),
-        quoted_before: frozenset[int] = frozenset(),
+        quoted: frozenset[Span] = frozenset(),
     ) -> Evidence | None:
         """The sentences of the hits ranked best first with their features and scores; `drop`
-        leaves sentences out (training makes near-miss twins so); the sentences `quoted_before`
-        (by earlier answers of the conversation) score QUOTED_PENALTY less: a follow-up asks for
-        something new, yet its answer may be in a sentence the reader has seen."""
+        leaves sentences out (training makes near-miss twins so); the sentences within the spans
+        earlier answers of the conversation `quoted` (see `quoted_spans`) score QUOTED_PENALTY
+        less: a follow-up asks for something new, yet its answer may be in a sentence the reader
+        has seen."""
         candidates = [c for c in sentence_candidates(self.index, hits) if c.sentence_id not in drop]
         if not candidates:
             return None
         features = sentence_features(question, candidates, self.words)
         scores = self.ranker.scores(features)
+        quoted_before = quoted_ids(candidates, quoted)
         scores = scores - QUOTED_PENALTY * np.array([c.sentence_id in quoted_before for c in candidates])
         order = np.argsort(-scores, kind="stable")
         best = candidates[order[0]]
@@ -145,19 +149,6 @@ class ExtractiveAnswerer:
             scores[order],
             f"{article.title}\n{article.text}",
         )
-
-    def _quoted_before(self, hits: Sequence[Hit], history: Sequence[Turn]) -> frozenset[int]:
-        """The sentences of the hits that earlier answers of the conversation quoted."""
-        spans = {(c.article_id, c.start, c.end) for turn in history for c in turn.answer.citations}
-        if not spans:
-            return frozenset()
-        candidates = sentence_candidates(self.index, hits)
-        quoted_ids = frozenset(
-            c.sentence_id
-            for c in candidates
-            if any(a == c.hit.chunk.article_id and s <= c.start and c.end <= e for a, s, e in spans)
-        )
-        return quoted_ids
 
     def _closest(self, article_id: str) -> ArticleRef:
         """The article an abstention names: the one the best evidence came from."""
@@ -222,3 +213,19 @@ class ExtractiveAnswerer:
             start=start,
             end=end,
         )
+
+
+def quoted_spans(history: Sequence[Turn]) -> frozenset[Span]:
+    """The spans earlier answers of the conversation quoted."""
+    return frozenset((c.article_id, c.start, c.end) for turn in history for c in turn.answer.citations)
+
+
+def quoted_ids(candidates: Sequence[SentenceCandidate], spans: frozenset[Span]) -> frozenset[int]:
+    """The candidate sentences that lie within a quoted span."""
+    if not spans:
+        return frozenset()
+    return frozenset(
+        c.sentence_id
+        for c in candidates
+        if any(a == c.hit.chunk.article_id and s <= c.start and c.end <= e for a, s, e in spans)
+    )

@@ -26,7 +26,14 @@ from retrieval.answering.chat_models import ChatModelSpec, build_chat_model, ser
 from retrieval.answering.extractive import ExtractiveAnswerer
 from retrieval.answering.features import abstain_features, unit_scorer
 from retrieval.answering.llm_calls import ModelFailure, reply_pieces
-from retrieval.answering.llm_claims import NO_ANSWER, cited_text, claims, says_no_answer, without_thinking
+from retrieval.answering.llm_claims import (
+    NO_ANSWER,
+    cited_text,
+    claims,
+    says_no_answer,
+    strip_markers,
+    without_thinking,
+)
 from retrieval.answering.llm_evidence import (
     CLOSE_FENCE,
     OPEN_FENCE,
@@ -61,7 +68,6 @@ HISTORY_ANSWER_CHARS = 400
 # After a failure, questions get the offline answer at once for this long.
 MODEL_REST_SECONDS = 30.0
 _LANGUAGES = {"de": "German", "en": "English"}
-_MARKERS = re.compile(r"\s*\[[\d,;\s–-]+\]")
 # "Stand-alone question:" or "Eigenständige Frage:" before a condensed question.
 _LABEL = re.compile(r"^[^:?]{0,40}(?:question|frage)\s*:\s*", re.I)
 
@@ -77,7 +83,6 @@ class LLMAnswerer:
         server: str,
         timeout: float,
         *,
-        fallback: ExtractiveAnswerer | None = None,
         max_question_chars: int = 2000,
     ) -> None:
         self.index = index
@@ -85,7 +90,7 @@ class LLMAnswerer:
         self.name = f"llm:{name}"
         self.server = server
         self.timeout = timeout
-        self.fallback = fallback or ExtractiveAnswerer(index)
+        self.fallback = ExtractiveAnswerer(index)
         self.max_question_chars = max_question_chars
         self._chains: dict[str, Any] = {}
         self._rest: tuple[float, str] | None = None
@@ -277,5 +282,5 @@ def _history_text(history: Sequence[Turn]) -> str:
 def _said(answer: Answer) -> str:
     """An earlier answer as the reader saw it: no bold marks or citation numbers, on one line,
     cut at HISTORY_ANSWER_CHARS."""
-    text = " ".join(_MARKERS.sub("", plain_text(answer.text)).split())
+    text = " ".join(strip_markers(plain_text(answer.text)).split())
     return text if len(text) <= HISTORY_ANSWER_CHARS else text[: HISTORY_ANSWER_CHARS - 1] + "…"

@@ -123,3 +123,8 @@ def _renumbered(text: str, order: Mapping[int, int]) -> str:
         return " " + "".join(f"[{k}]" for k in new) if new else ""
 
     return _MARKER_RUN.sub(rewrite, text).strip()
+
+
+def strip_markers(text: str) -> str:
+    """The text without its citation markers ("[1]", "[2, 3]") and the space before them."""
+    return _MARKER_RUN.sub("", text)

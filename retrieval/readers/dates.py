@@ -29,24 +29,30 @@ class DateError(ValueError):
     """A date that cannot be taken: unparseable, incomplete or in the future."""
 
 
+# The spellings of each month, January first, in English and German (Austrian too), its English
+# abbreviation first (as `display_date` writes it). Dates are read and questions' times resolved
+# with them (retrieval/timeframe.py).
+MONTH_NAMES: tuple[tuple[str, ...], ...] = (
+    ("Jan", "January", "Januar", "Jän", "Jänner"),
+    ("Feb", "February", "Februar"),
+    ("Mar", "March", "März", "Mär", "Maerz"),
+    ("Apr", "April"),
+    ("May", "Mai"),
+    ("Jun", "June", "Juni"),
+    ("Jul", "July", "Juli"),
+    ("Aug", "August"),
+    ("Sep", "Sept", "September"),
+    ("Oct", "October", "Okt", "Oktober"),
+    ("Nov", "November"),
+    ("Dec", "December", "Dez", "Dezember"),
+)
+
+
 class _Words(dateutil_parser.parserinfo):
     """dateutil's English words plus German month and day names and filler words."""
 
     JUMP: ClassVar[list[str]] = [*dateutil_parser.parserinfo.JUMP, "um", "uhr", "den", "am", "vom", "stand"]
-    MONTHS: ClassVar[list[tuple[str, ...]]] = [
-        ("Jan", "January", "Januar", "Jän", "Jänner"),
-        ("Feb", "February", "Februar"),
-        ("Mar", "March", "März", "Mär", "Maerz"),
-        ("Apr", "April"),
-        ("May", "Mai"),
-        ("Jun", "June", "Juni"),
-        ("Jul", "July", "Juli"),
-        ("Aug", "August"),
-        ("Sep", "Sept", "September"),
-        ("Oct", "October", "Okt", "Oktober"),
-        ("Nov", "November"),
-        ("Dec", "December", "Dez", "Dezember"),
-    ]
+    MONTHS: ClassVar[list[tuple[str, ...]]] = list(MONTH_NAMES)
     WEEKDAYS: ClassVar[list[tuple[str, ...]]] = [
         ("Mon", "Monday", "Mo", "Montag"),
         ("Tue", "Tuesday", "Di", "Dienstag"),
@@ -118,7 +124,7 @@ def _checked(date: dt.date, today: dt.date | None) -> str:
     return date.isoformat()
 
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = tuple(names[0] for names in MONTH_NAMES)
 
 
 def display_date(iso: str) -> str:

@@ -791,6 +791,16 @@ class RecordStore:
             pass  # a reader holds it, or the file is damaged: closing is still right
         self.db.close()
 
+    # ---------- light reads for time-bound search ----------
+    def dates(self, ids: Sequence[str]) -> dict[str, str]:
+        """The ISO date of each stored article of `ids` ('' when undated)."""
+        return {i: d or "" for i, d in self._by_ids("SELECT id, date FROM articles", list(ids))}
+
+    def ids_in(self, query: SourceQuery) -> list[str]:
+        """The ids of the articles a query's filters select (no order, no limit)."""
+        where, params = _where(query)
+        return [r[0] for r in self.db.execute(f"SELECT a.id FROM articles a{where}", params)]
+
 
 def _where(query: SourceQuery) -> tuple[str, list[str]]:
     """The SQL WHERE clause (with a leading space, or empty) and parameters of a query's filters."""

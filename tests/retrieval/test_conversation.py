@@ -14,6 +14,9 @@ from retrieval.config import Settings
 from retrieval.conversation import (
     CondensingRewriter,
     ContextRewriter,
+    FollowUpRewriter,
+    FollowUpSearch,
+    Rewrite,
     article_vocabulary,
     blend_sentence_scores,
     confident_articles,
@@ -54,7 +57,7 @@ def test_the_rewrite_carries_the_earlier_names_and_short_answers_most_recent_fir
         _cited("Wer baut die neue U-Bahn in Wien?", "wien-1", short="Die Stadt Wien"),
         _cited("Wann soll die Linie U5 eröffnet werden?", "wien-1", short="2026"),
     ]
-    rewritten = ContextRewriter().rewrite("Und was kostet sie?", history)
+    rewritten = ContextRewriter().rewrite("Und was kostet sie?", history).text
     assert rewritten.startswith("Und was kostet sie? ")
     tail = rewritten.split()
     assert {"U5", "2026", "U-Bahn", "Wien"} <= set(tail)
@@ -146,9 +149,51 @@ def test_an_answerer_that_condenses_is_used_for_rewriting_and_falls_back_offline
     assert isinstance(rewriter_for(object()), ContextRewriter)
     history = [_cited("Wer baut die U-Bahn in Wien?", "wien-1")]
     assert rewriter_for(_Condensing("Was kostet die U-Bahn?")).rewrite("Was kostet sie?", history) == (
-        "Was kostet die U-Bahn?"
+        Rewrite("Was kostet die U-Bahn?", standalone=True)
     )
-    assert rewriter_for(_Failing("")).rewrite("Was kostet sie?", history).startswith("Was kostet sie? ")
+    failed = rewriter_for(_Failing("")).rewrite("Was kostet sie?", history)
+    assert failed.text.startswith("Was kostet sie? ")
+    assert failed == ContextRewriter().rewrite("Was kostet sie?", history) and not failed.standalone
+    assert not rewriter_for(_Condensing("  ")).rewrite("Was kostet sie?", history).standalone
+
+
+class _Searching:
+    """A searcher that records the texts it is asked and always finds one Vienna chunk."""
+
+    def __init__(self) -> None:
+        self.searched: list[str] = []
+
+    def search(self, question: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
+        self.searched.append(question)
+        return [replace(_hit("wien-1", 1), relevance=5.0)]
+
+
+class _Texts:
+    def article_text(self, article_id: str) -> str:
+        return TEXTS[article_id]
+
+
+class _Zeros:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.zeros((len(texts), 4), dtype=np.float32)
+
+
+def test_a_topic_change_is_searched_as_asked_when_condensing_fails_as_offline() -> None:
+    history = [_cited("Wie viele Feuerwehrleute waren in Graz im Einsatz?", "graz-1", short="300")]
+    question = "Was kostet die Linie U5 in Wien?"
+
+    def searched(rewriter: FollowUpRewriter) -> tuple[list[str], list[str]]:
+        searcher = _Searching()
+        found = FollowUpSearch(_Texts(), searcher, _Zeros(), rewriter).search(question, history, 5, 3)  # type: ignore[arg-type]
+        return searcher.searched, [h.chunk.article_id for h in found.hits]
+
+    offline = searched(ContextRewriter())
+    assert offline == ([question], ["wien-1"])  # the new topic, searched as asked: no Graz words
+    assert searched(CondensingRewriter(_Failing(""))) == offline
+    assert searched(CondensingRewriter(_Condensing(""))) == offline  # an empty reply
+    # A condensed question stands alone: the new topic is searched with it.
+    condensed = searched(CondensingRewriter(_Condensing("Was kostet die U5?")))
+    assert condensed[0] == [question, "Was kostet die U5?"]
 
 
 def test_pipeline_searches_with_the_condensed_question_but_answers_the_asked_one(
@@ -193,25 +238,27 @@ def test_without_history_the_answer_is_the_single_question_answer(fake_bot: News
 
 
 def test_sentences_quoted_earlier_in_the_conversation_score_less(fake_bot: Newsbot) -> None:
-    from retrieval.answering.extractive import QUOTED_PENALTY, ExtractiveAnswerer
+    from retrieval.answering.extractive import QUOTED_PENALTY, ExtractiveAnswerer, quoted_ids, quoted_spans
 
     answerer = ExtractiveAnswerer(fake_bot.index)
     question = "Wie viele Feuerwehrleute waren in Graz im Einsatz?"
     hits = fake_bot.search(question)
     plain = answerer.evidence(question, hits)
     best = plain.ranked[0].sentence_id
-    penalized = answerer.evidence(question, hits, quoted_before=frozenset({best}))
+    top = plain.ranked[0]
+    span = (top.hit.chunk.article_id, top.start, top.end)  # the best sentence, quoted before
+    penalized = answerer.evidence(question, hits, quoted=frozenset({span}))
     before = dict(zip((c.sentence_id for c in plain.ranked), plain.scores, strict=True))
     after = dict(zip((c.sentence_id for c in penalized.ranked), penalized.scores, strict=True))
     assert after[best] == before[best] - QUOTED_PENALTY
     assert all(after[s] == before[s] for s in before if s != best)
     # The conversation's earlier answer is what marks its sentences as quoted.
     graz = fake_bot.answer(question)
-    quoted = answerer._quoted_before(hits, [Turn(question, graz)])
+    quoted = quoted_ids(plain.ranked, quoted_spans([Turn(question, graz)]))
     spans = [(c.start, c.end) for c in graz.citations]
     texts = {c.sentence_id: c for c in plain.ranked}
     assert quoted and all(any(s <= texts[q].start < texts[q].end <= e for s, e in spans) for q in quoted)
-    assert answerer._quoted_before(hits, []) == frozenset()
+    assert quoted_ids(plain.ranked, quoted_spans([])) == frozenset()
 
 
 @pytest.mark.slow

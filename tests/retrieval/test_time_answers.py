@@ -214,3 +214,18 @@ def test_a_time_bound_follow_up_is_narrowed_to_its_range(dated_bot: Newsbot) -> 
     follow_up = dated_bot.answer("Und wie viel war es im Mai 2015?", history=(Turn(first.question, first),))
     assert follow_up.retrieved == ("stadion-may",)
     assert _cited(follow_up) == {"stadion-may"}
+
+
+def test_the_range_and_the_dates_are_read_without_whole_articles(dated_bot: Newsbot) -> None:
+    from retrieval.store.records import SourceQuery
+
+    records = dated_bot.index.records
+    assert sorted(records.ids_in(SourceQuery(since="2015-09-01", until="2015-09-30"))) == [
+        "stadion-sep",
+        "wahl-sep",
+    ]
+    assert len(records.ids_in(SourceQuery())) == len(DATED)
+    assert records.dates(["zug-aug", "stadion-sep", "missing"]) == {
+        "zug-aug": "2015-08-03",
+        "stadion-sep": "2015-09-15",
+    }

@@ -43,6 +43,8 @@ D = dt.date
         ("Was geschah im September 2015?", D(2015, 9, 1), D(2015, 9, 30)),
         ("What happened in September 2015?", D(2015, 9, 1), D(2015, 9, 30)),
         ("Was geschah im März?", D(2015, 3, 1), D(2015, 3, 31)),
+        ("Was geschah im Jän. 2015?", D(2015, 1, 1), D(2015, 1, 31)),  # the spellings dates are read with
+        ("Was geschah seit Mär 2015?", D(2015, 3, 1), D(2015, 9, 30)),
         ("What happened in December?", D(2014, 12, 1), D(2014, 12, 31)),  # the latest December
         # N units ago: the calendar unit holding that day
         ("Was geschah vor zwei Wochen?", D(2015, 9, 14), D(2015, 9, 20)),

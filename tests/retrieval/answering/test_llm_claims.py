@@ -15,6 +15,7 @@ from retrieval.answering.llm_claims import (
     marker_numbers,
     quotes_hold,
     says_no_answer,
+    strip_markers,
     without_thinking,
 )
 from retrieval.answering.llm_evidence import CLOSE_FENCE, OPEN_FENCE, _one_line
@@ -104,3 +105,9 @@ def test_article_text_cannot_hold_the_fence_or_a_line_of_its_own() -> None:
 def test_llm_prompts_use_each_placeholder(name: str, placeholders: set[str]) -> None:
     fields = {f for _, f, _, _ in string.Formatter().parse(template(name)) if f is not None}
     assert fields == placeholders
+
+
+def test_markers_are_stripped_with_the_space_before_them() -> None:
+    assert strip_markers("Sie kostet 55 Millionen [1] [2, 3]. Eröffnet 2026 [4-5][6].") == (
+        "Sie kostet 55 Millionen. Eröffnet 2026."
+    )
