@@ -10,9 +10,10 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.dedupe import THRESHOLD, Fingerprint, band_keys, canonical_url, fingerprint, similarity
+from retrieval.dedupe import THRESHOLD, Fingerprint, band_keys, fingerprint, similarity
 from retrieval.documents import Article
 from retrieval.langdetect import detect_language
+from retrieval.readers.fetch import canonical_url
 from retrieval.store.sources import NewFingerprint, SourceRow
 
 

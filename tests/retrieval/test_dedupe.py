@@ -57,7 +57,7 @@ GNAD = SHARED / "eval" / "gnad-distractors.jsonl"
         ("https://example.com:8443/a?gclid=1&b=2&a=1", "https://example.com:8443/a?b=2&a=1"),
         ("HTTPS://www.derstandard.at", "https://www.derstandard.at/"),
         ("https://example.com/a?x=", "https://example.com/a?x="),
-        ("https://example.com/a?mc_cid=1&msclkid=2&ref=home", "https://example.com/a?ref=home"),
+        ("https://example.com/a?mc_cid=1&msclkid=2&ref=home", "https://example.com/a"),
         ("  https://example.com/a  ", "https://example.com/a"),
         ("ftp://example.com/a#x", "ftp://example.com/a#x"),
         ("not a url", "not a url"),
