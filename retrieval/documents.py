@@ -30,7 +30,7 @@ from retrieval.errors import InputError
 from retrieval.langdetect import detect_language
 from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.frontmatter import FrontMatter, FrontMatterError, split_front_matter
-from retrieval.readers.html import domain
+from retrieval.readers.html import MAX_TITLE_CHARS, domain
 
 if TYPE_CHECKING:
     from retrieval.readers.fetch import Fetcher
@@ -45,8 +45,6 @@ _KNOWN_FIELDS = ("id", "text", "title", "date", "source", "lang")
 # An article (a .txt/.md file, a JSONL line) larger than this many bytes is skipped unread;
 # Settings.max_article_bytes (NEWSBOT_MAX_ARTICLE_BYTES) sets it for the CLI.
 MAX_ARTICLE_BYTES = 2_000_000
-# A longer title (a plain-text article's first line, a JSONL title) is shortened at a word.
-MAX_TITLE_CHARS = 300
 # A JSONL id, date, source or lang longer than this makes its line invalid.
 MAX_FIELD_CHARS = 1000
 # A JSONL record nested deeper than this (lists and objects in its extra fields) is invalid.

@@ -88,14 +88,15 @@ def _plan(
             texts.append(text)
         for chunk in made:
             first, last = position[chunk.sentences[0]], position[chunk.sentences[-1]]
-            found_by = tuple(chunk_terms(article.text[chunk.start : chunk.end], article.lang))
+            found_by = tuple(index_terms(article.text[chunk.start : chunk.end], article.lang))
             chunks.append(NewChunk(article.id, chunk.ord, chunk.start, chunk.end, first, last, found_by))
     return texts
 
 
 def chunk_terms(text: str, lang: str) -> list[str]:
-    """The terms a chunk is found by in the lexical index (by its article's language)."""
-    return index_terms(text, lang or "de")
+    """The terms a chunk is found by in the lexical index (by its article's language): `index_terms`
+    (kept by name for the stores and migrations that import it)."""
+    return index_terms(text, lang)
 
 
 def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

@@ -58,6 +58,8 @@ _PUBLISHED_META = ("article:published_time", "og:article:published_time", "og:pu
 _ARTICLE_TYPE = re.compile(r"(Article|BlogPosting|Report)$")
 _WORD = re.compile(r"\w+")
 _OPENING_QUOTES = "\"'„“«»‘‚"
+# A longer title (a page's heading, a plain-text article's first line, a JSONL title) is not
+# taken as is: shortened at a word (documents.shorten) or refused as a heading.
 MAX_TITLE_CHARS = 300
 # The share of words (Dice) a heading and the metadata's title have in common to be the same title.
 MIN_WORDS_SHARED = 0.6

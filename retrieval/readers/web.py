@@ -19,8 +19,6 @@ from retrieval.readers.feeds import Feed, FeedEntry, FeedError, kind_of, read_fe
 from retrieval.readers.fetch import Fetcher, FetchError, Response, url_id
 from retrieval.readers.html import Page, PageError, domain, read_page
 
-FEED_SUFFIXES = (".rss", ".atom", ".xml")
-
 
 def read_urls(urls: Sequence[str], fetcher: Fetcher, result: LoadResult) -> None:
     """Fetch the URLs (a few at a time) and add their articles, or their problems, to `result`."""
