@@ -217,13 +217,19 @@ def _read_file(
     if size > limit or len(data) > limit:
         result.problems.append(Problem(path, None, _too_large(max(size, len(data)), limit, page)))
         return
-    if path.suffix.lower() in FEED_SUFFIXES:
-        from retrieval.readers.web import read_feed_file
-
-        read_feed_file(path, data, fetcher, result)
-        return
     if page:
-        _read_page(path, text_id, data, result)
+        from retrieval.readers.feeds import kind_of
+        from retrieval.readers.web import page_article, read_feed_file
+
+        # By what the file holds, as for a URL (an .xml XHTML page is a page, an .html feed a
+        # feed); its suffix only says what it is when the bytes do not.
+        declared = "application/rss+xml" if path.suffix.lower() in FEED_SUFFIXES else "text/html"
+        if kind_of(data, declared) == "feed":
+            read_feed_file(path, data, fetcher, result)
+        else:
+            article = page_article(path, clean_text(text_id), data, result)
+            if article is not None:
+                result.articles.append(article)
         return
     content = _decode_text(path, data, result)
     if content is not None:
@@ -265,30 +271,6 @@ def _with_front_matter(path: Path, article: Article, matter: FrontMatter, result
         source=source or domain(fields.get("url", "")),
         lang=lang.lower() or article.lang,
         meta=meta,
-    )
-
-
-def _read_page(path: Path, page_id: str, data: bytes, result: LoadResult) -> None:
-    """Add the article of a web page, or the problem that skips it."""
-    from retrieval.readers.html import PageError, read_page
-
-    try:
-        page = read_page(data)
-    except PageError as exc:
-        result.problems.append(Problem(path, None, str(exc)))
-        return
-    result.problems.extend(Problem(path, None, note, kept=True) for note in page.notes)
-    first_line = page.text.split("\n", 1)[0]
-    result.articles.append(
-        Article(
-            id=clean_text(page_id),
-            text=page.text,
-            title=shorten(page.title or first_line, MAX_TITLE_CHARS),
-            date=page.date,
-            source=page.source,
-            lang=page.lang or detect_language(page.text),
-            meta=page.meta,
-        )
     )
 
 

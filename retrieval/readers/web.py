@@ -40,7 +40,7 @@ def read_response(url: str, response: Response, fetcher: Fetcher, result: LoadRe
             return
         add_feed(url, feed, feed.entries, fetcher, result)
     elif kind == "page":
-        article = page_article(url, response.url, response.data, result)
+        article = page_article(url, clean_text(url_id(response.url)), response.data, result, response.url)
         if article is not None:
             result.articles.append(article)
     else:
@@ -126,22 +126,27 @@ def entry_article(source: str, feed: Feed, entry: FeedEntry, page: Page | None) 
     )
 
 
-def page_article(url: str, final_url: str, data: bytes, result: LoadResult) -> Article | None:
-    """A fetched page's article (id from its URL), or None with the problem recorded."""
+def page_article(
+    source: str | Path, article_id: str, data: bytes, result: LoadResult, url: str = ""
+) -> Article | None:
+    """A page's article (a fetched URL's or a file's; `url` the fetched page's final URL, kept in
+    meta and its domain the source when the page names none), or None with the problem recorded
+    against `source`."""
     try:
         page = read_page(data)
     except PageError as exc:
-        result.problems.append(Problem(url, None, str(exc)))
+        result.problems.append(Problem(source, None, str(exc)))
         return None
-    result.problems.extend(Problem(url, None, note, kept=True) for note in page.notes)
+    result.problems.extend(Problem(source, None, note, kept=True) for note in page.notes)
     meta = dict(page.meta)
-    meta.setdefault("url", final_url)
+    if url:
+        meta.setdefault("url", url)
     return Article(
-        id=clean_text(url_id(final_url)),
+        id=article_id,
         text=page.text,
         title=shorten(page.title or page.text.split("\n", 1)[0], MAX_TITLE_CHARS),
         date=page.date,
-        source=page.source or domain(final_url),
+        source=page.source or domain(url),
         lang=page.lang or detect_language(page.text),
         meta=meta,
     )
