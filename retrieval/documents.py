@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from retrieval.errors import InputError
-from retrieval.langdetect import detect_language
+from retrieval.langdetect import article_language
 from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.frontmatter import FrontMatter, FrontMatterError, split_front_matter
 from retrieval.readers.html import MAX_TITLE_CHARS, domain
@@ -243,7 +243,8 @@ def _read_text(path: Path, text_id: str, content: str, result: LoadResult) -> No
     except FrontMatterError as exc:
         result.problems.append(Problem(path, exc.line, f"{exc}; file skipped"))
         return
-    article = article_from_text(text_id, matter.body if matter else content)
+    declared = str(matter.fields.get("lang") or "") if matter else ""
+    article = article_from_text(text_id, matter.body if matter else content, declared)
     if article is None:
         reason = "no text after the front matter" if matter else "empty file"
         result.problems.append(Problem(path, None, reason))
@@ -256,7 +257,8 @@ def _read_text(path: Path, text_id: str, content: str, result: LoadResult) -> No
 def _with_front_matter(path: Path, article: Article, matter: FrontMatter, result: LoadResult) -> Article:
     """The article with its front matter's title, date, source, lang and other fields (in meta)."""
     fields = dict(matter.fields)
-    title, source, lang = (fields.pop(name, "") for name in ("title", "source", "lang"))
+    title, source = (fields.pop(name, "") for name in ("title", "source"))
+    fields.pop("lang", None)  # already the article's (article_from_text)
     try:
         date = iso_date(matter.date)
     except DateError as exc:
@@ -269,7 +271,7 @@ def _with_front_matter(path: Path, article: Article, matter: FrontMatter, result
         title=shorten(title, MAX_TITLE_CHARS) if title else article.title,
         date=date,
         source=source or domain(fields.get("url", "")),
-        lang=lang.lower() or article.lang,
+        lang=article.lang,
         meta=meta,
     )
 
@@ -327,9 +329,9 @@ def shorten(text: str, limit: int) -> str:
     return head.rstrip() + "…"
 
 
-def article_from_text(article_id: str, content: str) -> Article | None:
+def article_from_text(article_id: str, content: str, lang: str = "") -> Article | None:
     """A plain-text article: its title is the first non-empty line (shortened past
-    MAX_TITLE_CHARS)."""
+    MAX_TITLE_CHARS); its language `lang` when declared, else detected."""
     content = clean_text(content).lstrip("\ufeff")
     if not content.strip():
         return None
@@ -338,7 +340,7 @@ def article_from_text(article_id: str, content: str) -> Article | None:
         id=clean_text(article_id),
         text=content,
         title=shorten(title.lstrip("# ").strip(), MAX_TITLE_CHARS),
-        lang=detect_language(content),
+        lang=article_language(lang, content),
     )
 
 
@@ -437,7 +439,7 @@ def _record_article(record: Any) -> tuple[Article, int]:
     record, repaired = _clean_json(record)
     values = _known_fields(record)
     meta = {k: v for k, v in record.items() if k not in _KNOWN_FIELDS}
-    lang = values.pop("lang") or detect_language(values["text"])
+    lang = article_language(values.pop("lang"), values["text"])
     return Article(lang=lang, meta=meta, **values), repaired
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from retrieval.dedupe import THRESHOLD, Fingerprint, band_keys, fingerprint, similarity
 from retrieval.documents import Article
-from retrieval.langdetect import detect_language
+from retrieval.langdetect import article_language
 from retrieval.readers.fetch import canonical_url
 from retrieval.store.sources import NewFingerprint, SourceRow
 
@@ -46,14 +46,9 @@ class DuplicatePlan:
     fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
 
 
-def normalized_lang(lang: str) -> str:
-    """A language tag as its ISO 639-1 code ('fr-FR' -> 'fr', 'EN' -> 'en')."""
-    return lang.strip().lower().replace("_", "-").split("-")[0]
-
-
 def with_language(article: Article) -> Article:
     """The article with its language tag normalised, or detected when it has none."""
-    lang = normalized_lang(article.lang) or detect_language(article.text)
+    lang = article_language(article.lang, article.text)
     return article if lang == article.lang else replace(article, lang=lang)
 
 

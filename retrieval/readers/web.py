@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval.documents import MAX_TITLE_CHARS, Article, LoadResult, Problem, clean_text, shorten
-from retrieval.langdetect import detect_language
+from retrieval.langdetect import article_language
 from retrieval.readers.feeds import Feed, FeedEntry, FeedError, kind_of, read_feed
 from retrieval.readers.fetch import Fetcher, FetchError, Response, url_id
 from retrieval.readers.html import Page, PageError, domain, read_page
@@ -121,7 +121,7 @@ def entry_article(source: str, feed: Feed, entry: FeedEntry, page: Page | None) 
         title=shorten(entry.title or (page.title if page else "") or text.split("\n", 1)[0], MAX_TITLE_CHARS),
         date=entry.date or (page.date if page else ""),
         source=site,
-        lang=entry.lang or (page.lang if page else "") or detect_language(text),
+        lang=article_language(entry.lang or (page.lang if page else ""), text),
         meta=meta,
     )
 
@@ -147,6 +147,6 @@ def page_article(
         title=shorten(page.title or page.text.split("\n", 1)[0], MAX_TITLE_CHARS),
         date=page.date,
         source=page.source or domain(url),
-        lang=page.lang or detect_language(page.text),
+        lang=article_language(page.lang, page.text),
         meta=meta,
     )

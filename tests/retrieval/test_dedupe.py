@@ -21,7 +21,8 @@ from retrieval.dedupe import (
     text_hash,
 )
 from retrieval.documents import Article
-from retrieval.duplicates import normalized_lang, plan_duplicates, with_language
+from retrieval.duplicates import plan_duplicates, with_language
+from retrieval.langdetect import normalized_lang
 from tests.conftest import SHARED
 
 STORY = (
