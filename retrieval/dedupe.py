@@ -105,6 +105,7 @@ class Fingerprint:
     hash: str
     signature: np.ndarray
     words: int
+    bands: tuple[int, ...]  # band_keys(signature), computed once
 
     @property
     def comparable(self) -> bool:
@@ -113,5 +114,6 @@ class Fingerprint:
 
 
 def fingerprint(text: str) -> Fingerprint:
-    """The text's normalised hash, MinHash signature and word count."""
-    return Fingerprint(text_hash(text), minhash(text), len(_WORD.findall(text)))
+    """The text's normalised hash, MinHash signature (and its band keys) and word count."""
+    signature = minhash(text)
+    return Fingerprint(text_hash(text), signature, len(_WORD.findall(text)), tuple(band_keys(signature)))

@@ -9,7 +9,7 @@ import numpy as np
 from retrieval.chunking import make_chunks
 from retrieval.dedupe import Fingerprint, fingerprint
 from retrieval.documents import Article
-from retrieval.duplicates import own_source, stored_fingerprint
+from retrieval.duplicates import source_row, stored_fingerprint
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
 from retrieval.language import cognate_keys, index_terms, query_terms
 from retrieval.store.records import Batch, NewChunk, NewSentence
@@ -45,7 +45,7 @@ def embedded_batches(
             _as_matrix(sentence_vectors, embedder.dim),
             _as_matrix(chunk_vectors, embedder.dim),
             [stored_fingerprint(known.get(a.id) or fingerprint(a.text)) for a in group],
-            [own_source(a) for a in group],
+            [source_row(a) for a in group],
         )
 
 

@@ -111,6 +111,7 @@ def test_signatures_are_stable_and_typed() -> None:
     assert band_keys(sig) == band_keys(minhash(STORY))
     assert all(0 <= key < 2**63 for key in band_keys(sig))
     assert similarity(minhash(""), minhash("")) == 1.0 and not fingerprint("").comparable
+    assert fingerprint(STORY).bands == tuple(band_keys(minhash(STORY)))
 
 
 class FakeLookup:
