@@ -21,7 +21,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -120,19 +120,31 @@ def load_articles(
     result = LoadResult()
     paths = list(paths)
     urls = [str(p) for p in paths if is_url(p)]
-    _load_files([p for p in paths if not is_url(p)], result, max_bytes, fetcher)
-    if urls:
-        from retrieval.readers.web import read_urls
+    own: list[Fetcher] = []
 
+    def web() -> Fetcher:
+        """The given fetcher, else one default fetcher made on first need (closed at the end)."""
         if fetcher is not None:
-            read_urls(urls, fetcher, result)
-        else:
-            with Fetcher() as own:
-                read_urls(urls, own, result)
+            return fetcher
+        if not own:
+            own.append(Fetcher())
+        return own[0]
+
+    try:
+        _load_files([p for p in paths if not is_url(p)], result, max_bytes, web)
+        if urls:
+            from retrieval.readers.web import read_urls
+
+            read_urls(urls, web(), result)
+    finally:
+        for made in own:
+            made.close()
     return result
 
 
-def _load_files(paths: list[str | Path], result: LoadResult, max_bytes: int, fetcher: Fetcher | None) -> None:
+def _load_files(
+    paths: list[str | Path], result: LoadResult, max_bytes: int, fetcher: Callable[[], Fetcher]
+) -> None:
     """Read the files and folders into `result` (see load_articles)."""
     for raw in paths:
         path = Path(raw)
@@ -199,7 +211,7 @@ def open_regular(path: Path) -> BinaryIO:
 
 
 def _read_file(
-    path: Path, text_id: str, result: LoadResult, max_bytes: int, fetcher: Fetcher | None = None
+    path: Path, text_id: str, result: LoadResult, max_bytes: int, fetcher: Callable[[], Fetcher]
 ) -> None:
     """Read one file into `result`, recording problems instead of raising."""
     page = path.suffix.lower() in PAGE_SUFFIXES

@@ -10,7 +10,7 @@ naming the URL or file and what went wrong; the other inputs are still read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from retrieval.documents import MAX_TITLE_CHARS, Article, LoadResult, Problem, clean_text, shorten
@@ -48,19 +48,16 @@ def read_response(url: str, response: Response, fetcher: Fetcher, result: LoadRe
         result.problems.append(Problem(url, None, f"not an HTML page or a feed (Content-Type: {shown})"))
 
 
-def read_feed_file(path: Path, data: bytes, fetcher: Fetcher | None, result: LoadResult) -> None:
+def read_feed_file(path: Path, data: bytes, fetcher: Callable[[], Fetcher], result: LoadResult) -> None:
     """Add the entries of a feed file; entries with only a summary are completed from their links
-    (fetched by `fetcher`, else by a default one)."""
+    (fetched by `fetcher()`, only asked for when there are such entries)."""
     try:
         feed = read_feed(data)
     except FeedError as exc:
         result.problems.append(Problem(path, None, str(exc)))
         return
-    if fetcher is None and any(not e.full and e.link for e in feed.entries):
-        with Fetcher() as own:
-            add_feed(path, feed, feed.entries, own, result)
-        return
-    add_feed(path, feed, feed.entries, fetcher, result)
+    needed = any(not e.full and e.link for e in feed.entries)
+    add_feed(path, feed, feed.entries, fetcher() if needed else None, result)
 
 
 def add_feed(
