@@ -17,9 +17,10 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
+
+from retrieval.readers.fetch import canonical_url as canonical_url  # re-exported: one URL normaliser
 
 NUM_PERM = 128
 # 42 bands of 3 positions (126 of the 128): a pair at similarity 0.5 shares a band with
@@ -33,46 +34,11 @@ THRESHOLD = 0.5
 # say nothing about a story).
 MIN_WORDS = 40
 
-_TRACKING = re.compile(
-    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|_ga|_gl|"
-    r"ref_src|cmpid|wt_mc|wt\.mc_id|ocid|icid|ns_\w+|at_\w+|s_cid|smid|spm)$",
-    re.IGNORECASE,
-)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _QUOTES = str.maketrans({c: '"' for c in "„“”«»‟″〝〞＂"} | {c: "'" for c in "‚‘’‹›‛′`´"})
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MASK32 = np.uint64(0xFFFFFFFF)
-
-
-def canonical_url(url: str) -> str:
-    """The URL without tracking parameters (utm_*, fbclid, gclid, ...), fragment and default port,
-    with its scheme and host lower-cased and its remaining query kept in order; '' for no URL.
-    Text that is not an http(s) URL (or not a valid one) is returned stripped."""
-    url = (url or "").strip()
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:  # a malformed IPv6 host
-        return url
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not host:
-        return url
-    host = host.lower().rstrip(".")
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 def normalized_text(text: str) -> str:
@@ -139,6 +105,7 @@ class Fingerprint:
     hash: str
     signature: np.ndarray
     words: int
+    bands: tuple[int, ...]  # band_keys(signature), computed once
 
     @property
     def comparable(self) -> bool:
@@ -147,5 +114,6 @@ class Fingerprint:
 
 
 def fingerprint(text: str) -> Fingerprint:
-    """The text's normalised hash, MinHash signature and word count."""
-    return Fingerprint(text_hash(text), minhash(text), len(_WORD.findall(text)))
+    """The text's normalised hash, MinHash signature (and its band keys) and word count."""
+    signature = minhash(text)
+    return Fingerprint(text_hash(text), signature, len(_WORD.findall(text)), tuple(band_keys(signature)))

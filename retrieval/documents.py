@@ -21,16 +21,16 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from retrieval.errors import InputError
-from retrieval.langdetect import detect_language
+from retrieval.langdetect import article_language
 from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.frontmatter import FrontMatter, FrontMatterError, split_front_matter
-from retrieval.readers.html import domain
+from retrieval.readers.html import MAX_TITLE_CHARS, domain
 
 if TYPE_CHECKING:
     from retrieval.readers.fetch import Fetcher
@@ -45,8 +45,6 @@ _KNOWN_FIELDS = ("id", "text", "title", "date", "source", "lang")
 # An article (a .txt/.md file, a JSONL line) larger than this many bytes is skipped unread;
 # Settings.max_article_bytes (NEWSBOT_MAX_ARTICLE_BYTES) sets it for the CLI.
 MAX_ARTICLE_BYTES = 2_000_000
-# A longer title (a plain-text article's first line, a JSONL title) is shortened at a word.
-MAX_TITLE_CHARS = 300
 # A JSONL id, date, source or lang longer than this makes its line invalid.
 MAX_FIELD_CHARS = 1000
 # A JSONL record nested deeper than this (lists and objects in its extra fields) is invalid.
@@ -122,19 +120,31 @@ def load_articles(
     result = LoadResult()
     paths = list(paths)
     urls = [str(p) for p in paths if is_url(p)]
-    _load_files([p for p in paths if not is_url(p)], result, max_bytes, fetcher)
-    if urls:
-        from retrieval.readers.web import read_urls
+    own: list[Fetcher] = []
 
+    def web() -> Fetcher:
+        """The given fetcher, else one default fetcher made on first need (closed at the end)."""
         if fetcher is not None:
-            read_urls(urls, fetcher, result)
-        else:
-            with Fetcher() as own:
-                read_urls(urls, own, result)
+            return fetcher
+        if not own:
+            own.append(Fetcher())
+        return own[0]
+
+    try:
+        _load_files([p for p in paths if not is_url(p)], result, max_bytes, web)
+        if urls:
+            from retrieval.readers.web import read_urls
+
+            read_urls(urls, web(), result)
+    finally:
+        for made in own:
+            made.close()
     return result
 
 
-def _load_files(paths: list[str | Path], result: LoadResult, max_bytes: int, fetcher: Fetcher | None) -> None:
+def _load_files(
+    paths: list[str | Path], result: LoadResult, max_bytes: int, fetcher: Callable[[], Fetcher]
+) -> None:
     """Read the files and folders into `result` (see load_articles)."""
     for raw in paths:
         path = Path(raw)
@@ -201,7 +211,7 @@ def open_regular(path: Path) -> BinaryIO:
 
 
 def _read_file(
-    path: Path, text_id: str, result: LoadResult, max_bytes: int, fetcher: Fetcher | None = None
+    path: Path, text_id: str, result: LoadResult, max_bytes: int, fetcher: Callable[[], Fetcher]
 ) -> None:
     """Read one file into `result`, recording problems instead of raising."""
     page = path.suffix.lower() in PAGE_SUFFIXES
@@ -219,13 +229,19 @@ def _read_file(
     if size > limit or len(data) > limit:
         result.problems.append(Problem(path, None, _too_large(max(size, len(data)), limit, page)))
         return
-    if path.suffix.lower() in FEED_SUFFIXES:
-        from retrieval.readers.web import read_feed_file
-
-        read_feed_file(path, data, fetcher, result)
-        return
     if page:
-        _read_page(path, text_id, data, result)
+        from retrieval.readers.feeds import kind_of
+        from retrieval.readers.web import page_article, read_feed_file
+
+        # By what the file holds, as for a URL (an .xml XHTML page is a page, an .html feed a
+        # feed); its suffix only says what it is when the bytes do not.
+        declared = "application/rss+xml" if path.suffix.lower() in FEED_SUFFIXES else "text/html"
+        if kind_of(data, declared) == "feed":
+            read_feed_file(path, data, fetcher, result)
+        else:
+            article = page_article(path, clean_text(text_id), data, result)
+            if article is not None:
+                result.articles.append(article)
         return
     content = _decode_text(path, data, result)
     if content is not None:
@@ -239,7 +255,8 @@ def _read_text(path: Path, text_id: str, content: str, result: LoadResult) -> No
     except FrontMatterError as exc:
         result.problems.append(Problem(path, exc.line, f"{exc}; file skipped"))
         return
-    article = article_from_text(text_id, matter.body if matter else content)
+    declared = str(matter.fields.get("lang") or "") if matter else ""
+    article = article_from_text(text_id, matter.body if matter else content, declared)
     if article is None:
         reason = "no text after the front matter" if matter else "empty file"
         result.problems.append(Problem(path, None, reason))
@@ -252,7 +269,8 @@ def _read_text(path: Path, text_id: str, content: str, result: LoadResult) -> No
 def _with_front_matter(path: Path, article: Article, matter: FrontMatter, result: LoadResult) -> Article:
     """The article with its front matter's title, date, source, lang and other fields (in meta)."""
     fields = dict(matter.fields)
-    title, source, lang = (fields.pop(name, "") for name in ("title", "source", "lang"))
+    title, source = (fields.pop(name, "") for name in ("title", "source"))
+    fields.pop("lang", None)  # already the article's (article_from_text)
     try:
         date = iso_date(matter.date)
     except DateError as exc:
@@ -265,32 +283,8 @@ def _with_front_matter(path: Path, article: Article, matter: FrontMatter, result
         title=shorten(title, MAX_TITLE_CHARS) if title else article.title,
         date=date,
         source=source or domain(fields.get("url", "")),
-        lang=lang.lower() or article.lang,
+        lang=article.lang,
         meta=meta,
-    )
-
-
-def _read_page(path: Path, page_id: str, data: bytes, result: LoadResult) -> None:
-    """Add the article of a web page, or the problem that skips it."""
-    from retrieval.readers.html import PageError, read_page
-
-    try:
-        page = read_page(data)
-    except PageError as exc:
-        result.problems.append(Problem(path, None, str(exc)))
-        return
-    result.problems.extend(Problem(path, None, note, kept=True) for note in page.notes)
-    first_line = page.text.split("\n", 1)[0]
-    result.articles.append(
-        Article(
-            id=clean_text(page_id),
-            text=page.text,
-            title=shorten(page.title or first_line, MAX_TITLE_CHARS),
-            date=page.date,
-            source=page.source,
-            lang=page.lang or detect_language(page.text),
-            meta=page.meta,
-        )
     )
 
 
@@ -347,9 +341,9 @@ def shorten(text: str, limit: int) -> str:
     return head.rstrip() + "…"
 
 
-def article_from_text(article_id: str, content: str) -> Article | None:
+def article_from_text(article_id: str, content: str, lang: str = "") -> Article | None:
     """A plain-text article: its title is the first non-empty line (shortened past
-    MAX_TITLE_CHARS)."""
+    MAX_TITLE_CHARS); its language `lang` when declared, else detected."""
     content = clean_text(content).lstrip("\ufeff")
     if not content.strip():
         return None
@@ -358,7 +352,7 @@ def article_from_text(article_id: str, content: str) -> Article | None:
         id=clean_text(article_id),
         text=content,
         title=shorten(title.lstrip("# ").strip(), MAX_TITLE_CHARS),
-        lang=detect_language(content),
+        lang=article_language(lang, content),
     )
 
 
@@ -457,7 +451,7 @@ def _record_article(record: Any) -> tuple[Article, int]:
     record, repaired = _clean_json(record)
     values = _known_fields(record)
     meta = {k: v for k, v in record.items() if k not in _KNOWN_FIELDS}
-    lang = values.pop("lang") or detect_language(values["text"])
+    lang = article_language(values.pop("lang"), values["text"])
     return Article(lang=lang, meta=meta, **values), repaired
 
 

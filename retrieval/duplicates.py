@@ -10,9 +10,10 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.dedupe import THRESHOLD, Fingerprint, band_keys, canonical_url, fingerprint, similarity
+from retrieval.dedupe import THRESHOLD, Fingerprint, fingerprint, similarity
 from retrieval.documents import Article
-from retrieval.langdetect import detect_language
+from retrieval.langdetect import article_language
+from retrieval.readers.fetch import canonical_url
 from retrieval.store.sources import NewFingerprint, SourceRow
 
 
@@ -45,14 +46,9 @@ class DuplicatePlan:
     fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
 
 
-def normalized_lang(lang: str) -> str:
-    """A language tag as its ISO 639-1 code ('fr-FR' -> 'fr', 'EN' -> 'en')."""
-    return lang.strip().lower().replace("_", "-").split("-")[0]
-
-
 def with_language(article: Article) -> Article:
     """The article with its language tag normalised, or detected when it has none."""
-    lang = normalized_lang(article.lang) or detect_language(article.text)
+    lang = article_language(article.lang, article.text)
     return article if lang == article.lang else replace(article, lang=lang)
 
 
@@ -61,21 +57,20 @@ def article_url(article: Article) -> str:
     return canonical_url(str(article.meta.get("url", "") or ""))
 
 
-def own_source(article: Article) -> SourceRow:
-    """The article's row for itself in its sources."""
+def source_row(article: Article, into: str | None = None) -> SourceRow:
+    """The article's source row: under the article it repeats (`into`), else under itself."""
     a = article
-    return SourceRow(a.id, a.id, a.title, a.date, a.source, article_url(a), a.content_hash)
+    return SourceRow(a.id, into or a.id, a.title, a.date, a.source, article_url(a), a.content_hash)
 
 
 def merged_source(merge: Merge) -> SourceRow:
     """The source row listing a merged duplicate under the article it repeats."""
-    a = merge.article
-    return SourceRow(a.id, merge.into, a.title, a.date, a.source, article_url(a), a.content_hash)
+    return source_row(merge.article, merge.into)
 
 
 def stored_fingerprint(fp: Fingerprint) -> NewFingerprint:
     """A fingerprint as the store keeps it (no band keys for a text too short to compare)."""
-    bands = tuple(band_keys(fp.signature)) if fp.comparable else ()
+    bands = fp.bands if fp.comparable else ()
     return NewFingerprint(fp.hash, fp.signature.tobytes(), bands)
 
 
@@ -94,12 +89,12 @@ class _Seen:
             self.by_url.setdefault(url, article.id)
         if fp.comparable:
             self.signatures[article.id] = fp.signature
-            for band, key in enumerate(band_keys(fp.signature)):
+            for band, key in enumerate(fp.bands):
                 self.by_band.setdefault((band, key), []).append(article.id)
 
     def candidates(self, fp: Fingerprint) -> dict[str, np.ndarray]:
         found = {
-            a for band, key in enumerate(band_keys(fp.signature)) for a in self.by_band.get((band, key), ())
+            a for band, key in enumerate(fp.bands) for a in self.by_band.get((band, key), ())
         }
         return {a: self.signatures[a] for a in found}
 
@@ -147,7 +142,7 @@ def _near(
         return None
     candidates = {
         a: np.frombuffer(sig, dtype=np.uint32)
-        for a, sig in store.near_candidates(band_keys(fp.signature)).items()
+        for a, sig in store.near_candidates(list(fp.bands)).items()
     }
     candidates.update(seen.candidates(fp))
     candidates.pop(article.id, None)
@@ -174,7 +169,7 @@ def backfill(store: FingerprintStore, batch: int = 1000) -> int:
     while articles := store.without_fingerprints(batch):
         store.add_fingerprints(
             [(a.id, stored_fingerprint(fingerprint(a.text))) for a in articles],
-            [own_source(a) for a in articles],
+            [source_row(a) for a in articles],
         )
         done += len(articles)
     return done

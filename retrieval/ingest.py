@@ -9,7 +9,7 @@ import numpy as np
 from retrieval.chunking import make_chunks
 from retrieval.dedupe import Fingerprint, fingerprint
 from retrieval.documents import Article
-from retrieval.duplicates import own_source, stored_fingerprint
+from retrieval.duplicates import source_row, stored_fingerprint
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
 from retrieval.language import cognate_keys, index_terms, query_terms
 from retrieval.store.records import Batch, NewChunk, NewSentence
@@ -45,7 +45,7 @@ def embedded_batches(
             _as_matrix(sentence_vectors, embedder.dim),
             _as_matrix(chunk_vectors, embedder.dim),
             [stored_fingerprint(known.get(a.id) or fingerprint(a.text)) for a in group],
-            [own_source(a) for a in group],
+            [source_row(a) for a in group],
         )
 
 
@@ -88,14 +88,15 @@ def _plan(
             texts.append(text)
         for chunk in made:
             first, last = position[chunk.sentences[0]], position[chunk.sentences[-1]]
-            found_by = tuple(chunk_terms(article.text[chunk.start : chunk.end], article.lang))
+            found_by = tuple(index_terms(article.text[chunk.start : chunk.end], article.lang))
             chunks.append(NewChunk(article.id, chunk.ord, chunk.start, chunk.end, first, last, found_by))
     return texts
 
 
 def chunk_terms(text: str, lang: str) -> list[str]:
-    """The terms a chunk is found by in the lexical index (by its article's language)."""
-    return index_terms(text, lang or "de")
+    """The terms a chunk is found by in the lexical index (by its article's language): `index_terms`
+    (kept by name for the stores and migrations that import it)."""
+    return index_terms(text, lang)
 
 
 def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

@@ -5,6 +5,7 @@ on news-length text)."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 # ISO 639-1 codes of the languages of Universal Sentence Encoder multilingual (Chinese simplified
@@ -12,6 +13,8 @@ from functools import lru_cache
 ENCODER_LANGUAGES = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
 # Characters of an article the detector reads (its opening is enough and keeps the time bounded).
 SAMPLE_CHARS = 2000
+# A language tag ('de', 'de-AT', 'pt_BR', 'EN'): its primary language is taken.
+_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
 # Fewer letters than this and the detector is not asked (the default is returned).
 MIN_LETTERS = 5
 
@@ -35,3 +38,15 @@ def detect_language(text: str, default: str = "de") -> str:
         return default
     found = _detector().detect_language_of(sample)
     return found.iso_code_639_1.name.lower() if found is not None else default
+
+
+def normalized_lang(tag: str) -> str:
+    """A declared language tag as its ISO 639-1 code ('fr-FR' -> 'fr', 'EN' -> 'en', 'pt_BR' ->
+    'pt'; of a list 'de, en' the first); '' for no tag or text that is none."""
+    match = _TAG.match((tag or "").strip().split(",")[0].strip())
+    return match.group(1).lower() if match else ""
+
+
+def article_language(declared: str, text: str) -> str:
+    """An article's language: the one it declares (normalised), else the one detected in its text."""
+    return normalized_lang(declared) or detect_language(text)

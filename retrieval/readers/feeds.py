@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from retrieval.langdetect import normalized_lang
 from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.html import MIN_PROSE_CHARS, prose_chars
 
@@ -125,7 +126,7 @@ def read_feed(data: bytes, url: str = "", today: dt.date | None = None, content_
     feed = Feed(title=_clean(meta.get("title", "")), link=meta.get("link", ""), entries=[])
     if parsed.get("bozo") and parsed.get("entries") and not _harmless(parsed.get("bozo_exception")):
         feed.notes.append(f"feed is not well-formed ({_bozo(parsed)}); read what could be read")
-    lang = _lang(meta.get("language", ""))
+    lang = normalized_lang(meta.get("language", ""))
     for number, entry in enumerate(parsed.get("entries", []), 1):
         item = _entry(entry, lang, today)
         if item is None:
@@ -163,7 +164,7 @@ def _entry(entry: Any, lang: str, today: dt.date | None) -> FeedEntry | None:
         text=text,
         full=full,
         author=_clean(entry.get("author", "")),
-        lang=_lang(entry.get("language", "")) or lang,
+        lang=normalized_lang(entry.get("language", "")) or lang,
     )
     item.date = entry_date(entry, item.notes, today)
     return item
@@ -211,8 +212,3 @@ def html_text(markup: str) -> str:
 def _clean(value: str) -> str:
     """A one-line field (title, author) without markup or extra spaces."""
     return " ".join(html_text(value).split()) if "<" in value else " ".join(value.split())
-
-
-def _lang(value: str) -> str:
-    match = re.match(r"^([A-Za-z]{2,3})\b", (value or "").strip())
-    return match.group(1).lower() if match else ""

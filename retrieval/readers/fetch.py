@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -28,10 +28,14 @@ ACCEPT = (
 )
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# Query parameters that track a click and do not name the article.
+# Query parameters that track a click and do not name the article (url_id and canonical_url,
+# which dedupe uses).
 _TRACKING = re.compile(
-    r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|at_medium|at_campaign|wt_mc)$", re.I
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|_ga|_gl|"
+    r"ref|ref_src|cmpid|wt_mc|wt\.mc_id|ocid|icid|ns_\w+|at_\w+|s_cid|smid|spm)$",
+    re.IGNORECASE,
 )
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -243,9 +247,46 @@ def retry_after(value: str, now: dt.datetime | None = None) -> float | None:
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
+def canonical_url(url: str) -> str:
+    """The URL without tracking parameters (utm_*, fbclid, gclid, ...), fragment and default port,
+    with its scheme and host lower-cased and its remaining query kept in order; '' for no URL.
+    Text that is not an http(s) URL (or not a valid one) is returned stripped."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed IPv6 host
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return url
+    host = host.lower().rstrip(".")
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
 def url_id(url: str) -> str:
-    """An article id from a URL: host and path without scheme, 'www.', fragment, trailing '/' or
-    tracking parameters ('https://www.example.com/a/b/?utm_source=rss' -> 'example.com/a/b')."""
+    """An article id from a URL: its canonical URL (`canonical_url`) without scheme, user, 'www.'
+    or trailing '/' ('https://www.example.com/a/b/?utm_source=rss' -> 'example.com/a/b'); text
+    that is no http(s) URL keeps its host and path, without fragment or tracking parameters."""
+    canon = canonical_url(urldefrag(url).url)
+    parts = urlsplit(canon)
+    if parts.scheme in _DEFAULT_PORTS and parts.netloc:
+        netloc = parts.netloc.rpartition("@")[2].removeprefix("www.")
+        path = parts.path.rstrip("/")
+        query = f"?{parts.query}" if parts.query else ""
+        return f"{netloc}{path}{query}"
     parts = urlsplit(urldefrag(url).url)
     host = (parts.hostname or "").removeprefix("www.")
     try:

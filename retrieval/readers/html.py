@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from retrieval.langdetect import normalized_lang
 from retrieval.readers.dates import DateError, iso_date
 
 # A page's running prose: sentences (at least 25 characters on one line up to a full stop, with
@@ -49,7 +50,6 @@ _XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.\-]+
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # Labels browsers read as windows-1252 (the WHATWG Encoding standard).
 _AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii", "cp1252"}
-_LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
 # Characters a title is read without: soft hyphens, zero-width spaces and joiners, byte-order marks.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 # <meta> properties naming an article's publication time, best first.
@@ -58,6 +58,8 @@ _PUBLISHED_META = ("article:published_time", "og:article:published_time", "og:pu
 _ARTICLE_TYPE = re.compile(r"(Article|BlogPosting|Report)$")
 _WORD = re.compile(r"\w+")
 _OPENING_QUOTES = "\"'„“«»‘‚"
+# A longer title (a page's heading, a plain-text article's first line, a JSONL title) is not
+# taken as is: shortened at a word (documents.shorten) or refused as a heading.
 MAX_TITLE_CHARS = 300
 # The share of words (Dice) a heading and the metadata's title have in common to be the same title.
 MIN_WORDS_SHARED = 0.6
@@ -231,11 +233,7 @@ def _page_language(tree: Any) -> str:
         key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
         if key in ("content-language", "og:locale", "language", "dc.language"):
             candidates.append(meta.get("content"))
-    for value in candidates:
-        match = _LANG.match((value or "").strip().split(",")[0].strip())
-        if match:
-            return match.group(1).lower()
-    return ""
+    return next((lang for lang in map(normalized_lang, candidates) if lang), "")
 
 
 def _paragraphs(text: str) -> str:

@@ -10,16 +10,14 @@ naming the URL or file and what went wrong; the other inputs are still read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from retrieval.documents import MAX_TITLE_CHARS, Article, LoadResult, Problem, clean_text, shorten
-from retrieval.langdetect import detect_language
+from retrieval.langdetect import article_language
 from retrieval.readers.feeds import Feed, FeedEntry, FeedError, kind_of, read_feed
 from retrieval.readers.fetch import Fetcher, FetchError, Response, url_id
 from retrieval.readers.html import Page, PageError, domain, read_page
-
-FEED_SUFFIXES = (".rss", ".atom", ".xml")
 
 
 def read_urls(urls: Sequence[str], fetcher: Fetcher, result: LoadResult) -> None:
@@ -42,7 +40,7 @@ def read_response(url: str, response: Response, fetcher: Fetcher, result: LoadRe
             return
         add_feed(url, feed, feed.entries, fetcher, result)
     elif kind == "page":
-        article = page_article(url, response.url, response.data, result)
+        article = page_article(url, clean_text(url_id(response.url)), response.data, result, response.url)
         if article is not None:
             result.articles.append(article)
     else:
@@ -50,19 +48,16 @@ def read_response(url: str, response: Response, fetcher: Fetcher, result: LoadRe
         result.problems.append(Problem(url, None, f"not an HTML page or a feed (Content-Type: {shown})"))
 
 
-def read_feed_file(path: Path, data: bytes, fetcher: Fetcher | None, result: LoadResult) -> None:
+def read_feed_file(path: Path, data: bytes, fetcher: Callable[[], Fetcher], result: LoadResult) -> None:
     """Add the entries of a feed file; entries with only a summary are completed from their links
-    (fetched by `fetcher`, else by a default one)."""
+    (fetched by `fetcher()`, only asked for when there are such entries)."""
     try:
         feed = read_feed(data)
     except FeedError as exc:
         result.problems.append(Problem(path, None, str(exc)))
         return
-    if fetcher is None and any(not e.full and e.link for e in feed.entries):
-        with Fetcher() as own:
-            add_feed(path, feed, feed.entries, own, result)
-        return
-    add_feed(path, feed, feed.entries, fetcher, result)
+    needed = any(not e.full and e.link for e in feed.entries)
+    add_feed(path, feed, feed.entries, fetcher() if needed else None, result)
 
 
 def add_feed(
@@ -123,27 +118,32 @@ def entry_article(source: str, feed: Feed, entry: FeedEntry, page: Page | None) 
         title=shorten(entry.title or (page.title if page else "") or text.split("\n", 1)[0], MAX_TITLE_CHARS),
         date=entry.date or (page.date if page else ""),
         source=site,
-        lang=entry.lang or (page.lang if page else "") or detect_language(text),
+        lang=article_language(entry.lang or (page.lang if page else ""), text),
         meta=meta,
     )
 
 
-def page_article(url: str, final_url: str, data: bytes, result: LoadResult) -> Article | None:
-    """A fetched page's article (id from its URL), or None with the problem recorded."""
+def page_article(
+    source: str | Path, article_id: str, data: bytes, result: LoadResult, url: str = ""
+) -> Article | None:
+    """A page's article (a fetched URL's or a file's; `url` the fetched page's final URL, kept in
+    meta and its domain the source when the page names none), or None with the problem recorded
+    against `source`."""
     try:
         page = read_page(data)
     except PageError as exc:
-        result.problems.append(Problem(url, None, str(exc)))
+        result.problems.append(Problem(source, None, str(exc)))
         return None
-    result.problems.extend(Problem(url, None, note, kept=True) for note in page.notes)
+    result.problems.extend(Problem(source, None, note, kept=True) for note in page.notes)
     meta = dict(page.meta)
-    meta.setdefault("url", final_url)
+    if url:
+        meta.setdefault("url", url)
     return Article(
-        id=clean_text(url_id(final_url)),
+        id=article_id,
         text=page.text,
         title=shorten(page.title or page.text.split("\n", 1)[0], MAX_TITLE_CHARS),
         date=page.date,
-        source=page.source or domain(final_url),
-        lang=page.lang or detect_language(page.text),
+        source=page.source or domain(url),
+        lang=article_language(page.lang, page.text),
         meta=meta,
     )

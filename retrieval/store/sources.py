@@ -175,14 +175,17 @@ def by_url(db: sqlite3.Connection, urls: Sequence[str]) -> dict[str, str]:
 
 def band_candidates(db: sqlite3.Connection, bands: Sequence[int]) -> dict[str, bytes]:
     """Stored articles sharing a band key with the given ones, with their signatures."""
-    found: set[str] = set()
-    for band, key in enumerate(bands):
-        found.update(
-            r[0]
-            for r in db.execute(
-                "SELECT article_id FROM minhash_bands WHERE band = ? AND key = ?", (band, key)
-            )
+    if not bands:
+        return {}
+    pairs = [v for band, key in enumerate(bands) for v in (band, key)]
+    found = {
+        r[0]
+        for r in db.execute(
+            f"WITH q(band, key) AS (VALUES {', '.join(['(?, ?)'] * len(bands))}) "
+            "SELECT DISTINCT m.article_id FROM minhash_bands m JOIN q ON m.band = q.band AND m.key = q.key",
+            pairs,
         )
+    }
     out = {}
     for part in _chunks(sorted(found)):
         rows = db.execute(
@@ -239,13 +242,14 @@ def removal_plan(
         for r in db.execute(f"SELECT id FROM articles WHERE id IN ({_marks(len(part))})", part)
     }
     rows = source_rows(db, ids)
+    sources = sources_of(db, [i for i in dict.fromkeys(ids) if i in stored])
     for i in dict.fromkeys(ids):
         if i in rows and rows[i].article_id != i:
             detached.append(i)
             continue
         if i not in stored:
             continue
-        rest = [s for s in sources_of(db, [i])[i] if s.source_id not in gone]
+        rest = [s for s in sources[i] if s.source_id not in gone]
         detached.append(i)
         if rest:
             heirs[i] = rest[0]

@@ -373,3 +373,16 @@ def test_jsonl_dates_are_stored_as_iso_dates_and_bad_ones_left_empty(tmp_path: P
     assert [(p.line, p.kept) for p in result.problems] == [(4, True), (5, True)]
     assert "'irgendwann' is not a date; left empty" in str(result.problems[0])
     assert str(result.problems[1]) == f"{path}:5: date 2999-01-01 lies in the future; left empty"
+
+
+def test_a_file_is_a_page_or_a_feed_by_what_it_holds_not_its_suffix(tmp_path: Path) -> None:
+    body = " ".join(["Die Stadt Wien baut die neue U-Bahn-Linie U5 weiter aus."] * 8)
+    xhtml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+        f"<title>Wien baut die U5</title></head><body><article><h1>Wien baut die U5</h1><p>{body}</p>"
+        "</article></body></html>"
+    )
+    (tmp_path / "page.xml").write_text(xhtml, encoding="utf-8")
+    result = load_articles([tmp_path / "page.xml"])
+    assert [a.id for a in result.articles] == ["page"], result.problems
+    assert "U5" in result.articles[0].text

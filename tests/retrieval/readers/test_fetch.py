@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from retrieval.readers.fetch import Fetcher, FetchError, FetchOptions, retry_after, url_id
+from retrieval.readers.fetch import Fetcher, FetchError, FetchOptions, canonical_url, retry_after, url_id
 from tests.fakes.web_server import Reply, WebServer
 
 PAGE = Reply(body=b"<html><body><p>Hello</p></body></html>")
@@ -145,3 +145,9 @@ def test_only_http_urls_are_fetched() -> None:
 def test_url_ids_drop_scheme_www_fragment_and_tracking() -> None:
     assert url_id("https://www.example.com/a/b/?utm_source=rss&id=7#top") == "example.com/a/b?id=7"
     assert url_id("http://127.0.0.1:8080/x?fbclid=1") == "127.0.0.1:8080/x"
+
+
+def test_url_ids_and_canonical_urls_drop_the_same_tracking_parameters() -> None:
+    url = "https://www.example.com:443/a/?msclkid=1&ref=home&at_custom1=x&id=7"
+    assert canonical_url(url) == "https://www.example.com/a/?id=7"
+    assert url_id(url) == "example.com/a?id=7"

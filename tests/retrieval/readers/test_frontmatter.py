@@ -133,3 +133,15 @@ def test_yaml_aliases_and_huge_blocks_are_refused() -> None:
     assert caught.value.line == 3
     with pytest.raises(FrontMatterError, match="limit is"):
         split_front_matter("---\n" + "k: v\n" * 20_000 + "---\nText\n")
+
+
+def test_a_declared_language_is_taken_normalised_without_detection(tmp_path, monkeypatch) -> None:
+    import retrieval.langdetect as langdetect
+    from retrieval.documents import load_articles
+
+    def no_detection(text: str, default: str = "de") -> str:
+        raise AssertionError("detected although declared")
+
+    monkeypatch.setattr(langdetect, "detect_language", no_detection)
+    (tmp_path / "a.md").write_text("---\nlang: fr-FR\n---\nLe texte est en français.\n", encoding="utf-8")
+    assert [a.lang for a in load_articles([tmp_path / "a.md"]).articles] == ["fr"]
