@@ -107,7 +107,7 @@ class NewsIndex:
         self.records = RecordStore(self.directory, create=create)
         with self.guard():
             self._open(chunk_sentences, chunk_overlap)
-            self.lexical = LexicalStore(self.records.db)
+            self.lexical = LexicalStore(self.records.db, committed_only=self.records.in_read_snapshot)
             self.lexical.refresh()
         self.milvus: MilvusStore | None = None
         self.milvus_terms: MilvusTerms | None = None

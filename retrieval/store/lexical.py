@@ -33,7 +33,7 @@ import os
 import sqlite3
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
@@ -489,10 +489,18 @@ class LexicalStore:
     another connection or process sees a writer's changes as soon as it commits.
     """
 
-    def __init__(self, db: sqlite3.Connection, cache_mib: int = 128) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        cache_mib: int = 128,
+        committed_only: Callable[[], bool] | None = None,
+    ) -> None:
         """A store on `db`, whose tables the record store created from `SCHEMA`; large rows read by
-        queries stay decoded in a cache of up to `cache_mib` MiB (0 turns it off)."""
+        queries stay decoded in a cache of up to `cache_mib` MiB (0 turns it off). `committed_only`
+        tells whether a transaction the caller opened sees committed data only (a read snapshot that
+        wrote nothing), so rows read in it may be cached too."""
         self._db = db
+        self._committed_only = committed_only
         self._cache = _RowCache(cache_mib << 20)
         self._version: int | None = None
         self._stats = dict.fromkeys(_STAT_KEYS, 0)
@@ -646,9 +654,10 @@ class LexicalStore:
     @contextmanager
     def _snapshot(self) -> Iterator[bool]:
         """Run reads in one read transaction, or in the caller's if one is open; yields True when the
-        reads see committed data only (our own transaction), which is what the row cache may keep."""
+        reads see committed data only (our own transaction, or a caller's read snapshot as
+        `committed_only` tells), which is what the row cache may keep."""
         if self._db.in_transaction:
-            yield False
+            yield self._committed_only is not None and self._committed_only()
             return
         self._db.execute("BEGIN")
         try:

@@ -214,6 +214,7 @@ class RecordStore:
         if not create and not self.path.exists():
             raise IndexMissingError(f"no index in {self.directory}; run 'newsbot index PATH' first")
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._read_changes: int | None = None  # total_changes when reading() began its snapshot
         try:
             self.db = connect(self.path)
             self.meta = self._read_meta()
@@ -297,11 +298,22 @@ class RecordStore:
             yield
             return
         self.db.execute("BEGIN")
+        self._read_changes = self.db.total_changes
         try:
             yield
         finally:
+            self._read_changes = None
             if self.db.in_transaction:
                 self.db.execute("COMMIT")
+
+    def in_read_snapshot(self) -> bool:
+        """Whether the open transaction is a `reading()` snapshot that has written nothing, so what
+        it reads is committed data (which caches of committed rows may keep)."""
+        return (
+            self._read_changes is not None
+            and self.db.in_transaction
+            and self.db.total_changes == self._read_changes
+        )
 
     # ---------- the VectorSource protocol ----------
     @property

@@ -239,3 +239,46 @@ def test_rebuild_swaps_in_a_fresh_index(fake_bot: Newsbot, tmp_path: Path) -> No
 def test_vectors_are_normalized() -> None:
     vectors = HashEmbedder().embed(["a b c", "Wien Wien"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+
+
+def test_lexical_rows_read_while_answering_are_cached_and_follow_other_writers(
+    fake_bot: Newsbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.ingest import chunk_terms
+    from retrieval.store import lexical
+    from retrieval.store.lexical import LexicalStore
+
+    monkeypatch.setattr(lexical, "CACHE_MIN", 1)
+    index = fake_bot.index
+    query = chunk_terms("Feuerwehrleute Graz Mur Wien Donau Linz regnete", "de")
+
+    def uncached() -> list[tuple[int, float]]:
+        return LexicalStore(index.records.db, cache_mib=0).search(query, 5)
+
+    with index.reading():
+        first = index.search_terms(query, 5)
+        assert index.lexical._cache.rows, "rows read inside a read snapshot are cached"
+    assert first and first == uncached()
+    other = Newsbot(fake_bot.settings, embedder=HashEmbedder(), index_dir=fake_bot.index_dir)
+    path = tmp_path / "changed.jsonl"
+    path.write_text(
+        json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n", encoding="utf-8"
+    )
+    other.index_paths([path], progress=False)
+    other.close()
+    with index.reading():
+        second = index.search_terms(query, 5)
+    assert second == uncached() and second != first
+    assert index.chunks([second[0][0]])[second[0][0]].article_id == "graz-1"
+
+
+def test_only_a_read_snapshot_that_wrote_nothing_counts_as_committed_data(fake_bot: Newsbot) -> None:
+    records = fake_bot.index.records
+    assert not records.in_read_snapshot()
+    with records.transaction():
+        assert not records.in_read_snapshot(), "a write transaction sees its own uncommitted rows"
+    with records.reading():
+        assert records.in_read_snapshot()
+        with records.reading():
+            assert records.in_read_snapshot()
+    assert not records.in_read_snapshot()
