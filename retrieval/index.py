@@ -378,11 +378,12 @@ class NewsIndex:
     def problems(self) -> list[str]:
         """Everything `newsbot check` finds wrong; empty when the index is sound."""
         try:
+            damage = self.records.integrity()
+            if damage:
+                return damage  # the derived indexes cannot be checked against a damaged file
             found = self.records.problems()
         except sqlite3.DatabaseError as exc:
             return [str(self.records.damaged(exc))]
-        if found and "quick_check" in found[0]:
-            return found
         found += self.lexical.check()
         for vectors in self.vectors.values():
             found += vectors.check()
@@ -390,10 +391,8 @@ class NewsIndex:
 
     def check(self) -> None:
         """Fail fast when the store itself cannot be read (derived parts repair themselves)."""
-        try:
+        with self.guard():
             self.records.counts()
-        except sqlite3.DatabaseError as exc:
-            raise self.records.damaged(exc) from exc
 
     def repair(self, progress: Callable[[str], None] = lambda _: None) -> list[str]:
         """Re-embed damaged stored vectors from the stored text, rebuild the derived indexes."""

@@ -751,11 +751,14 @@ class RecordStore:
         self.db.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
 
     # ---------- checking ----------
-    def problems(self, *, vectors: bool = True) -> list[str]:
-        """What is wrong with the store: SQLite's own check, rows without vectors, bad vectors."""
-        found = [f"{self.path}: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
-        if found:
-            return found
+    def integrity(self) -> list[str]:
+        """What SQLite's own check finds wrong with the file (empty when it is sound)."""
+        return [f"{self.path}: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
+
+    def problems(self) -> list[str]:
+        """What is wrong with the rows of a sound file (see `integrity`): sources of articles not
+        stored, rows without vectors, bad vectors."""
+        found = []
         orphans = src.orphans(self.db)
         if orphans:
             found.append(f"{self.path}: {orphans} sources or fingerprints of articles that are not stored")
@@ -768,12 +771,9 @@ class RecordStore:
                 found.append(
                     f"{self.path}: {rows} {kind}s without a vector, {vectors_alone} vectors without a {kind}"
                 )
-            if vectors:
-                bad = self.bad_vectors(kind)
-                if bad:
-                    found.append(
-                        f"{self.path}: {len(bad)} stored {kind} vectors are damaged (ids {bad[:5]}...)"
-                    )
+            bad = self.bad_vectors(kind)
+            if bad:
+                found.append(f"{self.path}: {len(bad)} stored {kind} vectors are damaged (ids {bad[:5]}...)")
         return found
 
     def bad_vectors(self, kind: str) -> list[int]:

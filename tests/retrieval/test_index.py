@@ -282,3 +282,19 @@ def test_only_a_read_snapshot_that_wrote_nothing_counts_as_committed_data(fake_b
         with records.reading():
             assert records.in_read_snapshot()
     assert not records.in_read_snapshot()
+
+
+def test_a_damaged_file_is_reported_without_checking_what_is_derived_from_it(
+    fake_bot: Newsbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = fake_bot.index
+    assert index.records.integrity() == [] and index.problems() == []
+    damage = [f"{index.records.path}: *** in database main *** Page 7: btreeInitPage() returns error code 11"]
+    monkeypatch.setattr(index.records, "integrity", lambda: damage)
+
+    def unreachable() -> list[str]:
+        raise AssertionError("the derived indexes are not checked against a damaged file")
+
+    monkeypatch.setattr(index.records, "problems", unreachable)
+    monkeypatch.setattr(index.lexical, "check", unreachable)
+    assert index.problems() == damage
