@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
 from retrieval.store.lock import lock_path, write_lock
-from retrieval.store.records import SCHEMA_VERSION, RecordStore, as_blob
+from retrieval.store.records import SCHEMA_VERSION, RecordStore, SentenceRecord, as_blob
 
 log = logging.getLogger("newsbot.store")
 # Schema 2 kept vectors in FAISS files and BM25 in a bm25s folder beside the database.
@@ -98,17 +99,32 @@ def _old_vectors(path: Path, ids: list[int]) -> np.ndarray | None:
 
 def embed_stored(store: RecordStore, kind: str, ids: list[int], embedder: Embedder) -> np.ndarray:
     """Vectors of stored rows embedded again from the stored article text (chunks composed from
-    their sentences, as when they were indexed)."""
+    their sentences, as when they were indexed), in one call to the model."""
     if kind == "sentence":
         records = store.sentences(ids)
-        texts = [store.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids]
+        texts = _texts(store, [records[i] for i in ids])
         return embedder.embed(texts) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
-    out = []
+    if not ids:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
     chunks = store.chunks(ids)
-    for record in (chunks[i] for i in ids):
-        sentence_ids = list(range(record.first_sentence, record.last_sentence + 1))
-        sentences = store.sentences(sentence_ids)
-        text = store.article_text(record.article_id)
-        texts = [text[sentences[s].start : sentences[s].end] for s in sentence_ids if s in sentences]
-        out.append(embed_sentences_and_chunks(embedder, texts, [(0, len(texts))])[1][0])
-    return np.array(out, dtype=np.float32).reshape(-1, embedder.dim)
+    wanted = sorted({s for c in chunks.values() for s in range(c.first_sentence, c.last_sentence + 1)})
+    sentences = store.sentences(wanted)
+    present = [s for s in wanted if s in sentences]  # ascending: a chunk's sentences are a run of it
+    groups = [
+        (bisect_left(present, chunks[i].first_sentence), bisect_right(present, chunks[i].last_sentence))
+        for i in ids
+    ]
+    texts = _texts(store, [sentences[s] for s in present])
+    vectors = embed_sentences_and_chunks(embedder, texts, groups)[1]
+    return np.asarray(vectors, dtype=np.float32).reshape(-1, embedder.dim)
+
+
+def _texts(store: RecordStore, sentences: list[SentenceRecord]) -> list[str]:
+    """The sentences' texts, each article's text read once."""
+    articles: dict[str, str] = {}
+    out = []
+    for s in sentences:
+        if s.article_id not in articles:
+            articles[s.article_id] = store.article_text(s.article_id)
+        out.append(articles[s.article_id][s.start : s.end])
+    return out

@@ -298,3 +298,24 @@ def test_a_damaged_file_is_reported_without_checking_what_is_derived_from_it(
     monkeypatch.setattr(index.records, "problems", unreachable)
     monkeypatch.setattr(index.lexical, "check", unreachable)
     assert index.problems() == damage
+
+
+def test_stored_rows_are_embedded_again_in_one_call_as_when_indexed(fake_bot: Newsbot) -> None:
+    from retrieval.store.migrate import embed_stored
+
+    class Counting(HashEmbedder):
+        calls = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            Counting.calls += 1
+            return super().embed(texts)
+
+    records = fake_bot.index.records
+    for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
+        ids = [r[0] for r in records.db.execute(f"SELECT id FROM {table} ORDER BY id DESC")]
+        assert len(ids) > 2
+        Counting.calls = 0
+        again = embed_stored(records, kind, ids, Counting())
+        assert Counting.calls == (2 if kind == "chunk" else 1)  # sentences and chunks: one call each
+        np.testing.assert_allclose(again, records.vectors_of(kind, ids), atol=2e-3)
+    assert embed_stored(records, "chunk", [], HashEmbedder()).shape == (0, HashEmbedder().dim)
