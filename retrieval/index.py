@@ -17,9 +17,8 @@ import numpy as np
 from retrieval.documents import Article
 from retrieval.embeddings import Embedder
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError
-from retrieval.ingest import chunk_terms
 from retrieval.store.lexical import LexicalStore
-from retrieval.store.migrate import embed_stored
+from retrieval.store.migrate import embed_stored, rebuild_lexical
 from retrieval.store.records import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -405,11 +404,7 @@ class NewsIndex:
                 done.append(f"re-embedded {len(bad)} {kind} vectors")
         progress("rebuilding the lexical index")
         with self.records.transaction():
-            self.lexical.rebuild(
-                (cid, chunk_terms(text, lang))
-                for rows in self.records.chunk_texts()
-                for cid, text, lang in rows
-            )
+            rebuild_lexical(self.records, self.lexical)
         done.append("rebuilt the lexical index")
         for kind, vectors in self.vectors.items():
             progress(f"rebuilding the {kind} vectors")

@@ -6,13 +6,16 @@ import logging
 import shutil
 from bisect import bisect_left, bisect_right
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
 from retrieval.store.lock import lock_path, write_lock
 from retrieval.store.records import SCHEMA_VERSION, RecordStore, SentenceRecord, as_blob
+
+if TYPE_CHECKING:
+    from retrieval.store.lexical import LexicalStore
 
 log = logging.getLogger("newsbot.store")
 # Schema 2 kept vectors in FAISS files and BM25 in a bm25s folder beside the database.
@@ -47,16 +50,22 @@ def migrate_v2(store: RecordStore, embedder: Embedder) -> None:
                     [(i, as_blob(v)) for i, v in zip(ids, vectors, strict=True)],
                 )
             _migrate_meta(store)
-            from retrieval.ingest import chunk_terms
             from retrieval.store.lexical import LexicalStore
 
-            LexicalStore(store.db).rebuild(
-                (cid, chunk_terms(text, lang)) for rows in store.chunk_texts() for cid, text, lang in rows
-            )
+            rebuild_lexical(store, LexicalStore(store.db))
         for name in _V2_FILES:
             (store.directory / name).unlink(missing_ok=True)
         shutil.rmtree(store.directory / _V2_BM25, ignore_errors=True)
         store.dim = int(store.meta["dim"])
+
+
+def rebuild_lexical(store: RecordStore, lexical: LexicalStore) -> None:
+    """Index every stored chunk afresh in the lexical index (inside the caller's transaction)."""
+    from retrieval.ingest import chunk_terms
+
+    lexical.rebuild(
+        (cid, chunk_terms(text, lang)) for rows in store.chunk_texts() for cid, text, lang in rows
+    )
 
 
 def _migrate_meta(store: RecordStore) -> None:
