@@ -21,6 +21,7 @@ from retrieval.store.lexical import LexicalStore
 from retrieval.store.migrate import embed_stored, rebuild_lexical
 from retrieval.store.records import (
     DB_NAME,
+    KINDS,
     SCHEMA_VERSION,
     ArticleSummary,
     Batch,
@@ -127,7 +128,7 @@ class NewsIndex:
             folder = self.directory / VECTORS_DIR
             return {
                 kind: FaissVectors(folder, kind, self.records.dim, self.records, exact_max=exact_max)
-                for kind in ("chunk", "sentence")
+                for kind in KINDS
             }
         from retrieval.store.milvus import MilvusStore, MilvusVectors
 
@@ -138,7 +139,7 @@ class NewsIndex:
             from retrieval.store.milvus import MilvusTerms
 
             self.milvus_terms = MilvusTerms(self.milvus, self.records)
-        return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in ("chunk", "sentence")}
+        return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in KINDS}
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -396,7 +397,7 @@ class NewsIndex:
     def repair(self, progress: Callable[[str], None] = lambda _: None) -> list[str]:
         """Re-embed damaged stored vectors from the stored text, rebuild the derived indexes."""
         done = []
-        for kind in ("chunk", "sentence"):
+        for kind in KINDS:
             bad = self.records.bad_vectors(kind)
             if bad:
                 progress(f"re-embedding {len(bad)} damaged {kind} vectors")

@@ -12,7 +12,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
 from retrieval.store.lock import lock_path, write_lock
-from retrieval.store.records import SCHEMA_VERSION, RecordStore, SentenceRecord, as_blob
+from retrieval.store.records import NORM_RANGE, SCHEMA_VERSION, RecordStore, SentenceRecord, as_blob
 
 if TYPE_CHECKING:
     from retrieval.store.lexical import LexicalStore
@@ -103,7 +103,8 @@ def _old_vectors(path: Path, ids: list[int]) -> np.ndarray | None:
     row = {int(i): n for n, i in enumerate(stored)}
     vectors = matrix[[row[i] for i in ids]] if ids else matrix
     norms = np.linalg.norm(vectors, axis=1)
-    return vectors if bool(np.all((norms > 0.5) & (norms < 2.0))) else None
+    low, high = NORM_RANGE
+    return vectors if bool(np.all((norms > low) & (norms < high))) else None
 
 
 def embed_stored(store: RecordStore, kind: str, ids: list[int], embedder: Embedder) -> np.ndarray:

@@ -27,6 +27,8 @@ from retrieval.store.sources import NewFingerprint, SourceRow
 SCHEMA_VERSION = "3"
 DB_NAME = "newsbot.sqlite3"
 KINDS = ("chunk", "sentence")
+# A stored vector is unit norm (USE); one outside this range is damage, not data.
+NORM_RANGE = (0.5, 2.0)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -762,8 +764,8 @@ class RecordStore:
         orphans = src.orphans(self.db)
         if orphans:
             found.append(f"{self.path}: {orphans} sources or fingerprints of articles that are not stored")
-        for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
-            vec = _VECTOR_TABLE[kind]
+        for kind in KINDS:
+            table, vec = f"{kind}s", _VECTOR_TABLE[kind]
             missing = "SELECT COUNT(*) FROM {} a WHERE NOT EXISTS (SELECT 1 FROM {} b WHERE b.id = a.id)"
             rows = self.db.execute(missing.format(table, vec)).fetchone()[0]
             vectors_alone = self.db.execute(missing.format(vec, table)).fetchone()[0]
@@ -781,7 +783,7 @@ class RecordStore:
         bad: list[int] = []
         for ids, vectors in self.added_since(kind, -1):
             norms = np.linalg.norm(vectors, axis=1)
-            bad.extend(ids[~np.isfinite(norms) | (norms < 0.5) | (norms > 2.0)].tolist())
+            bad.extend(ids[~np.isfinite(norms) | (norms < NORM_RANGE[0]) | (norms > NORM_RANGE[1])].tolist())
         return bad
 
     def replace_vectors(self, kind: str, ids: list[int], vectors: np.ndarray) -> int:
