@@ -23,6 +23,7 @@ from retrieval.documents import Article
 from retrieval.errors import IndexCorruptError, IndexMissingError
 from retrieval.store import sources as src
 from retrieval.store.sources import NewFingerprint, SourceRow
+from retrieval.store.sqlutil import batches, marks
 
 SCHEMA_VERSION = "3"
 DB_NAME = "newsbot.sqlite3"
@@ -402,10 +403,8 @@ class RecordStore:
     def _by_ids(self, select: str, ids: Sequence[int | str], column: str = "id") -> list[tuple]:
         """Rows of `select ... WHERE column IN (ids)`, in chunks that SQLite accepts."""
         out: list[tuple] = []
-        for start in range(0, len(ids), 900):
-            part = list(ids[start : start + 900])
-            marks = ",".join("?" * len(part))
-            out.extend(self.db.execute(f"{select} WHERE {column} IN ({marks})", part))
+        for part in batches(ids):
+            out.extend(self.db.execute(f"{select} WHERE {column} IN ({marks(len(part))})", part))
         return out
 
     # ---------- reading records ----------
@@ -650,10 +649,8 @@ class RecordStore:
                 src.promote(self.db, old, heir)
             removed = self._remove(deleted, commit)
             src.drop_fingerprints(self.db, deleted)
-            for part in range(0, len(deleted), 900):
-                chunk = deleted[part : part + 900]
-                marks = ",".join("?" * len(chunk))
-                self.db.execute(f"DELETE FROM article_sources WHERE article_id IN ({marks})", chunk)
+            for part in batches(deleted):
+                self.db.execute(f"DELETE FROM article_sources WHERE article_id IN ({marks(len(part))})", part)
             if on_write is not None:
                 on_write(self.db, [], removed)
             self.set_meta(commit=str(commit))
@@ -732,20 +729,18 @@ class RecordStore:
     def _remove(self, article_ids: list[str], commit: int) -> list[int]:
         """Delete articles' rows and vectors, logging the removed ids; return the chunk ids."""
         removed_chunks: list[int] = []
-        for start in range(0, len(article_ids), 900):
-            part = article_ids[start : start + 900]
-            marks = ",".join("?" * len(part))
+        for part in batches(article_ids):
+            where = f"IN ({marks(len(part))})"
             for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
                 ids = [
-                    r[0]
-                    for r in self.db.execute(f"SELECT id FROM {table} WHERE article_id IN ({marks})", part)
+                    r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE article_id {where}", part)
                 ]
                 if kind == "chunk":
                     removed_chunks.extend(ids)
                 self.db.executemany("INSERT INTO removed VALUES (?, ?, ?)", [(kind, i, commit) for i in ids])
                 self._delete_ids(_VECTOR_TABLE[kind], ids)
-                self.db.execute(f"DELETE FROM {table} WHERE article_id IN ({marks})", part)
-            self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", part)
+                self.db.execute(f"DELETE FROM {table} WHERE article_id {where}", part)
+            self.db.execute(f"DELETE FROM articles WHERE id {where}", part)
         return removed_chunks
 
     def _delete_ids(self, table: str, ids: list[int]) -> None:
