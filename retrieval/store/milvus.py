@@ -555,12 +555,12 @@ class MilvusTerms:
         removed = self.records.removed_since("chunk", since)
         for start in range(0, len(removed), DELETE_IDS):
             client.delete(self.name, ids=[int(i) for i in removed[start : start + DELETE_IDS]])
-        for ids, _ in self.records.added_since("chunk", since):
-            for start in range(0, len(ids), UPSERT_ROWS):
-                texts = self.records.chunk_texts_of([int(i) for i in ids[start : start + UPSERT_ROWS]])
-                rows = [
-                    {"id": cid, "terms": " ".join(chunk_terms(text, lang))[:_TERMS_CHARS]}
-                    for cid, text, lang in texts
-                ]
-                if rows:
-                    client.upsert(self.name, rows)
+        ids = self.records.added_ids_since("chunk", since)
+        for start in range(0, len(ids), UPSERT_ROWS):
+            texts = self.records.chunk_texts_of(ids[start : start + UPSERT_ROWS])
+            rows = [
+                {"id": cid, "terms": " ".join(chunk_terms(text, lang))[:_TERMS_CHARS]}
+                for cid, text, lang in texts
+            ]
+            if rows:
+                client.upsert(self.name, rows)

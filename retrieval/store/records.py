@@ -348,8 +348,7 @@ class RecordStore:
         if commit < oldest:
             yield from self._all_vectors(table, batch)
             return
-        # no ORDER BY: with it SQLite scans the table in id order instead of using the index
-        ids = sorted(r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE added > ?", (commit,)))
+        ids = self.added_ids_since(kind, commit)
         for start in range(0, len(ids), batch):
             part = ids[start : start + batch]
             if part[-1] - part[0] < 2 * len(part):
@@ -360,6 +359,12 @@ class RecordStore:
             else:
                 rows = sorted(self._by_ids(f"SELECT id, vec FROM {table}", part))
             yield np.array([r[0] for r in rows], dtype=np.int64), from_blobs([r[1] for r in rows], self.dim)
+
+    def added_ids_since(self, kind: str, commit: int) -> list[int]:
+        """Ids of the rows of a kind added after `commit` that still exist, ascending (no vectors read)."""
+        table = _VECTOR_TABLE[kind]
+        # no ORDER BY: with it SQLite scans the table in id order instead of using the index
+        return sorted(r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE added > ?", (commit,)))
 
     def _all_vectors(self, table: str, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, float32 vectors) of every row of a vector table, in batches by id."""

@@ -319,3 +319,16 @@ def test_stored_rows_are_embedded_again_in_one_call_as_when_indexed(fake_bot: Ne
         assert Counting.calls == (2 if kind == "chunk" else 1)  # sentences and chunks: one call each
         np.testing.assert_allclose(again, records.vectors_of(kind, ids), atol=2e-3)
     assert embed_stored(records, "chunk", [], HashEmbedder()).shape == (0, HashEmbedder().dim)
+
+
+def test_ids_added_since_a_commit_agree_with_the_vectors_added(fake_bot: Newsbot, tmp_path: Path) -> None:
+    records = fake_bot.index.records
+    before = records.commit()
+    path = tmp_path / "changed.jsonl"
+    path.write_text(json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n")
+    fake_bot.index_paths([path], progress=False)
+    for kind in ("chunk", "sentence"):
+        for commit in (-1, before, records.commit()):
+            want = [int(i) for ids, _ in records.added_since(kind, commit) for i in ids]
+            assert records.added_ids_since(kind, commit) == want
+        assert records.added_ids_since(kind, before), "the new article's rows"
