@@ -17,11 +17,11 @@ import numpy as np
 from retrieval.documents import Article
 from retrieval.embeddings import Embedder
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError
-from retrieval.ingest import chunk_terms
 from retrieval.store.lexical import LexicalStore
-from retrieval.store.migrate import embed_stored
+from retrieval.store.migrate import embed_stored, rebuild_lexical
 from retrieval.store.records import (
     DB_NAME,
+    KINDS,
     SCHEMA_VERSION,
     ArticleSummary,
     Batch,
@@ -107,7 +107,7 @@ class NewsIndex:
         self.records = RecordStore(self.directory, create=create)
         with self.guard():
             self._open(chunk_sentences, chunk_overlap)
-            self.lexical = LexicalStore(self.records.db)
+            self.lexical = LexicalStore(self.records.db, committed_only=self.records.in_read_snapshot)
             self.lexical.refresh()
         self.milvus: MilvusStore | None = None
         self.milvus_terms: MilvusTerms | None = None
@@ -128,7 +128,7 @@ class NewsIndex:
             folder = self.directory / VECTORS_DIR
             return {
                 kind: FaissVectors(folder, kind, self.records.dim, self.records, exact_max=exact_max)
-                for kind in ("chunk", "sentence")
+                for kind in KINDS
             }
         from retrieval.store.milvus import MilvusStore, MilvusVectors
 
@@ -139,7 +139,7 @@ class NewsIndex:
             from retrieval.store.milvus import MilvusTerms
 
             self.milvus_terms = MilvusTerms(self.milvus, self.records)
-        return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in ("chunk", "sentence")}
+        return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in KINDS}
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -378,11 +378,12 @@ class NewsIndex:
     def problems(self) -> list[str]:
         """Everything `newsbot check` finds wrong; empty when the index is sound."""
         try:
+            damage = self.records.integrity()
+            if damage:
+                return damage  # the derived indexes cannot be checked against a damaged file
             found = self.records.problems()
         except sqlite3.DatabaseError as exc:
             return [str(self.records.damaged(exc))]
-        if found and "quick_check" in found[0]:
-            return found
         found += self.lexical.check()
         for vectors in self.vectors.values():
             found += vectors.check()
@@ -390,15 +391,13 @@ class NewsIndex:
 
     def check(self) -> None:
         """Fail fast when the store itself cannot be read (derived parts repair themselves)."""
-        try:
+        with self.guard():
             self.records.counts()
-        except sqlite3.DatabaseError as exc:
-            raise self.records.damaged(exc) from exc
 
     def repair(self, progress: Callable[[str], None] = lambda _: None) -> list[str]:
         """Re-embed damaged stored vectors from the stored text, rebuild the derived indexes."""
         done = []
-        for kind in ("chunk", "sentence"):
+        for kind in KINDS:
             bad = self.records.bad_vectors(kind)
             if bad:
                 progress(f"re-embedding {len(bad)} damaged {kind} vectors")
@@ -406,11 +405,7 @@ class NewsIndex:
                 done.append(f"re-embedded {len(bad)} {kind} vectors")
         progress("rebuilding the lexical index")
         with self.records.transaction():
-            self.lexical.rebuild(
-                (cid, chunk_terms(text, lang))
-                for rows in self.records.chunk_texts()
-                for cid, text, lang in rows
-            )
+            rebuild_lexical(self.records, self.lexical)
         done.append("rebuilt the lexical index")
         for kind, vectors in self.vectors.items():
             progress(f"rebuilding the {kind} vectors")

@@ -33,17 +33,16 @@ import os
 import sqlite3
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
-from typing import TypeVar
 
 import numpy as np
 
 from retrieval.errors import IndexCorruptError
+from retrieval.store.sqlutil import batches, marks
 
-T = TypeVar("T")
 K1 = 1.5
 B = 0.75
 FANOUT = 8
@@ -60,7 +59,6 @@ CACHE_MIN = 4096
 PRUNE_MAX = 250_000
 # Relative slack on score bounds, far above the float32 rounding of a sum of query terms
 BOUND_SLACK = 1e-5
-_SQL_VARS = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS postings(
@@ -470,12 +468,6 @@ def candidates(pieces: list[tuple[Piece, int]], k: int, rest: float) -> np.ndarr
     return cand[partial + slack >= kth]
 
 
-def _chunks(values: Sequence[T], size: int = _SQL_VARS) -> Iterator[Sequence[T]]:
-    """`values` in slices of at most `size` (SQLite's limit on bound variables)."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _new_version() -> int:
     """A random 62-bit version stamp (random so a rolled-back write can never be mistaken for another)."""
     return int.from_bytes(os.urandom(8), "little") >> 2
@@ -489,10 +481,18 @@ class LexicalStore:
     another connection or process sees a writer's changes as soon as it commits.
     """
 
-    def __init__(self, db: sqlite3.Connection, cache_mib: int = 128) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        cache_mib: int = 128,
+        committed_only: Callable[[], bool] | None = None,
+    ) -> None:
         """A store on `db`, whose tables the record store created from `SCHEMA`; large rows read by
-        queries stay decoded in a cache of up to `cache_mib` MiB (0 turns it off)."""
+        queries stay decoded in a cache of up to `cache_mib` MiB (0 turns it off). `committed_only`
+        tells whether a transaction the caller opened sees committed data only (a read snapshot that
+        wrote nothing), so rows read in it may be cached too."""
         self._db = db
+        self._committed_only = committed_only
         self._cache = _RowCache(cache_mib << 20)
         self._version: int | None = None
         self._stats = dict.fromkeys(_STAT_KEYS, 0)
@@ -646,9 +646,10 @@ class LexicalStore:
     @contextmanager
     def _snapshot(self) -> Iterator[bool]:
         """Run reads in one read transaction, or in the caller's if one is open; yields True when the
-        reads see committed data only (our own transaction), which is what the row cache may keep."""
+        reads see committed data only (our own transaction, or a caller's read snapshot as
+        `committed_only` tells), which is what the row cache may keep."""
         if self._db.in_transaction:
-            yield False
+            yield self._committed_only is not None and self._committed_only()
             return
         self._db.execute("BEGIN")
         try:
@@ -731,7 +732,7 @@ class LexicalStore:
         sql = "SELECT seg, level, n, ids, tfs, lens FROM postings WHERE term = ?"
         args: list[object] = [term]
         if segs is not None:
-            sql += f" AND seg IN ({','.join('?' * len(segs))})"
+            sql += f" AND seg IN ({marks(len(segs))})"
             args += list(segs)
         rows = []
         for seg, level, n, ids, tfs, lens in self._db.execute(sql, args):
@@ -792,10 +793,9 @@ class LexicalStore:
             raise ValueError("a chunk id occurs twice in one add")
         live = [
             int(r[0])
-            for part in _chunks(ids)
+            for part in batches(ids)
             for r in self._db.execute(
-                f"SELECT chunk_id FROM lexical_docs WHERE chunk_id IN ({','.join('?' * len(part))})",
-                list(part),
+                f"SELECT chunk_id FROM lexical_docs WHERE chunk_id IN ({marks(len(part))})", part
             )
         ]
         if live:
@@ -825,12 +825,12 @@ class LexicalStore:
     def _remove(self, ids: Sequence[int]) -> int:
         """Tombstone the live chunks among ascending `ids`; the number removed."""
         found: list[tuple[int, int]] = []
-        for part in _chunks(ids):
-            marks = ",".join("?" * len(part))
+        for part in batches(ids):
+            where = f"chunk_id IN ({marks(len(part))})"
             found += self._db.execute(
-                f"SELECT chunk_id, len FROM lexical_docs WHERE chunk_id IN ({marks})", list(part)
+                f"SELECT chunk_id, len FROM lexical_docs WHERE {where}", part
             ).fetchall()
-            self._db.execute(f"DELETE FROM lexical_docs WHERE chunk_id IN ({marks})", list(part))
+            self._db.execute(f"DELETE FROM lexical_docs WHERE {where}", part)
         if not found:
             return 0
         upto = self._stats["next_seg"] - 1
@@ -859,11 +859,11 @@ class LexicalStore:
     def _terms_with_full_levels(self, terms: Sequence[str]) -> list[str]:
         """Those of `terms` that have FANOUT rows of one level."""
         full: set[str] = set()
-        for part in _chunks(terms):
+        for part in batches(terms):
             full.update(
                 term
                 for term, _ in self._db.execute(
-                    f"SELECT term, level FROM postings WHERE term IN ({','.join('?' * len(part))}) "
+                    f"SELECT term, level FROM postings WHERE term IN ({marks(len(part))}) "
                     "GROUP BY term, level HAVING COUNT(*) >= ?",
                     [*part, FANOUT],
                 )
@@ -903,9 +903,9 @@ class LexicalStore:
         merged = self._combine(term, parts) if parts else None
         if segs is None:
             self._db.execute("DELETE FROM postings WHERE term = ?", (term,))
-        for part in _chunks([r.seg for r in rows] if segs is not None else []):
+        for part in batches([r.seg for r in rows] if segs is not None else []):
             self._db.execute(
-                f"DELETE FROM postings WHERE term = ? AND seg IN ({','.join('?' * len(part))})",
+                f"DELETE FROM postings WHERE term = ? AND seg IN ({marks(len(part))})",
                 [term, *part],
             )
         if merged is not None:

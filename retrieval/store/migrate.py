@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import shutil
+from bisect import bisect_left, bisect_right
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from retrieval.embeddings import Embedder, embed_sentences_and_chunks
 from retrieval.store.lock import lock_path, write_lock
-from retrieval.store.records import SCHEMA_VERSION, RecordStore, as_blob
+from retrieval.store.records import NORM_RANGE, SCHEMA_VERSION, RecordStore, SentenceRecord, as_blob
+
+if TYPE_CHECKING:
+    from retrieval.store.lexical import LexicalStore
 
 log = logging.getLogger("newsbot.store")
 # Schema 2 kept vectors in FAISS files and BM25 in a bm25s folder beside the database.
@@ -46,16 +50,22 @@ def migrate_v2(store: RecordStore, embedder: Embedder) -> None:
                     [(i, as_blob(v)) for i, v in zip(ids, vectors, strict=True)],
                 )
             _migrate_meta(store)
-            from retrieval.ingest import chunk_terms
             from retrieval.store.lexical import LexicalStore
 
-            LexicalStore(store.db).rebuild(
-                (cid, chunk_terms(text, lang)) for rows in store.chunk_texts() for cid, text, lang in rows
-            )
+            rebuild_lexical(store, LexicalStore(store.db))
         for name in _V2_FILES:
             (store.directory / name).unlink(missing_ok=True)
         shutil.rmtree(store.directory / _V2_BM25, ignore_errors=True)
         store.dim = int(store.meta["dim"])
+
+
+def rebuild_lexical(store: RecordStore, lexical: LexicalStore) -> None:
+    """Index every stored chunk afresh in the lexical index (inside the caller's transaction)."""
+    from retrieval.ingest import chunk_terms
+
+    lexical.rebuild(
+        (cid, chunk_terms(text, lang)) for rows in store.chunk_texts() for cid, text, lang in rows
+    )
 
 
 def _migrate_meta(store: RecordStore) -> None:
@@ -93,22 +103,38 @@ def _old_vectors(path: Path, ids: list[int]) -> np.ndarray | None:
     row = {int(i): n for n, i in enumerate(stored)}
     vectors = matrix[[row[i] for i in ids]] if ids else matrix
     norms = np.linalg.norm(vectors, axis=1)
-    return vectors if bool(np.all((norms > 0.5) & (norms < 2.0))) else None
+    low, high = NORM_RANGE
+    return vectors if bool(np.all((norms > low) & (norms < high))) else None
 
 
 def embed_stored(store: RecordStore, kind: str, ids: list[int], embedder: Embedder) -> np.ndarray:
     """Vectors of stored rows embedded again from the stored article text (chunks composed from
-    their sentences, as when they were indexed)."""
+    their sentences, as when they were indexed), in one call to the model."""
     if kind == "sentence":
         records = store.sentences(ids)
-        texts = [store.article_text(records[i].article_id)[records[i].start : records[i].end] for i in ids]
+        texts = _texts(store, [records[i] for i in ids])
         return embedder.embed(texts) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
-    out = []
+    if not ids:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
     chunks = store.chunks(ids)
-    for record in (chunks[i] for i in ids):
-        sentence_ids = list(range(record.first_sentence, record.last_sentence + 1))
-        sentences = store.sentences(sentence_ids)
-        text = store.article_text(record.article_id)
-        texts = [text[sentences[s].start : sentences[s].end] for s in sentence_ids if s in sentences]
-        out.append(embed_sentences_and_chunks(embedder, texts, [(0, len(texts))])[1][0])
-    return np.array(out, dtype=np.float32).reshape(-1, embedder.dim)
+    wanted = sorted({s for c in chunks.values() for s in range(c.first_sentence, c.last_sentence + 1)})
+    sentences = store.sentences(wanted)
+    present = [s for s in wanted if s in sentences]  # ascending: a chunk's sentences are a run of it
+    groups = [
+        (bisect_left(present, chunks[i].first_sentence), bisect_right(present, chunks[i].last_sentence))
+        for i in ids
+    ]
+    texts = _texts(store, [sentences[s] for s in present])
+    vectors = embed_sentences_and_chunks(embedder, texts, groups)[1]
+    return np.asarray(vectors, dtype=np.float32).reshape(-1, embedder.dim)
+
+
+def _texts(store: RecordStore, sentences: list[SentenceRecord]) -> list[str]:
+    """The sentences' texts, each article's text read once."""
+    articles: dict[str, str] = {}
+    out = []
+    for s in sentences:
+        if s.article_id not in articles:
+            articles[s.article_id] = store.article_text(s.article_id)
+        out.append(articles[s.article_id][s.start : s.end])
+    return out

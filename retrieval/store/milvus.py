@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError, NewsbotError
-from retrieval.store.vectors import KINDS, VectorSource
+from retrieval.store.lexical import K1, B
+from retrieval.store.records import KINDS
+from retrieval.store.vectors import VectorSource
 
 if TYPE_CHECKING:
     from retrieval.store.records import RecordStore
@@ -41,9 +43,8 @@ METRIC = "IP"
 INDEX_TYPE = "FLAT"
 UPSERT_ROWS = 2_000  # rows per request (a 512-d float32 row is 2 KB; gRPC messages stop at 64 MB)
 DELETE_IDS = 10_000
-# BM25 as newsbot's lexical index scores it (bm25s "lucene"); Milvus' scores are (k1 + 1) times
-# that (negated by milvus-lite), measured with benchmarks/milvus_bm25.py.
-BM25_K1, BM25_B = 1.5, 0.75
+# BM25 as newsbot's lexical index scores it (bm25s "lucene", its K1 and B); Milvus' scores are
+# (k1 + 1) times that (negated by milvus-lite), measured with benchmarks/milvus_bm25.py.
 TERMS = "terms"
 _TERMS_CHARS = 65_535
 _META_DIM = 2  # every Milvus collection needs a vector field; the meta rows carry a dummy one
@@ -482,7 +483,7 @@ class MilvusTerms:
                 search_params={"metric_type": "BM25"},
                 output_fields=[],
             )
-        scored = [(int(h["id"]), abs(float(h["distance"])) / (BM25_K1 + 1)) for h in hits[0]]
+        scored = [(int(h["id"]), abs(float(h["distance"])) / (K1 + 1)) for h in hits[0]]
         return [(i, s) for i, s in scored if s > 0]
 
     def refresh(self) -> None:
@@ -541,7 +542,7 @@ class MilvusTerms:
             "sparse",
             index_type="SPARSE_INVERTED_INDEX",
             metric_type="BM25",
-            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+            params={"bm25_k1": K1, "bm25_b": B},
         )
         self.store._create(self.name, schema, index)
         self.store.put_meta({f"{TERMS}_commit": "0"})
@@ -554,12 +555,12 @@ class MilvusTerms:
         removed = self.records.removed_since("chunk", since)
         for start in range(0, len(removed), DELETE_IDS):
             client.delete(self.name, ids=[int(i) for i in removed[start : start + DELETE_IDS]])
-        for ids, _ in self.records.added_since("chunk", since):
-            for start in range(0, len(ids), UPSERT_ROWS):
-                texts = self.records.chunk_texts_of([int(i) for i in ids[start : start + UPSERT_ROWS]])
-                rows = [
-                    {"id": cid, "terms": " ".join(chunk_terms(text, lang))[:_TERMS_CHARS]}
-                    for cid, text, lang in texts
-                ]
-                if rows:
-                    client.upsert(self.name, rows)
+        ids = self.records.added_ids_since("chunk", since)
+        for start in range(0, len(ids), UPSERT_ROWS):
+            texts = self.records.chunk_texts_of(ids[start : start + UPSERT_ROWS])
+            rows = [
+                {"id": cid, "terms": " ".join(chunk_terms(text, lang))[:_TERMS_CHARS]}
+                for cid, text, lang in texts
+            ]
+            if rows:
+                client.upsert(self.name, rows)

@@ -23,10 +23,13 @@ from retrieval.documents import Article
 from retrieval.errors import IndexCorruptError, IndexMissingError
 from retrieval.store import sources as src
 from retrieval.store.sources import NewFingerprint, SourceRow
+from retrieval.store.sqlutil import batches, marks
 
 SCHEMA_VERSION = "3"
 DB_NAME = "newsbot.sqlite3"
 KINDS = ("chunk", "sentence")
+# A stored vector is unit norm (USE); one outside this range is damage, not data.
+NORM_RANGE = (0.5, 2.0)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -214,6 +217,7 @@ class RecordStore:
         if not create and not self.path.exists():
             raise IndexMissingError(f"no index in {self.directory}; run 'newsbot index PATH' first")
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._read_changes: int | None = None  # total_changes when reading() began its snapshot
         try:
             self.db = connect(self.path)
             self.meta = self._read_meta()
@@ -297,11 +301,22 @@ class RecordStore:
             yield
             return
         self.db.execute("BEGIN")
+        self._read_changes = self.db.total_changes
         try:
             yield
         finally:
+            self._read_changes = None
             if self.db.in_transaction:
                 self.db.execute("COMMIT")
+
+    def in_read_snapshot(self) -> bool:
+        """Whether the open transaction is a `reading()` snapshot that has written nothing, so what
+        it reads is committed data (which caches of committed rows may keep)."""
+        return (
+            self._read_changes is not None
+            and self.db.in_transaction
+            and self.db.total_changes == self._read_changes
+        )
 
     # ---------- the VectorSource protocol ----------
     @property
@@ -333,8 +348,7 @@ class RecordStore:
         if commit < oldest:
             yield from self._all_vectors(table, batch)
             return
-        # no ORDER BY: with it SQLite scans the table in id order instead of using the index
-        ids = sorted(r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE added > ?", (commit,)))
+        ids = self.added_ids_since(kind, commit)
         for start in range(0, len(ids), batch):
             part = ids[start : start + batch]
             if part[-1] - part[0] < 2 * len(part):
@@ -345,6 +359,12 @@ class RecordStore:
             else:
                 rows = sorted(self._by_ids(f"SELECT id, vec FROM {table}", part))
             yield np.array([r[0] for r in rows], dtype=np.int64), from_blobs([r[1] for r in rows], self.dim)
+
+    def added_ids_since(self, kind: str, commit: int) -> list[int]:
+        """Ids of the rows of a kind added after `commit` that still exist, ascending (no vectors read)."""
+        table = _VECTOR_TABLE[kind]
+        # no ORDER BY: with it SQLite scans the table in id order instead of using the index
+        return sorted(r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE added > ?", (commit,)))
 
     def _all_vectors(self, table: str, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, float32 vectors) of every row of a vector table, in batches by id."""
@@ -388,10 +408,8 @@ class RecordStore:
     def _by_ids(self, select: str, ids: Sequence[int | str], column: str = "id") -> list[tuple]:
         """Rows of `select ... WHERE column IN (ids)`, in chunks that SQLite accepts."""
         out: list[tuple] = []
-        for start in range(0, len(ids), 900):
-            part = list(ids[start : start + 900])
-            marks = ",".join("?" * len(part))
-            out.extend(self.db.execute(f"{select} WHERE {column} IN ({marks})", part))
+        for part in batches(ids):
+            out.extend(self.db.execute(f"{select} WHERE {column} IN ({marks(len(part))})", part))
         return out
 
     # ---------- reading records ----------
@@ -636,10 +654,8 @@ class RecordStore:
                 src.promote(self.db, old, heir)
             removed = self._remove(deleted, commit)
             src.drop_fingerprints(self.db, deleted)
-            for part in range(0, len(deleted), 900):
-                chunk = deleted[part : part + 900]
-                marks = ",".join("?" * len(chunk))
-                self.db.execute(f"DELETE FROM article_sources WHERE article_id IN ({marks})", chunk)
+            for part in batches(deleted):
+                self.db.execute(f"DELETE FROM article_sources WHERE article_id IN ({marks(len(part))})", part)
             if on_write is not None:
                 on_write(self.db, [], removed)
             self.set_meta(commit=str(commit))
@@ -718,20 +734,18 @@ class RecordStore:
     def _remove(self, article_ids: list[str], commit: int) -> list[int]:
         """Delete articles' rows and vectors, logging the removed ids; return the chunk ids."""
         removed_chunks: list[int] = []
-        for start in range(0, len(article_ids), 900):
-            part = article_ids[start : start + 900]
-            marks = ",".join("?" * len(part))
+        for part in batches(article_ids):
+            where = f"IN ({marks(len(part))})"
             for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
                 ids = [
-                    r[0]
-                    for r in self.db.execute(f"SELECT id FROM {table} WHERE article_id IN ({marks})", part)
+                    r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE article_id {where}", part)
                 ]
                 if kind == "chunk":
                     removed_chunks.extend(ids)
                 self.db.executemany("INSERT INTO removed VALUES (?, ?, ?)", [(kind, i, commit) for i in ids])
                 self._delete_ids(_VECTOR_TABLE[kind], ids)
-                self.db.execute(f"DELETE FROM {table} WHERE article_id IN ({marks})", part)
-            self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", part)
+                self.db.execute(f"DELETE FROM {table} WHERE article_id {where}", part)
+            self.db.execute(f"DELETE FROM articles WHERE id {where}", part)
         return removed_chunks
 
     def _delete_ids(self, table: str, ids: list[int]) -> None:
@@ -739,16 +753,19 @@ class RecordStore:
         self.db.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
 
     # ---------- checking ----------
-    def problems(self, *, vectors: bool = True) -> list[str]:
-        """What is wrong with the store: SQLite's own check, rows without vectors, bad vectors."""
-        found = [f"{self.path}: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
-        if found:
-            return found
+    def integrity(self) -> list[str]:
+        """What SQLite's own check finds wrong with the file (empty when it is sound)."""
+        return [f"{self.path}: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
+
+    def problems(self) -> list[str]:
+        """What is wrong with the rows of a sound file (see `integrity`): sources of articles not
+        stored, rows without vectors, bad vectors."""
+        found = []
         orphans = src.orphans(self.db)
         if orphans:
             found.append(f"{self.path}: {orphans} sources or fingerprints of articles that are not stored")
-        for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
-            vec = _VECTOR_TABLE[kind]
+        for kind in KINDS:
+            table, vec = f"{kind}s", _VECTOR_TABLE[kind]
             missing = "SELECT COUNT(*) FROM {} a WHERE NOT EXISTS (SELECT 1 FROM {} b WHERE b.id = a.id)"
             rows = self.db.execute(missing.format(table, vec)).fetchone()[0]
             vectors_alone = self.db.execute(missing.format(vec, table)).fetchone()[0]
@@ -756,12 +773,9 @@ class RecordStore:
                 found.append(
                     f"{self.path}: {rows} {kind}s without a vector, {vectors_alone} vectors without a {kind}"
                 )
-            if vectors:
-                bad = self.bad_vectors(kind)
-                if bad:
-                    found.append(
-                        f"{self.path}: {len(bad)} stored {kind} vectors are damaged (ids {bad[:5]}...)"
-                    )
+            bad = self.bad_vectors(kind)
+            if bad:
+                found.append(f"{self.path}: {len(bad)} stored {kind} vectors are damaged (ids {bad[:5]}...)")
         return found
 
     def bad_vectors(self, kind: str) -> list[int]:
@@ -769,7 +783,7 @@ class RecordStore:
         bad: list[int] = []
         for ids, vectors in self.added_since(kind, -1):
             norms = np.linalg.norm(vectors, axis=1)
-            bad.extend(ids[~np.isfinite(norms) | (norms < 0.5) | (norms > 2.0)].tolist())
+            bad.extend(ids[~np.isfinite(norms) | (norms < NORM_RANGE[0]) | (norms > NORM_RANGE[1])].tolist())
         return bad
 
     def replace_vectors(self, kind: str, ids: list[int], vectors: np.ndarray) -> int:

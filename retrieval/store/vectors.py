@@ -36,15 +36,13 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 import numpy as np
 
 from retrieval.errors import IndexCorruptError, IndexWriteError, NewsbotError
+from retrieval.store.records import KINDS, NORM_RANGE
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-KINDS = ("chunk", "sentence")
 FLAT, IVF = "flat", "ivf"
 FLAT_FACTORY = "IDMap2,SQfp16"
-# A stored vector is unit norm (USE); one outside this range is damage, not data.
-NORM_RANGE = (0.5, 2.0)
 # Snapshots are rewritten once this many changes (added + removed) have been applied since the last
 # one, or this share of the index: adding k vectors then costs O(k) amortised.
 SAVE_MIN_LAG = 2_000

@@ -239,3 +239,96 @@ def test_rebuild_swaps_in_a_fresh_index(fake_bot: Newsbot, tmp_path: Path) -> No
 def test_vectors_are_normalized() -> None:
     vectors = HashEmbedder().embed(["a b c", "Wien Wien"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+
+
+def test_lexical_rows_read_while_answering_are_cached_and_follow_other_writers(
+    fake_bot: Newsbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.ingest import chunk_terms
+    from retrieval.store import lexical
+    from retrieval.store.lexical import LexicalStore
+
+    monkeypatch.setattr(lexical, "CACHE_MIN", 1)
+    index = fake_bot.index
+    query = chunk_terms("Feuerwehrleute Graz Mur Wien Donau Linz regnete", "de")
+
+    def uncached() -> list[tuple[int, float]]:
+        return LexicalStore(index.records.db, cache_mib=0).search(query, 5)
+
+    with index.reading():
+        first = index.search_terms(query, 5)
+        assert index.lexical._cache.rows, "rows read inside a read snapshot are cached"
+    assert first and first == uncached()
+    other = Newsbot(fake_bot.settings, embedder=HashEmbedder(), index_dir=fake_bot.index_dir)
+    path = tmp_path / "changed.jsonl"
+    path.write_text(
+        json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n", encoding="utf-8"
+    )
+    other.index_paths([path], progress=False)
+    other.close()
+    with index.reading():
+        second = index.search_terms(query, 5)
+    assert second == uncached() and second != first
+    assert index.chunks([second[0][0]])[second[0][0]].article_id == "graz-1"
+
+
+def test_only_a_read_snapshot_that_wrote_nothing_counts_as_committed_data(fake_bot: Newsbot) -> None:
+    records = fake_bot.index.records
+    assert not records.in_read_snapshot()
+    with records.transaction():
+        assert not records.in_read_snapshot(), "a write transaction sees its own uncommitted rows"
+    with records.reading():
+        assert records.in_read_snapshot()
+        with records.reading():
+            assert records.in_read_snapshot()
+    assert not records.in_read_snapshot()
+
+
+def test_a_damaged_file_is_reported_without_checking_what_is_derived_from_it(
+    fake_bot: Newsbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = fake_bot.index
+    assert index.records.integrity() == [] and index.problems() == []
+    damage = [f"{index.records.path}: *** in database main *** Page 7: btreeInitPage() returns error code 11"]
+    monkeypatch.setattr(index.records, "integrity", lambda: damage)
+
+    def unreachable() -> list[str]:
+        raise AssertionError("the derived indexes are not checked against a damaged file")
+
+    monkeypatch.setattr(index.records, "problems", unreachable)
+    monkeypatch.setattr(index.lexical, "check", unreachable)
+    assert index.problems() == damage
+
+
+def test_stored_rows_are_embedded_again_in_one_call_as_when_indexed(fake_bot: Newsbot) -> None:
+    from retrieval.store.migrate import embed_stored
+
+    class Counting(HashEmbedder):
+        calls = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            Counting.calls += 1
+            return super().embed(texts)
+
+    records = fake_bot.index.records
+    for kind, table in (("chunk", "chunks"), ("sentence", "sentences")):
+        ids = [r[0] for r in records.db.execute(f"SELECT id FROM {table} ORDER BY id DESC")]
+        assert len(ids) > 2
+        Counting.calls = 0
+        again = embed_stored(records, kind, ids, Counting())
+        assert Counting.calls == (2 if kind == "chunk" else 1)  # sentences and chunks: one call each
+        np.testing.assert_allclose(again, records.vectors_of(kind, ids), atol=2e-3)
+    assert embed_stored(records, "chunk", [], HashEmbedder()).shape == (0, HashEmbedder().dim)
+
+
+def test_ids_added_since_a_commit_agree_with_the_vectors_added(fake_bot: Newsbot, tmp_path: Path) -> None:
+    records = fake_bot.index.records
+    before = records.commit()
+    path = tmp_path / "changed.jsonl"
+    path.write_text(json.dumps(dict(ARTICLES[1], text="In Linz regnete es. Die Donau stieg.")) + "\n")
+    fake_bot.index_paths([path], progress=False)
+    for kind in ("chunk", "sentence"):
+        for commit in (-1, before, records.commit()):
+            want = [int(i) for ids, _ in records.added_since(kind, commit) for i in ids]
+            assert records.added_ids_since(kind, commit) == want
+        assert records.added_ids_since(kind, before), "the new article's rows"
