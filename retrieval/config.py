@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     fetch_max_wait: float = Field(default=60.0, ge=0, description="Longest Retry-After waited for, seconds.")
     fetch_max_redirects: int = Field(default=5, ge=0, le=30)
     fetch_user_agent: str = Field(default="", description="User-Agent; empty: newsbot's own.")
+    fetch_robots: bool = Field(
+        default=True, description="Obey robots.txt (false: ignore it, for one's own sites)."
+    )
+    fetch_host_delay: float = Field(
+        default=1.0, ge=0, le=600, description="Least seconds between two requests to one host."
+    )
+    fetch_max_crawl_delay: float = Field(
+        default=30.0, ge=0, le=3600, description="Longest robots.txt Crawl-delay obeyed, seconds."
+    )
+    fetch_allow_private: bool = Field(
+        default=False,
+        description="Fetch from loopback, private and link-local addresses (false: such URLs and redirects "
+        "to them are refused).",
+    )
 
     llm: str = Field(
         default="",
@@ -180,6 +194,10 @@ class Settings(BaseSettings):
             max_wait=self.fetch_max_wait,
             max_redirects=self.fetch_max_redirects,
             user_agent=self.fetch_user_agent or USER_AGENT,
+            robots=self.fetch_robots,
+            host_delay=self.fetch_host_delay,
+            max_crawl_delay=self.fetch_max_crawl_delay,
+            allow_private=self.fetch_allow_private,
         )
 
     @property

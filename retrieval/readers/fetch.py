@@ -6,6 +6,12 @@ or endless response is cut off and reported, never read whole), and is retried a
 exponential back-off on 429 and 5xx answers and on network errors, honouring Retry-After (up to
 `max_wait` seconds). `fetch_all` fetches a few URLs at a time. The httpx transport can be given
 (a test seam); the tests use a real local server.
+
+Politeness and safety (see robots.py and netguard.py): each site's robots.txt is read once per
+fetcher and a URL it disallows is refused (`robots=False` skips this, for one's own sites);
+requests to one host are spaced by `host_delay` seconds or the site's Crawl-delay (at most
+`max_crawl_delay`); unless `allow_private`, a URL whose host is or resolves to an internal address
+(loopback, private, link-local, ...) is refused, on every redirect hop and again at connect time.
 """
 
 from __future__ import annotations
@@ -18,8 +24,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.request import getproxies
 
 import httpx
+
+from retrieval.readers.netguard import BlockedAddress, GuardedTransport, Resolver, check_url, system_resolver
+from retrieval.readers.robots import ROBOTS_MAX_BYTES, HostPacer, RobotsCache, RobotsUnreachable
 
 USER_AGENT = "newsbot/0.1 (news question answering; +https://github.com/newsbot)"
 ACCEPT = (
@@ -50,6 +60,10 @@ class FetchOptions:
     max_wait: float = 60.0
     max_redirects: int = 5
     user_agent: str = USER_AGENT
+    robots: bool = True
+    host_delay: float = 1.0
+    max_crawl_delay: float = 30.0
+    allow_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,18 +87,25 @@ class Response:
 class FetchError(Exception):
     """A URL that gave no usable response: the URL and what went wrong."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+        self.status = status  # the HTTP status that ended the fetch, if any
 
 
 class _Retry(Exception):
     """A failed attempt worth repeating, after `wait` seconds (None: the back-off's)."""
 
-    def __init__(self, reason: str, wait: float | None = None) -> None:
+    def __init__(self, reason: str, wait: float | None = None, status: int | None = None) -> None:
         super().__init__(reason)
         self.wait = wait
+        self.status = status
+
+
+def _env_proxy() -> bool:
+    """Whether the environment names an HTTP(S) proxy (httpx then uses it; the proxy resolves)."""
+    return any(key in ("http", "https", "all") for key in getproxies())
 
 
 def is_url(value: object) -> bool:
@@ -93,7 +114,8 @@ def is_url(value: object) -> bool:
 
 
 class Fetcher:
-    """Fetches URLs within the options' bounds; `sleep` waits between retries."""
+    """Fetches URLs within the options' bounds; `sleep` waits between retries and between requests
+    to one host (by `clock`); `resolve` resolves host names for the internal-address guard."""
 
     def __init__(
         self,
@@ -101,9 +123,16 @@ class Fetcher:
         *,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self.options = options or FetchOptions()
         self._sleep = sleep
+        self._resolve = resolve
+        self._pacer = HostPacer(clock, sleep)
+        self._robots = RobotsCache(self._robots_txt, self.options.user_agent)
+        if transport is None and not self.options.allow_private and not _env_proxy():
+            transport = GuardedTransport(resolve)  # checks the address it connects to
         self._client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(self.options.timeout),
@@ -141,27 +170,47 @@ class Fetcher:
 
     def fetch(self, url: str, *, etag: str = "", last_modified: str = "") -> Response:
         """The response for `url` (a 304 when the validators still hold); FetchError otherwise."""
+        headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
+        return self._fetch(url, headers, robots=False)
+
+    def _robots_txt(self, url: str) -> bytes:
+        """A robots.txt body for RobotsCache: LookupError when unavailable (4xx but 429),
+        RobotsUnreachable when the site cannot say (5xx, 429, network, refused address)."""
+        try:
+            return self._fetch(url, {}, robots=True).data
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                raise LookupError(exc.reason) from None
+            raise RobotsUnreachable(exc.reason) from None
+
+    def _fetch(self, url: str, headers: dict[str, str], *, robots: bool) -> Response:
+        """`fetch`, or (robots) the fetch of a robots.txt: not itself checked against robots.txt
+        nor paced, its body cut (not refused) at ROBOTS_MAX_BYTES."""
         if not is_url(url):
             raise FetchError(url, "not an http(s) URL")
-        headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
         attempts = self.options.retries + 1
         for attempt in range(attempts):
             try:
-                return self._follow(url, headers)
+                return self._follow(url, headers, robots)
             except _Retry as retry:
                 if attempt + 1 == attempts:
-                    raise FetchError(url, f"{retry} (gave up after {attempts} attempts)") from None
+                    raise FetchError(
+                        url, f"{retry} (gave up after {attempts} attempts)", retry.status
+                    ) from None
                 wait = retry.wait if retry.wait is not None else self.options.backoff * 2**attempt
                 if wait > self.options.max_wait:
-                    raise FetchError(url, f"{retry}; the server asks to wait {wait:.0f} s") from None
+                    raise FetchError(
+                        url, f"{retry}; the server asks to wait {wait:.0f} s", retry.status
+                    ) from None
                 self._sleep(wait)
         raise AssertionError("unreachable")
 
-    def _follow(self, url: str, headers: dict[str, str]) -> Response:
-        """One attempt: the request and its redirects."""
+    def _follow(self, url: str, headers: dict[str, str], robots: bool) -> Response:
+        """One attempt: the request and its redirects, each hop checked (address, robots.txt)."""
         seen = {urldefrag(url).url}
         for _ in range(self.options.max_redirects + 1):
-            response = self._get(url, headers)
+            self._check(url, robots)
+            response = self._get(url, headers, robots)
             if response.status not in _REDIRECTS:
                 return response
             target = response.url  # the Location, resolved by _get
@@ -173,7 +222,26 @@ class Fetcher:
             url = target
         raise FetchError(url, f"more than {self.options.max_redirects} redirects")
 
-    def _get(self, url: str, headers: dict[str, str]) -> Response:
+    def _check(self, url: str, robots: bool) -> None:
+        """FetchError when the URL's host is internal (unless allowed) or robots.txt forbids it;
+        then wait for the host's turn."""
+        if not self.options.allow_private:
+            try:
+                check_url(url, self._resolve)
+            except BlockedAddress as exc:
+                raise FetchError(url, str(exc)) from None
+        if robots:
+            return
+        delay = self.options.host_delay
+        if self.options.robots:
+            refusal = self._robots.refusal(url)
+            if refusal:
+                raise FetchError(url, refusal)
+            asked = self._robots.rules(url).crawl_delay(self._robots.agent)
+            delay = max(delay, min(asked or 0.0, self.options.max_crawl_delay))
+        self._pacer.wait(urlsplit(url).netloc.lower(), delay)
+
+    def _get(self, url: str, headers: dict[str, str], robots: bool = False) -> Response:
         """One request; a redirect comes back with its Location as `url`."""
         try:
             with self._client.stream("GET", url, headers=headers) as r:
@@ -184,12 +252,16 @@ class Fetcher:
                     return Response(urljoin(url, location), r.status_code, "", b"")
                 if r.status_code in RETRY_STATUSES:
                     wait = retry_after(r.headers.get("Retry-After", ""))
-                    raise _Retry(f"HTTP {r.status_code} {r.reason_phrase}".strip(), wait)
+                    raise _Retry(f"HTTP {r.status_code} {r.reason_phrase}".strip(), wait, r.status_code)
                 if r.status_code == 304:
                     return self._response(url, r, b"")
                 if r.status_code >= 400:
-                    raise FetchError(url, f"HTTP {r.status_code} {r.reason_phrase}".strip())
+                    raise FetchError(url, f"HTTP {r.status_code} {r.reason_phrase}".strip(), r.status_code)
+                if robots:
+                    return self._response(url, r, self._head(r, ROBOTS_MAX_BYTES))
                 return self._response(url, r, self._body(url, r))
+        except BlockedAddress as exc:  # found at connect time (GuardedTransport)
+            raise FetchError(url, str(exc)) from None
         except httpx.TimeoutException:
             raise _Retry(f"timed out after {self.options.timeout:g} s") from None
         except httpx.TooManyRedirects:  # pragma: no cover - redirects are followed by hand
@@ -218,6 +290,17 @@ class Fetcher:
                 )
             parts.append(chunk)
         return b"".join(parts)
+
+    @staticmethod
+    def _head(r: httpx.Response, limit: int) -> bytes:
+        """The body's first `limit` bytes (the rest is not read)."""
+        parts, size = [], 0
+        for chunk in r.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+        return b"".join(parts)[:limit]
 
     @staticmethod
     def _response(url: str, r: httpx.Response, data: bytes) -> Response:

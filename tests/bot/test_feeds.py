@@ -25,6 +25,8 @@ def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
     monkeypatch.setenv("NEWSBOT_EMBEDDER", "demo-hash")
     monkeypatch.setenv("NEWSBOT_FETCH_BACKOFF", "0")
     monkeypatch.setenv("NEWSBOT_FETCH_TIMEOUT", "2")
+    monkeypatch.setenv("NEWSBOT_FETCH_ALLOW_PRIVATE", "true")  # the server runs on 127.0.0.1
+    monkeypatch.setenv("NEWSBOT_FETCH_HOST_DELAY", "0")
     server = WebServer()
     serve_news(server)
     yield server

@@ -25,7 +25,9 @@ def web() -> Iterator[WebServer]:
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(FetchOptions(timeout=2.0, retries=1, backoff=0.0, max_bytes=1_000_000)) as f:
+    with Fetcher(FetchOptions(
+            timeout=2.0, retries=1, backoff=0.0, max_bytes=1_000_000, allow_private=True, host_delay=0.0
+        )) as f:
         yield f
 
 

@@ -13,6 +13,8 @@ from retrieval.readers.fetch import Fetcher, FetchError, FetchOptions, canonical
 from tests.fakes.web_server import Reply, WebServer
 
 PAGE = Reply(body=b"<html><body><p>Hello</p></body></html>")
+# The server runs on 127.0.0.1: these tests allow that address and do not space their requests.
+LOCAL = {"allow_private": True, "host_delay": 0.0}
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def server() -> Iterator[WebServer]:
 
 def fetcher(waits: list[float] | None = None, **options: object) -> Fetcher:
     """A fetcher that records its back-off waits instead of sleeping."""
-    values: dict = {"timeout": 5.0, "retries": 2, "backoff": 0.5, **options}
+    values: dict = {"timeout": 5.0, "retries": 2, "backoff": 0.5, **LOCAL, **options}
     return Fetcher(FetchOptions(**values), sleep=(waits if waits is not None else []).append)
 
 

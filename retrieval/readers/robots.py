@@ -1,0 +1,133 @@
+"""robots.txt and per-host pacing for the fetcher.
+
+`RobotsCache` fetches a site's robots.txt once per run (per scheme, host and port, as RFC 9309
+scopes it), reads at most ROBOTS_MAX_BYTES of it with `urllib.robotparser`, and answers whether our
+User-Agent may fetch a URL and what Crawl-delay the site asks for. As RFC 9309 says (section
+2.3.1): a robots.txt that is unavailable (HTTP 4xx, e.g. 404) allows everything; one that is
+unreachable (5xx, 429, a timeout or network error, after the fetcher's retries) disallows the
+whole site for this run. Rules are matched most specific first (the longest path wins, Allow on a
+tie), as the RFC asks, rather than in file order as robotparser does; wildcards (`*`, `$`) inside
+paths are not understood (robotparser's limit): such a rule matches only literally.
+
+`HostPacer` spaces the requests to one host by that host's delay while other hosts go on in
+parallel; its clock and sleep are injectable (the tests use a fake clock).
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.robotparser
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+ROBOTS_MAX_BYTES = 512_000  # RFC 9309: parse at least 500 KiB
+
+
+class RobotsUnreachable(Exception):
+    """robots.txt could not be fetched (5xx, 429, network): the site counts as disallowed."""
+
+
+@dataclass(frozen=True)
+class RobotsRules:
+    """One site's rules: a parsed robots.txt, allow-all (None), or disallow-all with the reason."""
+
+    origin: str
+    parser: urllib.robotparser.RobotFileParser | None = None
+    unreachable: str = ""
+
+    def allows(self, url: str, agent: str) -> bool:
+        """Whether `agent` may fetch `url` by these rules."""
+        if self.unreachable:
+            return False
+        return self.parser is None or self.parser.can_fetch(agent, url)
+
+    def crawl_delay(self, agent: str) -> float | None:
+        """The Crawl-delay (seconds) the site asks of `agent`, if any."""
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(agent)
+        return float(delay) if delay is not None else None
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL (the scope of one robots.txt), lower-cased."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower().rpartition('@')[2]}"
+
+
+def parse_robots(origin: str, data: bytes) -> RobotsRules:
+    """The rules of a robots.txt body (its first ROBOTS_MAX_BYTES)."""
+    text = data[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace").removeprefix("\ufeff")
+    parser = urllib.robotparser.RobotFileParser()
+    parser.parse(text.splitlines())
+    # robotparser's groups (not in its typed interface, hence getattr)
+    for entry in [*getattr(parser, "entries", []), getattr(parser, "default_entry", None)]:
+        if entry is not None:  # most specific rule first; Allow before Disallow on a tie
+            entry.rulelines.sort(key=lambda rule: (-len(rule.path), not rule.allowance))
+    return RobotsRules(origin, parser)
+
+
+# fetch(robots_url) -> body; raises RobotsUnreachable, or LookupError for an unavailable (4xx) file.
+RobotsFetch = Callable[[str], bytes]
+
+
+class RobotsCache:
+    """Each site's robots.txt, fetched once (one fetch per site even from several threads)."""
+
+    def __init__(self, fetch: RobotsFetch, agent: str) -> None:
+        self._fetch = fetch
+        self.agent = agent
+        self._rules: dict[str, RobotsRules] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def rules(self, url: str) -> RobotsRules:
+        """The rules of the URL's site (fetched on first need)."""
+        origin = origin_of(url)
+        with self._lock:
+            site_lock = self._locks.setdefault(origin, threading.Lock())
+        with site_lock:
+            if origin not in self._rules:
+                self._rules[origin] = self._load(origin)
+            return self._rules[origin]
+
+    def refusal(self, url: str) -> str:
+        """Why robots.txt forbids the URL ('' when it allows it)."""
+        rules = self.rules(url)
+        if rules.allows(url, self.agent):
+            return ""
+        host = urlsplit(url).netloc
+        if rules.unreachable:
+            return (
+                f"robots.txt of {host} could not be fetched ({rules.unreachable}); "
+                "RFC 9309 treats the site as disallowed"
+            )
+        return f"robots.txt of {host} disallows {url}"
+
+    def _load(self, origin: str) -> RobotsRules:
+        try:
+            return parse_robots(origin, self._fetch(f"{origin}/robots.txt"))
+        except LookupError:
+            return RobotsRules(origin)
+        except RobotsUnreachable as exc:
+            return RobotsRules(origin, unreachable=str(exc))
+
+
+class HostPacer:
+    """Spaces request starts to one host by a delay; hosts do not wait for each other."""
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, host: str, delay: float) -> None:
+        """Wait for the host's next slot and book the one after it `delay` seconds later."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next.get(host, now))
+            self._next[host] = start + max(0.0, delay)
+        if start > now:
+            self._sleep(start - now)
