@@ -27,26 +27,28 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retrieval.readers.dates import MONTH_NAMES
+from retrieval.timecalendar import (
+    MIN_YEAR,
+    MONTH_PATTERN,
+    MONTHS,
+    Range,
+    Resolver,
+    latest_month,
+    month_range,
+    news_day,
+    shift_month,
+    verb,
+    week,
+    year_follower_ok,
+    year_ok,
+)
 
-Range = tuple[dt.date, dt.date]
-
-_MONTHS = {name.lower(): n for n, names in enumerate(MONTH_NAMES, 1) for name in names}
 _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "ein": 1, "eine": 1, "einem": 1, "einer": 1, "einen": 1, "eins": 1,
     "two": 2, "zwei": 2, "three": 3, "drei": 3, "four": 4, "vier": 4, "five": 5, "fünf": 5,
     "six": 6, "sechs": 6, "seven": 7, "sieben": 7, "eight": 8, "acht": 8, "nine": 9, "neun": 9,
     "ten": 10, "zehn": 10, "eleven": 11, "elf": 11, "twelve": 12, "zwölf": 12,
 }  # fmt: skip
-# Words that may follow a year that names a time ("im Jahr 2015 in Syrien"); any other word after
-# it makes the number a count ("in 2015 Fällen", "in 2015 cases").
-_AFTER_YEAR = frozenset(
-    "the a an and or in on at for to from by with did does do was were is are has have had will "
-    "what who when where why how which der die das den dem des ein eine einen und oder in im am an "
-    "auf aus bei für mit nach von vom zu zum zur über unter bis wurde wurden war waren ist sind hat "
-    "haben hatte hatten gab gibt wer was wann wo warum wie welche welcher welches".split()
-)
-_MIN_YEAR = 1900
 _UNITS = {"day": "day", "days": "day", "tag": "day", "tage": "day", "tagen": "day",
           "week": "week", "weeks": "week", "woche": "week", "wochen": "week",
           "month": "month", "months": "month", "monat": "month", "monate": "month", "monaten": "month",
@@ -55,7 +57,7 @@ _SINGULAR = frozenset("day week month year tag woche monat jahr".split())
 # A rolling window without a number ("in recent weeks", "in den letzten Tagen") spans this many units.
 _DEFAULT_COUNT = {"day": 7, "week": 4, "month": 3, "year": 3}
 
-_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = "(?P<month>" + MONTH_PATTERN + r")\.?"
 _NUM = r"(?P<n>\d{1,2}|" + "|".join(sorted(_NUMBERS, key=len, reverse=True)) + ")"
 _UNIT = "(?P<unit>" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")"
 _YEAR = r"(?P<year>1[89]\d\d|2\d\d\d)"
@@ -86,35 +88,7 @@ class TimeFrame:
         return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
 
 
-# ---------- calendar helpers ----------
-def _month_range(year: int, month: int) -> Range:
-    """The first and last day of a month."""
-    following = dt.date(year + month // 12, month % 12 + 1, 1)
-    return dt.date(year, month, 1), following - dt.timedelta(days=1)
-
-
-def _shift_month(day: dt.date, months: int) -> tuple[int, int]:
-    """The (year, month) `months` before the day's month."""
-    index = day.year * 12 + day.month - 1 - months
-    return index // 12, index % 12 + 1
-
-
-def _week(day: dt.date) -> Range:
-    """Monday to Sunday of the day's week."""
-    monday = day - dt.timedelta(days=day.weekday())
-    return monday, monday + dt.timedelta(days=6)
-
-
-def _news_day(day: dt.date) -> Range:
-    """A day and the next one: news about a day is often dated the day after."""
-    return day, day + dt.timedelta(days=1)
-
-
-def _latest_month(month: int, ref: dt.date) -> int:
-    """The year of the latest such month not after ref."""
-    return ref.year if month <= ref.month else ref.year - 1
-
-
+# ---------- units ----------
 def _count(text: str | None, unit: str, word: str) -> int:
     """A number written as digits or a word (none: one for a singular unit word, "in der letzten
     Woche", else the unit's default window, "in den letzten Tagen")."""
@@ -126,11 +100,11 @@ def _count(text: str | None, unit: str, word: str) -> int:
 def _ago(n: int, unit: str, ref: dt.date) -> Range:
     """The calendar unit holding ref minus n units ("vor zwei Wochen": that week)."""
     if unit == "day":
-        return _news_day(ref - dt.timedelta(days=n))
+        return news_day(ref - dt.timedelta(days=n))
     if unit == "week":
-        return _week(ref - dt.timedelta(weeks=n))
+        return week(ref - dt.timedelta(weeks=n))
     if unit == "month":
-        return _month_range(*_shift_month(ref, n))
+        return month_range(*shift_month(ref, n))
     return dt.date(ref.year - n, 1, 1), dt.date(ref.year - n, 12, 31)
 
 
@@ -139,31 +113,21 @@ def _rolling(n: int, unit: str, ref: dt.date) -> Range:
     if unit in ("day", "week"):
         return ref - dt.timedelta(days=n * (7 if unit == "week" else 1) - 1), ref
     if unit == "month":
-        year, month = _shift_month(ref, n)
-        return dt.date(year, month, min(ref.day, _month_range(year, month)[1].day)) + dt.timedelta(1), ref
+        year, month = shift_month(ref, n)
+        return dt.date(year, month, min(ref.day, month_range(year, month)[1].day)) + dt.timedelta(1), ref
     return dt.date(ref.year - n, ref.month, min(ref.day, 28)) + dt.timedelta(days=1), ref
 
 
-def _year_ok(year: int, ref: dt.date) -> bool:
-    """Whether a number can be a year a question asks about (not in the future)."""
-    return _MIN_YEAR <= year <= ref.year
-
-
 # ---------- rules: pattern -> resolver(match, ref) -> range or None ----------
-Resolver = Callable[[re.Match[str], dt.date], "Range | None"]
 
-
-def _verb(word: str) -> bool:
-    """Whether a month name as written is rather the English verb ("may", "march" in lower case)."""
-    return word in ("may", "march")
 
 
 def _day_date(m: re.Match[str], ref: dt.date) -> Range | None:
     """A named calendar day ("18. September 2015", "Sep 18, 2015", "18.09.2015")."""
     groups = m.groupdict()
-    if _verb(groups["month"]):
+    if verb(groups["month"]):
         return None
-    month = _MONTHS[groups["month"].lower()] if not groups["month"].isdigit() else int(groups["month"])
+    month = MONTHS[groups["month"].lower()] if not groups["month"].isdigit() else int(groups["month"])
     year = int(groups["year"]) if groups.get("year") else None
     try:
         if year is None:
@@ -173,26 +137,24 @@ def _day_date(m: re.Match[str], ref: dt.date) -> Range | None:
             day = dt.date(year, month, int(groups["day"]))
     except ValueError:
         return None
-    return _news_day(day) if day <= ref else None
+    return news_day(day) if day <= ref else None
 
 
 def _month_year(m: re.Match[str], ref: dt.date) -> Range | None:
     """A month: with its year, or the latest such month not after ref."""
-    if _verb(m.group("month")):
+    if verb(m.group("month")):
         return None
-    month = _MONTHS[m.group("month").lower()]
-    year = int(m.group("year")) if m.groupdict().get("year") else _latest_month(month, ref)
-    if not _year_ok(year, ref) or (year, month) > (ref.year, ref.month):
+    month = MONTHS[m.group("month").lower()]
+    year = int(m.group("year")) if m.groupdict().get("year") else latest_month(month, ref)
+    if not year_ok(year, ref) or (year, month) > (ref.year, ref.month):
         return None
-    return _month_range(year, month)
+    return month_range(year, month)
 
 
 def _year(m: re.Match[str], ref: dt.date) -> Range | None:
     """A year, when it reads as one (not a count: "in 2015 Fällen")."""
     year = int(m.group("year"))
-    after = m.string[m.end() :].split()
-    follower = after[0].strip(",.;:!?").lower() if after else ""
-    if not _year_ok(year, ref) or (follower and follower not in _AFTER_YEAR):
+    if not year_ok(year, ref) or not year_follower_ok(m.string[m.end() :]):
         return None
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
@@ -200,7 +162,7 @@ def _year(m: re.Match[str], ref: dt.date) -> Range | None:
 def _named_year(m: re.Match[str], ref: dt.date) -> Range | None:
     """A year named as one ("im Jahr 2014", "in the year 2014"): any word may follow."""
     year = int(m.group("year"))
-    return (dt.date(year, 1, 1), dt.date(year, 12, 31)) if _year_ok(year, ref) else None
+    return (dt.date(year, 1, 1), dt.date(year, 12, 31)) if year_ok(year, ref) else None
 
 
 def _since(inner: Resolver) -> Resolver:
@@ -218,7 +180,7 @@ def _before(inner: Resolver) -> Resolver:
 
     def resolve(m: re.Match[str], ref: dt.date) -> Range | None:
         found = inner(m, ref)
-        return (dt.date(_MIN_YEAR, 1, 1), found[0] - dt.timedelta(days=1)) if found else None
+        return (dt.date(MIN_YEAR, 1, 1), found[0] - dt.timedelta(days=1)) if found else None
 
     return resolve
 
@@ -238,10 +200,10 @@ def _units(kind: Callable[[int, str, dt.date], Range]) -> Resolver:
     return resolve
 
 
-_THIS_WEEK = _fixed(lambda ref: (_week(ref)[0], ref))
-_LAST_WEEK = _fixed(lambda ref: _week(ref - dt.timedelta(weeks=1)))
+_THIS_WEEK = _fixed(lambda ref: (week(ref)[0], ref))
+_LAST_WEEK = _fixed(lambda ref: week(ref - dt.timedelta(weeks=1)))
 _THIS_MONTH = _fixed(lambda ref: (ref.replace(day=1), ref))
-_LAST_MONTH = _fixed(lambda ref: _month_range(*_shift_month(ref, 1)))
+_LAST_MONTH = _fixed(lambda ref: month_range(*shift_month(ref, 1)))
 _THIS_YEAR = _fixed(lambda ref: (dt.date(ref.year, 1, 1), ref))
 _LAST_YEAR = _fixed(lambda ref: (dt.date(ref.year - 1, 1, 1), dt.date(ref.year - 1, 12, 31)))
 _LAST = r"(?:last|previous|letzte[nrs]?|vergangene[nrs]?|vorige[nrs]?)"
@@ -252,10 +214,10 @@ _ISO_DAY = rf"{_YEAR}-(?P<month>[01]\d)-{_DAY}"
 
 # Tried in order; the first rule that matches and resolves gives the range.
 _RULES: list[tuple[str, Resolver]] = [
-    (r"\b(?:the\s+day\s+before\s+yesterday|vorgestern)\b", _fixed(lambda r: _news_day(r - dt.timedelta(2)))),
-    (r"\b(?:yesterday|gestern)\b", _fixed(lambda r: _news_day(r - dt.timedelta(1)))),
+    (r"\b(?:the\s+day\s+before\s+yesterday|vorgestern)\b", _fixed(lambda r: news_day(r - dt.timedelta(2)))),
+    (r"\b(?:yesterday|gestern)\b", _fixed(lambda r: news_day(r - dt.timedelta(1)))),
     # "bis heute", "heute noch", "still today": up to now, not that day.
-    (r"(?<!bis\s)(?<!noch\s)(?<!still\s)(?<!until\s)\b(?:today|heute)\b(?!\s+noch)", _fixed(_news_day)),
+    (r"(?<!bis\s)(?<!noch\s)(?<!still\s)(?<!until\s)\b(?:today|heute)\b(?!\s+noch)", _fixed(news_day)),
     (rf"\b{_DOTTED_DAY}\b", _day_date),
     (rf"\b{_ISO_DAY}\b", _day_date),
     (rf"\b(?:since|seit)\s+(?:the\s+|dem\s+)?{_DAY_MONTH_YEAR}(?!\d)", _since(_day_date)),
