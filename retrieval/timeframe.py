@@ -42,6 +42,7 @@ from retrieval.timecalendar import (
     year_follower_ok,
     year_ok,
 )
+from retrieval.timespans import FIRST_RULES, WEEKDAY_RULES
 
 _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "ein": 1, "eine": 1, "einem": 1, "einer": 1, "einen": 1, "eins": 1,
@@ -214,6 +215,7 @@ _ISO_DAY = rf"{_YEAR}-(?P<month>[01]\d)-{_DAY}"
 
 # Tried in order; the first rule that matches and resolves gives the range.
 _RULES: list[tuple[str, Resolver]] = [
+    *FIRST_RULES,  # spans, before/after, parts of a month (timespans.py)
     (r"\b(?:the\s+day\s+before\s+yesterday|vorgestern)\b", _fixed(lambda r: news_day(r - dt.timedelta(2)))),
     (r"\b(?:yesterday|gestern)\b", _fixed(lambda r: news_day(r - dt.timedelta(1)))),
     # "bis heute", "heute noch", "still today": up to now, not that day.
@@ -259,6 +261,7 @@ _RULES: list[tuple[str, Resolver]] = [
     (rf"\b{_LAST}\s+(?:month|monat)\b", _LAST_MONTH),
     (r"\b(?:this|current)\s+year\b|\b(?:dieses|in\s+diesem)\s+jahr\b|\bheuer\b", _THIS_YEAR),
     (rf"\b{_LAST}\s+(?:year|jahr)\b", _LAST_YEAR),
+    *WEEKDAY_RULES,  # last: "am Montag vor zwei Wochen" is that week
 ]
 _COMPILED = [(re.compile(p, re.IGNORECASE), r) for p, r in _RULES]
 _LATEST = re.compile(
