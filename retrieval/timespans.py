@@ -221,7 +221,7 @@ def _part_of_this_month(m: re.Match[str], ref: dt.date) -> Range | None:
 
 
 def _part_word(word: str) -> str:
-    return " ".join(word.lower().replace("-", " ").split())
+    return " ".join(word.lower().replace("-", " ").split()).removeprefix("the ")
 
 
 _PART = r"(?P<part>anfang|mitte|ende|early|mid-?|late|(?:the\s+)?(?:beginning|middle|end)\s+of)"

@@ -69,6 +69,11 @@ D = dt.date
         ("How many refugees came in 2015?", D(2015, 1, 1), D(2015, 12, 31)),
         ("Wer gewann die Fußball-Weltmeisterschaft 2014?", D(2014, 1, 1), D(2014, 12, 31)),
         ("What happened before 2014?", D(1900, 1, 1), D(2013, 12, 31)),
+        # more counts of units, both languages
+        ("What happened in the last two months?", D(2015, 7, 31), D(2015, 9, 30)),
+        ("Was geschah in den letzten 5 Tagen?", D(2015, 9, 26), D(2015, 9, 30)),
+        ("What happened 3 days ago?", D(2015, 9, 27), D(2015, 9, 28)),
+        ("Was geschah vor 5 Tagen?", D(2015, 9, 25), D(2015, 9, 26)),
     ],
 )
 def test_time_expressions_resolve_against_the_reference_day(
@@ -130,3 +135,100 @@ def test_a_frame_holds_iso_dates_and_datetimes_but_not_undated() -> None:
     frame = TimeFrame(D(2015, 9, 1), D(2015, 9, 30))
     assert frame.holds("2015-09-18") and frame.holds("2015-09-30T23:00:00+02:00")
     assert not frame.holds("2015-10-01") and not frame.holds("") and not frame.holds("bald")
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        # weekdays: the latest such day before the reference day (a Wednesday), and the day after
+        ("What did Merkel say on Monday?", D(2015, 9, 28), D(2015, 9, 29)),
+        ("Was sagte Merkel am Montag?", D(2015, 9, 28), D(2015, 9, 29)),
+        ("Was sagte Merkel am Montagabend?", D(2015, 9, 28), D(2015, 9, 29)),
+        ("What happened last Friday?", D(2015, 9, 25), D(2015, 9, 26)),
+        ("Was geschah letzten Freitag?", D(2015, 9, 25), D(2015, 9, 26)),
+        ("Was geschah am vergangenen Freitag in Graz?", D(2015, 9, 25), D(2015, 9, 26)),
+        ("What happened on Wednesday?", D(2015, 9, 23), D(2015, 9, 24)),  # never the reference day
+        ("Was geschah am Mittwoch?", D(2015, 9, 23), D(2015, 9, 24)),
+        ("What has happened since Monday?", D(2015, 9, 28), D(2015, 9, 30)),
+        ("Was ist seit Montag passiert?", D(2015, 9, 28), D(2015, 9, 30)),
+        ("What happened last weekend?", D(2015, 9, 26), D(2015, 9, 28)),
+        ("Was geschah am Wochenende?", D(2015, 9, 26), D(2015, 9, 28)),
+        # spans: an end without month or year takes the other's; a day end takes the next day too
+        ("What happened between March and May 2015?", D(2015, 3, 1), D(2015, 5, 31)),
+        ("Was geschah zwischen März und Mai 2015?", D(2015, 3, 1), D(2015, 5, 31)),
+        ("Was geschah zwischen dem 3. und 10. September?", D(2015, 9, 3), D(2015, 9, 11)),
+        ("What happened between the 3rd and 10th of September?", D(2015, 9, 3), D(2015, 9, 11)),
+        ("What happened from 2013 to 2014?", D(2013, 1, 1), D(2014, 12, 31)),
+        ("Was geschah von 2013 bis 2014?", D(2013, 1, 1), D(2014, 12, 31)),
+        ("Was geschah vom 3. bis zum 10. September 2015?", D(2015, 9, 3), D(2015, 9, 11)),
+        ("What happened from 3 to 10 September 2015?", D(2015, 9, 3), D(2015, 9, 11)),
+        ("What happened between 18.09.2015 and 20.09.2015?", D(2015, 9, 18), D(2015, 9, 21)),
+        ("Was geschah zwischen November und Februar?", D(2014, 11, 1), D(2015, 2, 28)),  # across a year
+        ("What happened from March 2014 to May?", D(2014, 3, 1), D(2014, 5, 31)),
+        # before and after: open at one end (after: up to the reference day)
+        ("What happened before March 2015?", D(1900, 1, 1), D(2015, 2, 28)),
+        ("Was geschah vor dem 3. März?", D(1900, 1, 1), D(2015, 3, 2)),
+        ("What happened before the 3rd of March?", D(1900, 1, 1), D(2015, 3, 2)),
+        ("What happened after May 2015?", D(2015, 6, 1), D(2015, 9, 30)),
+        ("Was geschah nach März?", D(2015, 4, 1), D(2015, 9, 30)),
+        ("What happened after 18 September 2015?", D(2015, 9, 19), D(2015, 9, 30)),
+        ("Was geschah nach dem 18. September?", D(2015, 9, 19), D(2015, 9, 30)),
+        ("Was geschah nach 2014 in Syrien?", D(2015, 1, 1), D(2015, 9, 30)),
+        ("What happened after 2014?", D(2015, 1, 1), D(2015, 9, 30)),
+        # thirds of a month: days 1-10, 11-20, 21 to the last (never past the reference day)
+        ("Was geschah Anfang September?", D(2015, 9, 1), D(2015, 9, 10)),
+        ("What happened in early September 2015?", D(2015, 9, 1), D(2015, 9, 10)),
+        ("What happened mid-August?", D(2015, 8, 11), D(2015, 8, 20)),
+        ("Was geschah Mitte August?", D(2015, 8, 11), D(2015, 8, 20)),
+        ("Was geschah Ende August?", D(2015, 8, 21), D(2015, 8, 31)),
+        ("What happened at the end of August?", D(2015, 8, 21), D(2015, 8, 31)),
+        ("Was geschah Anfang des Monats?", D(2015, 9, 1), D(2015, 9, 10)),
+        ("What happened early this month?", D(2015, 9, 1), D(2015, 9, 10)),
+        ("What happened earlier this month?", D(2015, 9, 1), D(2015, 9, 30)),
+        ("Was geschah Ende letzten Monats?", D(2015, 8, 21), D(2015, 8, 31)),
+        ("What happened late last month?", D(2015, 8, 21), D(2015, 8, 31)),
+    ],
+)
+def test_weekdays_spans_open_ends_and_parts_of_months(question: str, start: dt.date, end: dt.date) -> None:
+    frame = parse_time(question, REF)
+    assert frame is not None
+    assert (frame.start, frame.end) == (start, end)
+    assert frame.phrase and frame.phrase.lower() in question.lower()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wo gibt es das beste Mai Thai?",  # a month name in a dish
+        "Who may join after the vote?",  # the modal verb, not the month
+        "Who won after may?",
+        "Will they march before the summit?",
+        "Between 3 and 10 people died, right?",  # numbers, not days
+        "Was kostete es zwischen 2000 und 3000 Euro?",  # counts of euros, not years
+        "Was geschah nach 2014 Jahren?",
+        "Was passierte vor 2014 Fällen?",
+        "Was geschah nach dem 3. Spiel?",  # an ordinal, not a day
+        "Wer fuhr von Berlin nach Wien?",
+        "What happened from 9 to 5?",
+        "Was kostet am Black Friday ein Fernseher?",  # a name, not last Friday
+        "Was ist am Rosenmontag passiert?",
+        "Warum demonstrieren Fridays for Future montags?",  # habits, not days
+        "Was geschah am Anfang?",
+    ],
+)
+def test_new_rules_leave_words_that_are_no_times_alone(question: str) -> None:
+    assert parse_time(question, REF) is None
+
+
+def test_a_date_a_weekday_names_wins_and_a_weekday_within_a_period_keeps_the_period() -> None:
+    frame = parse_time("Was geschah am Montag, dem 14. September 2015?", REF)
+    assert (frame.start, frame.end) == (D(2015, 9, 14), D(2015, 9, 15))
+    frame = parse_time("Was geschah am Montag vor zwei Wochen?", REF)
+    assert (frame.start, frame.end) == (D(2015, 9, 14), D(2015, 9, 20))
+
+
+def test_a_part_of_the_month_not_yet_begun_is_no_frame() -> None:
+    assert parse_time("Was geschah Ende des Monats?", D(2015, 9, 5)) is None  # not yet
+    assert parse_time("Was geschah Anfang des Monats?", D(2015, 9, 5)) == TimeFrame(
+        D(2015, 9, 1), D(2015, 9, 5), phrase="Anfang des Monats"
+    )
