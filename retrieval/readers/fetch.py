@@ -131,7 +131,8 @@ class Fetcher:
         self._resolve = resolve
         self._pacer = HostPacer(clock, sleep)
         self._robots = RobotsCache(self._robots_txt, self.options.user_agent)
-        if transport is None and not self.options.allow_private and not _env_proxy():
+        self._proxied = transport is None and _env_proxy()
+        if transport is None and not self.options.allow_private and not self._proxied:
             transport = GuardedTransport(resolve)  # checks the address it connects to
         self._client = httpx.Client(
             transport=transport,
@@ -227,7 +228,7 @@ class Fetcher:
         then wait for the host's turn."""
         if not self.options.allow_private:
             try:
-                check_url(url, self._resolve)
+                check_url(url, self._resolve, proxied=self._proxied)
             except BlockedAddress as exc:
                 raise FetchError(url, str(exc)) from None
         if robots:

@@ -9,7 +9,7 @@ Two checks, both with the same rule (`blocked_reason`):
   check and to 127.0.0.1 for the connection (DNS rebinding) is refused too. TLS still verifies the
   certificate against the host name (httpcore passes it as SNI).
 Behind an HTTP(S) proxy from the environment the proxy resolves the name, so only the first check
-applies there.
+applies there, and a name that does not resolve here is left to the proxy.
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def check_host(host: str, port: int, resolve: Resolver = system_resolver) -> lis
     return addresses
 
 
-def check_url(url: str, resolve: Resolver = system_resolver) -> None:
-    """BlockedAddress when the URL's host is (or resolves to) an internal address."""
+def check_url(url: str, resolve: Resolver = system_resolver, *, proxied: bool = False) -> None:
+    """BlockedAddress when the URL's host is (or resolves to) an internal address; `proxied`: a
+    name that does not resolve here passes (the proxy resolves it)."""
     parts = urlsplit(url)
     if not parts.hostname:
         raise BlockedAddress("no host in the URL")
@@ -84,6 +85,8 @@ def check_url(url: str, resolve: Resolver = system_resolver) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         port = 80
+    if proxied and not resolve(parts.hostname.strip("[]"), port):
+        return
     check_host(parts.hostname, port, resolve)
 
 

@@ -249,3 +249,21 @@ def test_a_name_that_rebinds_to_127_0_0_1_is_refused_at_connect_time(server: Web
 def test_check_url_refuses_names_that_do_not_resolve() -> None:
     with pytest.raises(Exception, match="does not resolve"):
         check_url("http://nowhere.invalid/", lambda _h, _p: [])
+
+
+def test_behind_a_proxy_a_name_only_the_proxy_resolves_passes_but_internal_ones_do_not() -> None:
+    check_url("http://intranet-only.example/", lambda _h, _p: [], proxied=True)
+    with pytest.raises(Exception, match="loopback"):
+        check_url("http://127.0.0.1/", lambda h, _p: [h], proxied=True)
+
+
+def test_robots_txt_is_fetched_once_even_by_several_threads(server: WebServer) -> None:
+    server.routes["/robots.txt"] = Reply(
+        body=b"User-agent: *\nDisallow: /x\n", content_type="text/plain", delay=0.1
+    )
+    for n in range(6):
+        server.routes[f"/p{n}"] = PAGE
+    with local(host_delay=0.0, concurrency=3) as fetcher:
+        results = fetcher.fetch_all([server.url(f"/p{n}") for n in range(6)] + [server.url("/x")])
+    assert server.hits["/robots.txt"] == 1
+    assert all(not isinstance(r, FetchError) for r in results[:6]) and isinstance(results[6], FetchError)
