@@ -16,7 +16,10 @@ Resolution, with `ref` the reference day (ranges are inclusive):
   vor/until/bis, or as the question's last word before "?", and not followed by a content word
   ("in 2015 Fällen", "2015 Tote" are counts). Years after ref or before 1900 are not times;
 - "latest", "newest", "most recent", "recent(ly)", "neueste", "aktuellste", "zuletzt" ask for the
-  newest relevant articles (a preference, not a range).
+  newest relevant articles (a preference, not a range);
+- from timespans.py: spans ("between March and May 2015", "vom 3. bis 10. September"), before/after
+  X, thirds of a month ("Anfang September") - tried first - and weekdays ("am Montag", "last
+  Friday") and weekends - tried last, so a date or period also named wins.
 A question with none of these gets None: it is searched exactly as without this module.
 """
 
