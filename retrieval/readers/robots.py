@@ -9,12 +9,16 @@ whole site for this run. Rules are matched most specific first (the longest path
 tie), as the RFC asks, rather than in file order as robotparser does; wildcards (`*`, `$`) inside
 paths are not understood (robotparser's limit): such a rule matches only literally.
 
+A decimal Crawl-delay is rounded up to whole seconds.
+
 `HostPacer` spaces the requests to one host by that host's delay while other hosts go on in
 parallel; its clock and sleep are injectable (the tests use a fake clock).
 """
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import urllib.robotparser
 from collections.abc import Callable
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309: parse at least 500 KiB
+_DECIMAL_DELAY = re.compile(r"^(\s*crawl-delay\s*:\s*)(\d*\.\d+)", re.IGNORECASE | re.MULTILINE)
 
 
 class RobotsUnreachable(Exception):
@@ -59,6 +64,8 @@ def origin_of(url: str) -> str:
 def parse_robots(origin: str, data: bytes) -> RobotsRules:
     """The rules of a robots.txt body (its first ROBOTS_MAX_BYTES)."""
     text = data[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace").removeprefix("\ufeff")
+    # robotparser reads whole seconds only: "Crawl-delay: 1.5" is rounded up to 2.
+    text = _DECIMAL_DELAY.sub(lambda m: f"{m[1]}{math.ceil(float(m[2]))}", text)
     parser = urllib.robotparser.RobotFileParser()
     parser.parse(text.splitlines())
     # robotparser's groups (not in its typed interface, hence getattr)

@@ -121,6 +121,7 @@ def test_robots_rules_match_the_longest_path_and_only_the_first_500_kib_is_read(
     rules = parse_robots("http://x", body)
     assert rules.allows("http://x/a/b/c", "newsbot/0.1") and not rules.allows("http://x/a/c", "newsbot")
     assert rules.allows("http://x/z", "newsbot")  # past the limit: not read
+    assert parse_robots("http://x", b"User-agent: *\nCrawl-delay: 1.5\n").crawl_delay("newsbot") == 2.0
 
 
 # ---------- spacing per host ----------
