@@ -37,6 +37,9 @@ class _EmptyStore:
     def near_candidates(self, bands):
         return {}
 
+    def dates(self, ids):
+        return {}
+
 
 def sentences(text: str) -> list[str]:
     """The text's sentences (split after . ! ?)."""

@@ -1,11 +1,13 @@
 """Deciding which incoming articles are stories already stored (or met earlier in the same run):
-the same canonical URL, the same normalised text, or a MinHash similarity of at least THRESHOLD.
-This module only reads the store (through `DuplicateLookup`); the pipeline writes what it decides."""
+the same canonical URL, the same normalised text, or a MinHash similarity of at least THRESHOLD
+between articles dated at most MAX_DAYS_APART apart (a republished story appears within days; the
+same wording months later is a new report on a running story, such as updated figures). This module only reads the store (through `DuplicateLookup`); the pipeline writes what it decides."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Protocol
 
 import numpy as np
@@ -16,6 +18,8 @@ from retrieval.langdetect import article_language
 from retrieval.readers.fetch import canonical_url
 from retrieval.store.sources import NewFingerprint, SourceRow
 
+MAX_DAYS_APART = 7  # near duplicates dated further apart are distinct reports
+
 
 class DuplicateLookup(Protocol):
     """What duplicate detection asks the store (RecordStore implements it)."""
@@ -25,6 +29,8 @@ class DuplicateLookup(Protocol):
     def articles_by_url(self, urls: Sequence[str]) -> dict[str, str]: ...
 
     def near_candidates(self, bands: Sequence[int]) -> dict[str, bytes]: ...
+
+    def dates(self, ids: Sequence[str]) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,10 @@ class _Seen:
         self.by_url: dict[str, str] = {}
         self.by_band: dict[tuple[int, int], list[str]] = {}
         self.signatures: dict[str, np.ndarray] = {}
+        self.dates: dict[str, str] = {}
 
     def add(self, article: Article, fp: Fingerprint, url: str) -> None:
+        self.dates[article.id] = article.date
         self.by_hash.setdefault(fp.hash, article.id)
         if url:
             self.by_url.setdefault(url, article.id)
@@ -144,12 +152,25 @@ def _near(
         a: np.frombuffer(sig, dtype=np.uint32)
         for a, sig in store.near_candidates(list(fp.bands)).items()
     }
+    stored_dates = store.dates(list(candidates)) if candidates else {}
     candidates.update(seen.candidates(fp))
     candidates.pop(article.id, None)
     scored = sorted(((similarity(fp.signature, sig), a) for a, sig in candidates.items()), reverse=True)
-    if scored and scored[0][0] >= threshold:
-        return Merge(article, scored[0][1], "near", scored[0][0])
+    for score, candidate in scored:
+        if score < threshold:
+            break
+        if close_in_time(article.date, seen.dates.get(candidate) or stored_dates.get(candidate, "")):
+            return Merge(article, candidate, "near", score)
     return None
+
+
+def close_in_time(first: str, second: str) -> bool:
+    """Whether two ISO dates are at most MAX_DAYS_APART apart (True when either is unknown)."""
+    try:
+        days = abs((date.fromisoformat(first[:10]) - date.fromisoformat(second[:10])).days)
+    except ValueError:
+        return True
+    return days <= MAX_DAYS_APART
 
 
 class FingerprintStore(DuplicateLookup, Protocol):

@@ -117,8 +117,9 @@ def test_signatures_are_stable_and_typed() -> None:
 class FakeLookup:
     """A store answering from canned rows."""
 
-    def __init__(self, hashes=None, urls=None, signatures=None) -> None:
+    def __init__(self, hashes=None, urls=None, signatures=None, dates=None) -> None:
         self.hashes, self.urls, self.signatures = hashes or {}, urls or {}, signatures or {}
+        self.stored_dates = dates or {}
 
     def articles_by_text_hash(self, hashes):
         return {h: self.hashes[h] for h in hashes if h in self.hashes}
@@ -128,6 +129,9 @@ class FakeLookup:
 
     def near_candidates(self, bands):
         return {a: s.tobytes() for a, s in self.signatures.items()}
+
+    def dates(self, ids):
+        return {a: self.stored_dates.get(a, "") for a in ids}
 
 
 def test_plan_merges_within_the_run_by_text_url_and_similarity() -> None:
@@ -166,6 +170,23 @@ def test_plan_merges_into_stored_articles() -> None:
         ("y", "wien", "url"),
         ("z", "wien", "near"),
     ]
+
+
+def test_near_duplicates_dated_weeks_apart_are_distinct_reports() -> None:
+    update = STORY.replace("950 Millionen", "1,2 Milliarden")
+    articles = [
+        Article("jan", STORY, date="2015-01-20"),
+        Article("may", update, date="2015-05-12"),
+        Article("copy", update, date="2015-05-14"),
+        Article("undated", update.replace("Die Opposition", "Die Grünen")),
+    ]
+    plan = plan_duplicates(articles, FakeLookup())
+    assert [a.id for a in plan.fresh] == ["jan", "may"]
+    assert [(m.article.id, m.into) for m in plan.merges] == [("copy", "may"), ("undated", "may")]
+    stored = FakeLookup(signatures={"old": minhash(STORY)}, dates={"old": "2014-12-01"})
+    assert [a.id for a in plan_duplicates([Article("new", update, date="2015-01-02")], stored).fresh] == ["new"]
+    stored.stored_dates["old"] = "2014-12-30"
+    assert plan_duplicates([Article("new", update, date="2015-01-02")], stored).merges[0].into == "old"
 
 
 def test_short_texts_merge_only_when_exactly_equal() -> None:
