@@ -1,7 +1,8 @@
 """Deciding which incoming articles are stories already stored (or met earlier in the same run):
 the same canonical URL, the same normalised text, or a MinHash similarity of at least THRESHOLD
 between articles dated at most MAX_DAYS_APART apart (a republished story appears within days; the
-same wording months later is a new report on a running story, such as updated figures). This module only reads the store (through `DuplicateLookup`); the pipeline writes what it decides."""
+same wording months later is a new report on a running story, such as updated figures). This
+module only reads the store (through `DuplicateLookup`); the pipeline writes what it decides."""
 
 from __future__ import annotations
 

@@ -184,9 +184,10 @@ def test_near_duplicates_dated_weeks_apart_are_distinct_reports() -> None:
     assert [a.id for a in plan.fresh] == ["jan", "may"]
     assert [(m.article.id, m.into) for m in plan.merges] == [("copy", "may"), ("undated", "may")]
     stored = FakeLookup(signatures={"old": minhash(STORY)}, dates={"old": "2014-12-01"})
-    assert [a.id for a in plan_duplicates([Article("new", update, date="2015-01-02")], stored).fresh] == ["new"]
+    new = [Article("new", update, date="2015-01-02")]
+    assert [a.id for a in plan_duplicates(new, stored).fresh] == ["new"]
     stored.stored_dates["old"] = "2014-12-30"
-    assert plan_duplicates([Article("new", update, date="2015-01-02")], stored).merges[0].into == "old"
+    assert plan_duplicates(new, stored).merges[0].into == "old"
 
 
 def test_short_texts_merge_only_when_exactly_equal() -> None:
