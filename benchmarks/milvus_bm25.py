@@ -22,7 +22,8 @@ from retrieval.embeddings import HashEmbedder
 from retrieval.evaluate import load_questions
 from retrieval.language import query_terms
 from retrieval.pipeline import Newsbot
-from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusTerms
+from retrieval.store.milvus import MilvusStore, MilvusTarget
+from retrieval.store.milvus_terms import MilvusTerms
 
 
 def main() -> None:
