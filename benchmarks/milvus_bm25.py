@@ -8,7 +8,8 @@ inside groups of tied scores, or otherwise; and the largest relative score diffe
 
 `--segments N` then fills the collection the way milvus-lite scores wrongly (N flushed batches,
 as incremental catch-ups made them; N < 4, else milvus-lite's background compaction merges them)
-and compares that too: milvus-lite keeps BM25 statistics per segment. It also counts vocabulary terms that share milvus-lite's 32-bit term hash (FNV-1a).
+and compares that too: milvus-lite keeps BM25 statistics per segment. It also counts vocabulary
+terms that share milvus-lite's 32-bit term hash (FNV-1a).
 
     .venv/bin/python -m benchmarks.milvus_bm25 ../shared/eval/xquad-dev/corpus.jsonl \\
         ../shared/eval/xquad-dev/questions.de.jsonl --segments 3
