@@ -65,9 +65,9 @@ class Settings(BaseSettings):
         default="newsbot", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Collection name prefix."
     )
     milvus_bm25: bool = Field(
-        default=False,
-        description="With the milvus store, search chunk terms with Milvus' BM25 (the same ranking as the "
-        "local BM25) instead of the local lexical index.",
+        default=True,
+        description="With the milvus store, search chunk terms with Milvus' own BM25 (collection "
+        "PREFIX_terms; the same ranking and scores as the local BM25); false: the local lexical index.",
     )
     milvus_temporary: bool = Field(default=False, exclude=True, description="Internal: drop on close.")
     fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds a web request may be silent.")

@@ -35,7 +35,8 @@ from retrieval.store.records import (
 from retrieval.store.vectors import FaissVectors, VectorIndex
 
 if TYPE_CHECKING:
-    from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusTerms
+    from retrieval.store.milvus import MilvusStore, MilvusTarget
+    from retrieval.store.milvus_terms import MilvusTerms
 
 __all__ = [
     "ArticleSummary",
@@ -136,7 +137,7 @@ class NewsIndex:
             milvus, embedder=self.embedder.name, dim=self.records.dim, store_id=self.records.store_id
         )
         if milvus.bm25:
-            from retrieval.store.milvus import MilvusTerms
+            from retrieval.store.milvus_terms import MilvusTerms
 
             self.milvus_terms = MilvusTerms(self.milvus, self.records)
         return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in KINDS}
@@ -187,9 +188,7 @@ class NewsIndex:
             return False
         for vectors in self.vectors.values():
             vectors.refresh()
-        self.lexical.refresh()
-        if self.milvus_terms is not None:
-            self.milvus_terms.refresh()
+        self.lexical.refresh()  # Milvus' terms catch up on their next search (milvus-lite rewrites them)
         for cache in self._caches():
             cache.clear()
         self._seen = commit

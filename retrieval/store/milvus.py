@@ -24,17 +24,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError, NewsbotError
-from retrieval.store.lexical import K1, B
 from retrieval.store.records import KINDS
 from retrieval.store.vectors import VectorSource
-
-if TYPE_CHECKING:
-    from retrieval.store.records import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +39,7 @@ METRIC = "IP"
 INDEX_TYPE = "FLAT"
 UPSERT_ROWS = 2_000  # rows per request (a 512-d float32 row is 2 KB; gRPC messages stop at 64 MB)
 DELETE_IDS = 10_000
-# BM25 as newsbot's lexical index scores it (bm25s "lucene", its K1 and B); Milvus' scores are
-# (k1 + 1) times that (negated by milvus-lite), measured with benchmarks/milvus_bm25.py.
-TERMS = "terms"
-_TERMS_CHARS = 65_535
+TERMS = "terms"  # the chunk terms searched with Milvus' BM25 (retrieval/store/milvus_terms.py)
 _META_DIM = 2  # every Milvus collection needs a vector field; the meta rows carry a dummy one
 _CATCH_UP_ROUNDS = 4
 
@@ -103,7 +96,7 @@ class MilvusTarget:
     token: str = ""
     prefix: str = "newsbot"
     temporary: bool = False  # the collections are dropped on close (an evaluation's)
-    bm25: bool = False  # chunk terms searched with Milvus' BM25 instead of the local lexical index
+    bm25: bool = True  # chunk terms searched with Milvus' BM25 (false: the local lexical index)
 
     @property
     def is_lite(self) -> bool:
@@ -459,108 +452,3 @@ class MilvusVectors:
             rows = self.store.client.query(self.name, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
-
-class MilvusTerms:
-    """Chunk terms (newsbot's own stemmed terms) in a collection with Milvus' BM25 `Function`, caught
-    up from the record store by commit; scores scaled to the local lexical index's."""
-
-    def __init__(self, store: MilvusStore, records: RecordStore) -> None:
-        self.store, self.records = store, records
-        self.name = store.collection(TERMS)
-        self._commit: int | None = None
-
-    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """BM25 over chunks: (chunk id, score) best first, zero scores dropped."""
-        self.refresh()
-        if not terms or k <= 0:
-            return []
-        with _guarded(f"searching {self.name}"):
-            hits = self.store.client.search(
-                self.name,
-                data=[" ".join(terms)],
-                anns_field="sparse",
-                limit=int(k),
-                search_params={"metric_type": "BM25"},
-                output_fields=[],
-            )
-        scored = [(int(h["id"]), abs(float(h["distance"])) / (K1 + 1)) for h in hits[0]]
-        return [(i, s) for i, s in scored if s > 0]
-
-    def refresh(self) -> None:
-        """Create the collection on first use, then catch up with the store."""
-        with _guarded(f"updating {self.name}"):
-            if self._commit is None:
-                self._ensure_collection()
-                self._commit = int(self.store.get_meta().get(f"{TERMS}_commit", "0"))
-            target = self.records.commit()
-            if target == self._commit:
-                return
-            if target < self._commit:
-                log.warning("%s: its commit is newer than the store's (%d); rebuilding", self.name, target)
-                self.store.drop(TERMS)
-                self._ensure_collection()
-                self._commit = 0
-            self._apply(since=self._commit)
-            if self.store.target.is_lite:
-                self.store.client.flush(self.name)
-            self._commit = target
-            self.store.put_meta({f"{TERMS}_commit": str(target)})
-
-    def __len__(self) -> int:
-        """Chunks in the collection."""
-        self.refresh()
-        rows = self.store.client.query(self.name, filter="", output_fields=["count(*)"])
-        return int(rows[0]["count(*)"]) if rows else 0
-
-    def _ensure_collection(self) -> None:
-        """The terms collection: id, terms (standard tokenizer), BM25 sparse vector."""
-        client = self.store.client
-        if client.has_collection(self.name):
-            client.load_collection(self.name)
-            return
-        milvus = _pymilvus()
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", milvus.DataType.INT64, is_primary=True)
-        schema.add_field(
-            "terms",
-            milvus.DataType.VARCHAR,
-            max_length=_TERMS_CHARS,
-            enable_analyzer=True,
-            analyzer_params={"tokenizer": "standard"},
-        )
-        schema.add_field("sparse", milvus.DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            milvus.Function(
-                name="bm25",
-                function_type=milvus.FunctionType.BM25,
-                input_field_names=["terms"],
-                output_field_names=["sparse"],
-            )
-        )
-        index = client.prepare_index_params()
-        index.add_index(
-            "sparse",
-            index_type="SPARSE_INVERTED_INDEX",
-            metric_type="BM25",
-            params={"bm25_k1": K1, "bm25_b": B},
-        )
-        self.store._create(self.name, schema, index)
-        self.store.put_meta({f"{TERMS}_commit": "0"})
-
-    def _apply(self, *, since: int) -> None:
-        """Delete the chunks removed after `since`, upsert the terms of those added after it."""
-        from retrieval.ingest import chunk_terms
-
-        client = self.store.client
-        removed = self.records.removed_since("chunk", since)
-        for start in range(0, len(removed), DELETE_IDS):
-            client.delete(self.name, ids=[int(i) for i in removed[start : start + DELETE_IDS]])
-        ids = self.records.added_ids_since("chunk", since)
-        for start in range(0, len(ids), UPSERT_ROWS):
-            texts = self.records.chunk_texts_of(ids[start : start + UPSERT_ROWS])
-            rows = [
-                {"id": cid, "terms": " ".join(chunk_terms(text, lang))[:_TERMS_CHARS]}
-                for cid, text, lang in texts
-            ]
-            if rows:
-                client.upsert(self.name, rows)

@@ -305,6 +305,7 @@ def test_migrate_to_milvus_and_back(tmp_path: Path) -> None:
     assert lines == [
         f"chunk vectors in the milvus store: {local.index.counts()[1]}",
         f"sentence vectors in the milvus store: {len(local.index.vectors['sentence'])}",
+        f"chunk terms for Milvus' BM25: {local.index.counts()[1]}",  # the default since issue 14
     ]
     local.close()
 

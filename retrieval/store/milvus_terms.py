@@ -1,0 +1,222 @@
+"""Chunk terms searched with Milvus' own BM25 (`Function` of type BM25), ranked like the local index.
+
+The collection `{prefix}_terms` holds, per chunk, the terms the local lexical index holds for it
+(`chunk_terms`: words stemmed by the article's language, so the analysis suited to the language is
+done before Milvus sees them), joined by spaces, in a text field whose analyzer only splits them
+again: the whitespace tokenizer on a server, the standard one on milvus-lite (which has no other;
+it is `\\w+` plus lower-casing, the identity on our terms, which are lower-cased `\\w+` words). So
+Milvus counts exactly our tokens, document lengths included. BM25 runs with the local K1 and B.
+
+Scores. Milvus returns idf·tf·(k1+1)/(tf + k1·(1−b+b·dl/avgdl)) (milvus-lite negated); the local
+index (bm25s "lucene") leaves out the (k1+1), so scores are divided by it. Ranking ties are broken
+by chunk id like the local index: Milvus is asked for more hits than wanted until the k-th score is
+not tied with the last one returned.
+
+Statistics. BM25's idf and avgdl must be over the live chunks of the whole collection. A Milvus
+server keeps them per shard (one shard by default), so there the collection is caught up by commit
+like the vectors. milvus-lite 3.2 computes them per segment (each flush writes one; see the TODO in
+`milvus_lite.engine.collection._search_sparse`), counting the deleted and replaced rows still in a
+segment, so an incrementally updated collection scores a chunk by the statistics of the batch it
+came in with (on news-dev 134 of 140 questions got another top 15). On milvus-lite the collection
+is therefore rewritten whole, as one segment of the live chunks, whenever the store has moved; this
+happens on the next search, so indexing many batches costs one rewrite. Beyond about
+`LITE_SEGMENT_ROWS` chunks milvus-lite splits a segment and the scores drift again (logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from retrieval.store.lexical import K1, B
+from retrieval.store.milvus import DELETE_IDS, TERMS, UPSERT_ROWS, MilvusStore, _guarded, _pymilvus
+
+if TYPE_CHECKING:
+    from retrieval.store.records import RecordStore
+
+log = logging.getLogger(__name__)
+
+_TERMS_CHARS = 65_535
+# milvus-lite's largest segment (MAX_SEGMENT_ROWS) and its largest request: a search's limit
+LITE_SEGMENT_ROWS = 100_000
+_MAX_LIMIT = 16_384
+
+
+def analyzer(lite: bool) -> dict[str, str]:
+    """The analyzer that splits our space-joined terms back into exactly those terms."""
+    return {"tokenizer": "standard" if lite else "whitespace"}
+
+
+def ranked(hits: Sequence[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    """The k best (id, Milvus score) by score, ties by id; scores as the local index's (float32)."""
+    best = sorted(((i, s) for i, s in hits if s > 0), key=lambda h: (-h[1], h[0]))[:k]
+    return [(i, float(np.float32(s / (K1 + 1)))) for i, s in best]
+
+
+def tie_cut(scores: Sequence[float], k: int, limit: int) -> bool:
+    """Whether hits fetched with `limit` (scores best first) decide the top k: fewer came back than
+    asked for, or the last one scores below the k-th (no chunk tied with the k-th was left out)."""
+    return len(scores) < limit or len(scores) <= k or scores[-1] < scores[k - 1]
+
+
+class MilvusTerms:
+    """Chunk terms in a collection with Milvus' BM25 `Function`, caught up from the record store by
+    commit; search ranks and scores like the local lexical index (see the module's docstring)."""
+
+    def __init__(self, store: MilvusStore, records: RecordStore) -> None:
+        self.store, self.records = store, records
+        self.name = store.collection(TERMS)
+        self.rewrites = 0
+        self._commit: int | None = None
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """BM25 over chunks: (chunk id, score) best first, ties by id, zero scores dropped."""
+        self.refresh()
+        if not terms or k <= 0:
+            return []
+        limit = min(max(2 * k, k + 10), _MAX_LIMIT)
+        while True:
+            hits = self._search(" ".join(terms), limit)
+            scores = sorted((s for _, s in hits), reverse=True)
+            if limit >= _MAX_LIMIT or tie_cut(scores, k, limit):
+                return ranked(hits, k)
+            limit = min(limit * 4, _MAX_LIMIT)
+
+    def _search(self, text: str, limit: int) -> list[tuple[int, float]]:
+        """(id, BM25 score as Milvus computes it, positive) of up to `limit` chunks."""
+        with _guarded(f"searching {self.name}"):
+            hits = self.store.client.search(
+                self.name,
+                data=[text],
+                anns_field="sparse",
+                limit=int(limit),
+                search_params={"metric_type": "BM25"},
+                output_fields=[],
+            )
+        return [(int(h["id"]), abs(float(h["distance"]))) for h in hits[0]]
+
+    def refresh(self) -> None:
+        """Create the collection on first use, then catch up with the store (on milvus-lite by
+        rewriting it whole when the store has moved)."""
+        with _guarded(f"updating {self.name}"):
+            if self._commit is None:
+                self._ensure_collection()
+                self._commit = int(self.store.get_meta().get(f"{TERMS}_commit", "0"))
+            target = self.records.commit()
+            if target == self._commit:
+                return
+            if self.store.target.is_lite:
+                self._rewrite()
+            elif target < self._commit:
+                log.warning("%s: its commit is newer than the store's (%d); rebuilding", self.name, target)
+                self._recreated()
+                self._apply(since=0)
+            else:
+                self._apply(since=self._commit)
+            self._commit = target
+            self.store.put_meta({f"{TERMS}_commit": str(target)})
+
+    def __len__(self) -> int:
+        """Chunks in the collection."""
+        self.refresh()
+        with _guarded(f"counting {self.name}"):
+            rows = self.store.client.query(self.name, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def _rewrite(self) -> None:
+        """Drop the collection and write every live chunk into a fresh one, flushed once (milvus-lite:
+        one segment, so its BM25 statistics are the whole collection's)."""
+        self._recreated()
+        ids = self.records.added_ids_since("chunk", 0)
+        if len(ids) > LITE_SEGMENT_ROWS:
+            log.warning(
+                "%s: %d chunks are more than milvus-lite keeps in one segment (%d); its BM25 statistics "
+                "are per segment, so scores drift from the local index's: use a Milvus server",
+                self.name,
+                len(ids),
+                LITE_SEGMENT_ROWS,
+            )
+        self._write(ids)
+        self.store.client.flush(self.name)
+        self.rewrites += 1
+
+    def _recreated(self) -> int:
+        """Drop the collection and create it empty; its commit (0)."""
+        self.store.drop(TERMS)
+        self._ensure_collection()
+        return 0
+
+    def _apply(self, *, since: int) -> None:
+        """Delete the chunks removed after `since`, upsert the terms of those added after it."""
+        client = self.store.client
+        removed = self.records.removed_since("chunk", since)
+        for start in range(0, len(removed), DELETE_IDS):
+            client.delete(self.name, ids=[int(i) for i in removed[start : start + DELETE_IDS]])
+        self._write(self.records.added_ids_since("chunk", since))
+
+    def _write(self, ids: Sequence[int]) -> None:
+        """Upsert the terms of the given chunks, in id order (batches of UPSERT_ROWS)."""
+        from retrieval.ingest import chunk_terms
+
+        for start in range(0, len(ids), UPSERT_ROWS):
+            texts = sorted(self.records.chunk_texts_of(ids[start : start + UPSERT_ROWS]))
+            rows = [{"id": cid, "terms": terms_text(chunk_terms(text, lang))} for cid, text, lang in texts]
+            if rows:
+                self.store.client.upsert(self.name, rows)
+
+    def _ensure_collection(self) -> None:
+        """The terms collection: id, terms (split on whitespace), BM25 sparse vector (K1, B)."""
+        client = self.store.client
+        if client.has_collection(self.name):
+            client.load_collection(self.name)
+            return
+        milvus = _pymilvus()
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", milvus.DataType.INT64, is_primary=True)
+        schema.add_field(
+            "terms",
+            milvus.DataType.VARCHAR,
+            max_length=_TERMS_CHARS,
+            enable_analyzer=True,
+            analyzer_params=analyzer(self.store.target.is_lite),
+        )
+        schema.add_field("sparse", milvus.DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(_bm25_function(milvus))
+        index = client.prepare_index_params()
+        index.add_index(
+            "sparse",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": K1, "bm25_b": B},
+        )
+        self.store._create(self.name, schema, index)
+        self.store.put_meta({f"{TERMS}_commit": "0"})
+
+
+def _bm25_function(milvus: Any) -> Any:
+    """The Function turning the terms field into the BM25 sparse vector."""
+    return milvus.Function(
+        name="bm25",
+        function_type=milvus.FunctionType.BM25,
+        input_field_names=["terms"],
+        output_field_names=["sparse"],
+    )
+
+
+def terms_text(terms: Sequence[str]) -> str:
+    """A chunk's terms as the text field holds them: space-joined, whole terms up to the field's
+    size in UTF-8 bytes (a cut term would be another term)."""
+    text = " ".join(terms)
+    if len(text.encode("utf-8")) <= _TERMS_CHARS:
+        return text
+    out, size = [], -1
+    for term in terms:
+        size += len(term.encode("utf-8")) + 1
+        if size > _TERMS_CHARS:
+            break
+        out.append(term)
+    log.warning("a chunk has more terms than a Milvus text field holds; %d of %d kept", len(out), len(terms))
+    return " ".join(out)
