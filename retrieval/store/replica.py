@@ -68,6 +68,7 @@ class Lease:
     def __init__(self, store: MilvusStore, holder: str, ttl: float = LEASE_SECONDS, clock=time.time) -> None:
         self.store, self.holder, self.ttl, self.clock = store, holder, ttl, clock
         self.held = 0  # nesting depth
+        self.pushing = 0  # the commit of a push under way (0: none)
         self._renewed = 0.0
 
     def read(self, meta: dict[str, str] | None = None) -> dict:
@@ -110,24 +111,30 @@ class Lease:
         """Extend the lease (at most every few seconds unless `pushing` changes)."""
         if not self.held:
             return
+        if pushing is not None:
+            self.pushing = pushing
         if pushing is not None or self.clock() - self._renewed > min(30.0, self.ttl / 4):
-            self._put(pushing=pushing if pushing is not None else int(self.read().get("pushing", 0)))
+            self._put(pushing=self.pushing)
 
-    def release(self, extra: dict[str, str] | None = None) -> None:
-        """Give the lease up (after the outermost take)."""
+    def release(self) -> None:
+        """Give the lease up (after the outermost take). A push that did not finish stays marked, so
+        that no other writer publishes over it before this data dir finishes it."""
         if not self.held:
             return
         self.held -= 1
         if self.held == 0 and self.read().get("holder") == self.holder:
-            self.store.put_meta({self.KEY: "", **(extra or {})})
+            if self.pushing:
+                self._put(pushing=self.pushing, ttl=0.0)
+            else:
+                self.store.put_meta({self.KEY: ""})
 
-    def _put(self, *, pushing: int) -> None:
+    def _put(self, *, pushing: int, ttl: float | None = None) -> None:
         now = self.clock()
         value = {
             "holder": self.holder,
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "expires": now + self.ttl,
+            "expires": now + (self.ttl if ttl is None else ttl),
             "pushing": int(pushing),
         }
         self.store.put_meta({self.KEY: json.dumps(value)})

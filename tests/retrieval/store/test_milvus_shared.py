@@ -1,0 +1,218 @@
+"""Several newsbots sharing one Milvus archive (one writer, many replicas), on milvus-lite files.
+
+milvus-lite serves a .db file to one process at a time, so "another machine" is another Newsbot with
+its own, empty data dir on the same .db: opened after the first one closed, or in the same process
+(the embedded server is shared there)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from retrieval.pipeline import Newsbot
+from retrieval.store import milvus_records
+from retrieval.store.milvus import MilvusStore, MilvusTarget
+from retrieval.store.replica import ArchiveBusyError, ArchiveMismatchError, Lease, published
+from tests.conftest import ARTICLES
+from tests.retrieval.store.test_milvus import make_bot, outcome, write_corpus
+
+EXTRA = {
+    "id": "salzburg-1",
+    "title": "Festspiele in Salzburg",
+    "date": "2015-07-20",
+    "source": "APA",
+    "text": "Die Salzburger Festspiele beginnen am Montag. Erwartet werden 250.000 Besucher aus aller Welt.",
+}
+
+
+def shared(tmp_path: Path, name: str) -> Newsbot:
+    """A newsbot with its own data dir on the shared archive file."""
+    return make_bot(tmp_path, "milvus", name=name, milvus_uri=str(tmp_path / "archive.db"))
+
+
+def local_answers(tmp_path: Path, name: str, articles: list[dict]) -> list[tuple]:
+    """What a local-store newsbot over these articles answers."""
+    bot = make_bot(tmp_path, "local", name=name)
+    bot.index_paths([write_corpus(tmp_path / f"{name}.jsonl", articles)], progress=False)
+    try:
+        return outcome(bot)
+    finally:
+        bot.close()
+
+
+def ids_of(bot: Newsbot) -> tuple[list[str], list[int], list[int]]:
+    """The article ids, chunk ids and sentence ids of a newsbot's local store."""
+    db = bot.index.records.db
+    return (
+        [r[0] for r in db.execute("SELECT id FROM articles ORDER BY id")],
+        [r[0] for r in db.execute("SELECT id FROM chunks ORDER BY id")],
+        [r[0] for r in db.execute("SELECT id FROM sentences ORDER BY id")],
+    )
+
+
+def test_a_second_data_dir_answers_with_the_same_citations(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected, ids = outcome(writer), ids_of(writer)
+    assert expected[0][2], "the Graz question is answered with citations"
+    writer.close()
+
+    replica = shared(tmp_path, "replica")
+    assert not (tmp_path / "replica" / "index").exists() and replica.has_index()
+    assert outcome(replica) == expected
+    assert ids_of(replica) == ids  # the archive's ids are kept
+    archive = replica.index.archive
+    assert archive is not None and archive.pulled == len(ARTICLES)
+    assert replica.index.records.article("graz-1").text == ARTICLES[1]["text"]
+    assert replica.index.lexical.count() == len(ids[1])
+
+    # the chunk rows are self-contained for any Milvus client
+    milvus = replica.index.milvus
+    assert milvus is not None
+    rows = milvus.client.query(
+        "newsbot_chunk", filter="id >= 0", output_fields=["id", "text", "article_id", "title", "commit"]
+    )
+    chunk = replica.index.chunks([rows[0]["id"]])[rows[0]["id"]]
+    article = replica.index.article(chunk.article_id)
+    assert rows[0]["text"] == article.text[chunk.start : chunk.end]
+    assert (rows[0]["article_id"], rows[0]["title"]) == (article.id, article.title)
+    assert rows[0]["commit"] >= 1
+    replica.close()
+
+
+def test_writes_reach_a_replica_on_refresh(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    replica = shared(tmp_path, "replica")
+    assert [a.id for a in replica.sources()] == [ARTICLES[0]["id"]]
+
+    writer.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    assert outcome(replica) == outcome(writer) == local_answers(tmp_path, "all", ARTICLES)
+    assert ids_of(replica) == ids_of(writer)
+
+    assert writer.remove(["graz-1"]) == ["graz-1"]
+    assert outcome(replica) == outcome(writer)
+    assert [a.id for a in replica.sources()] == [ARTICLES[0]["id"]]
+    assert replica.index.counts() == writer.index.counts()
+    assert replica.index.lexical.count() == writer.index.counts()[1]
+
+    # the replica writes in its turn (the writer's lease is free again); the first one catches up
+    replica.index_articles([_article(EXTRA)])
+    assert "salzburg-1" in [a.id for a in writer.sources()]
+    assert ids_of(writer) == ids_of(replica)
+    for bot in (writer, replica):
+        bot.close()
+
+
+def test_a_store_with_its_own_articles_is_refused_and_the_archive_kept(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    expected = outcome(writer)
+    archive_id = writer.index.records.store_id
+    writer.close()
+
+    other = make_bot(tmp_path, "local", name="other")
+    other.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    other_id = other.index.records.store_id
+    other.close()
+    uri = str(tmp_path / "archive.db")
+    other = make_bot(tmp_path, "milvus", name="other", milvus_uri=uri)
+    with pytest.raises(ArchiveMismatchError) as refused:
+        other.answer("Wie viele Feuerwehrleute waren in Graz im Einsatz?")
+    message = str(refused.value)
+    assert archive_id in message and other_id in message and "migrate --to milvus --drop" in message
+    with pytest.raises(ArchiveMismatchError):
+        other.index_articles([_article(EXTRA)])
+    other.close()
+
+    again = shared(tmp_path, "writer")
+    assert outcome(again) == expected  # untouched
+    again.close()
+
+    # the way out: replace the archive with this store
+    other = make_bot(tmp_path, "milvus", name="other", milvus_uri=uri)
+    lines = other.migrate("milvus", drop=True)
+    assert lines[0].startswith("dropped the Milvus collections") and lines[-1].endswith(": 1")
+    replica = shared(tmp_path, "replica")
+    assert [a.id for a in replica.sources()] == ["graz-1"]
+    replica.close()
+
+
+def test_a_killed_push_is_resumed_by_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    before = outcome(writer)
+    sent = milvus_records.record_rows
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the vectors, before the records
+
+    monkeypatch.setattr(milvus_records, "record_rows", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    monkeypatch.setattr(milvus_records, "record_rows", sent)
+    assert writer.index.records.counts()[0] == len(ARTICLES)  # stored locally
+    writer.close()
+
+    # meanwhile a replica sees the archive as it was published, and may not write
+    replica = shared(tmp_path, "replica")
+    assert outcome(replica) == before
+    with pytest.raises(ArchiveBusyError, match="unfinished push to commit 2"):
+        replica.index_articles([_article(EXTRA)])
+    replica.close()
+
+    writer = shared(tmp_path, "writer")  # the next run resumes the push
+    writer.sources()
+    writer.close()
+    replica = shared(tmp_path, "replica")
+    assert outcome(replica) == local_answers(tmp_path, "all", ARTICLES)
+    assert sorted(a.id for a in replica.sources()) == sorted(a["id"] for a in ARTICLES)
+    replica.close()
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    store = MilvusStore(MilvusTarget(str(tmp_path / "l.db")), embedder="e", dim=8, store_id="s")
+    now = [1000.0]
+    first = Lease(store, "first", ttl=60, clock=lambda: now[0])
+    second = Lease(store, "second", ttl=60, clock=lambda: now[0])
+    first.take()
+    with pytest.raises(ArchiveBusyError, match="being written by"):
+        second.take()
+    first.release()
+    second.take()  # allowed after release
+    now[0] += 61  # the second writer dies without releasing: its lease expires
+    first.take()
+    assert first.read()["holder"] == "first"
+    first.renew(pushing=5)  # ... and dies during a push: nobody else may write until it finishes
+    now[0] += 61
+    with pytest.raises(ArchiveBusyError, match="unfinished push to commit 5"):
+        Lease(store, "second", ttl=60, clock=lambda: now[0]).take()
+    first = Lease(store, "first", ttl=60, clock=lambda: now[0])
+    first.take()  # the same holder (its data dir) resumes
+    store.put_meta({key: "5" for key in ("records_commit", "chunk_commit", "sentence_commit")})
+    assert published(store.get_meta()) == 5
+    first.release()
+    store.close()
+
+    # between newsbots: a writer holding the lease refuses another
+    writer, replica = shared(tmp_path, "writer"), shared(tmp_path, "replica")
+    writer.index_articles([_article(EXTRA)])
+    replica.sources()
+    with writer.index.writing():
+        with pytest.raises(ArchiveBusyError):
+            replica.index_articles([_article(ARTICLES[0])])
+    replica.index_articles([_article(ARTICLES[0])])  # allowed after release
+    assert len(writer.sources()) == 2
+    for bot in (writer, replica):
+        bot.close()
+
+
+def _article(row: dict):
+    from retrieval.documents import Article
+
+    return Article(**{k: row[k] for k in ("id", "text", "title", "date", "source")}, meta=json.loads("{}"))
