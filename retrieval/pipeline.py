@@ -319,9 +319,8 @@ class Newsbot:
 
     def repair(self, progress=lambda _: None) -> list[str]:
         """Rebuild the derived parts of the index from its store; re-embed damaged vectors."""
-        with self._write_lock():
-            with self.index.writing():
-                return self.index.repair(progress)
+        with self._write_lock(), self.index.writing():
+            return self.index.repair(progress)
 
     def _writable_index(self) -> NewsIndex:
         """The index, created empty when there is none yet."""

@@ -300,7 +300,8 @@ def drop_collections(target: MilvusTarget) -> None:
     path = _opened_lite(target)
     try:
         with _guarded("dropping the collections"):
-            for name in [*(f"{target.prefix}_{k}" for k in (*KINDS, TERMS, ARTICLES)), f"{target.prefix}_meta"]:
+            names = [f"{target.prefix}_{k}" for k in (*KINDS, TERMS, ARTICLES, "meta")]
+            for name in names:
                 if client.has_collection(name):
                     client.drop_collection(name)
     finally:

@@ -94,7 +94,9 @@ def akey(article_id: str) -> str:
 
 
 # ---------- rows ----------
-def vector_rows(source: object, kind: str, ids: Sequence[int], vectors: np.ndarray, commit: int) -> list[dict]:
+def vector_rows(
+    source: object, kind: str, ids: Sequence[int] | np.ndarray, vectors: np.ndarray, commit: int
+) -> list[dict]:
     """Chunk or sentence rows for Milvus: id, vector, display fields, commit. A source that is not a
     record store (a test's fake) gives empty display fields."""
     found = _describe(source, kind, [int(i) for i in ids])
@@ -111,7 +113,7 @@ def vector_rows(source: object, kind: str, ids: Sequence[int], vectors: np.ndarr
     return rows
 
 
-def _describe(source: object, kind: str, ids: list[int]) -> dict[int, dict[str, object]]:
+def _describe(source: object, kind: str, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Each row's display fields, read from the record store."""
     from retrieval.store.records import RecordStore
     from retrieval.store.sqlutil import batches, marks
@@ -120,16 +122,18 @@ def _describe(source: object, kind: str, ids: list[int]) -> dict[int, dict[str, 
         return {}
     links = ", c.first_sentence, c.last_sentence" if kind == "chunk" else ""
     table = "chunks" if kind == "chunk" else "sentences"
-    out: dict[int, dict[str, object]] = {}
+    out: dict[int, dict[str, Any]] = {}
     for part in batches(ids):
         rows = source.db.execute(
             "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start), a.id, a.title, a.date, a.source, "
-            f"json_extract(a.meta, '$.url'), a.lang{links} FROM {table} c JOIN articles a ON a.id = c.article_id "
-            f"WHERE c.id IN ({marks(len(part))})",
+            f"json_extract(a.meta, '$.url'), a.lang{links} FROM {table} c "
+            f"JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks(len(part))})",
             part,
         )
         for r in rows:
-            values = dict(zip(("text", "article_id", "title", "date", "source", "url", "lang"), r[1:8], strict=True))
+            values = dict(
+                zip(("text", "article_id", "title", "date", "source", "url", "lang"), r[1:8], strict=True)
+            )
             if kind == "chunk":
                 values.update(first_sentence=r[8], last_sentence=r[9])
             out[int(r[0])] = values
@@ -238,15 +242,18 @@ def pull(store: MilvusStore, since: int, upto: int, dim: int) -> Iterator[Pulled
     for start in range(0, len(complete), PULL_ARTICLES):
         part = complete[start : start + PULL_ARTICLES]
         vectors = {
-            kind: _vectors(store, kind, [int(r[0]) for a in part if a.record for r in a.record[f"{kind}s"]], dim)
+            kind: _vectors(
+                store, kind, [int(r[0]) for a in part if a.record for r in a.record[f"{kind}s"]], dim
+            )
             for kind in ("chunk", "sentence")
         }
         for article in part:
             if article.record is not None:
-                article.chunk_vectors = _take(vectors["chunk"], article.record["chunks"])
-                article.sentence_vectors = _take(vectors["sentence"], article.record["sentences"])
-                if article.chunk_vectors is None or article.sentence_vectors is None:
+                chunks = _take(vectors["chunk"], article.record["chunks"])
+                sentences = _take(vectors["sentence"], article.record["sentences"])
+                if chunks is None or sentences is None:
                     continue
+                article.chunk_vectors, article.sentence_vectors = chunks, sentences
             yield article
 
 

@@ -67,7 +67,8 @@ def records(db: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, dic
     for part in batches(list(article_ids)):
         where = f"IN ({marks(len(part))})"
         for r in db.execute(
-            f"SELECT id, title, date, source, lang, meta, text, hash, indexed_at FROM articles WHERE id {where}",
+            "SELECT id, title, date, source, lang, meta, text, hash, indexed_at FROM articles "
+            f"WHERE id {where}",
             part,
         ):
             out[r[0]] = {
@@ -86,7 +87,10 @@ def records(db: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, dic
 def _gather(db: sqlite3.Connection, out: dict[str, dict], part: list[str], where: str) -> None:
     """Add the sources, fingerprints, band keys, chunks and sentences of `part` to their records."""
     reads = (
-        ("sources", "SELECT article_id, source_id, title, date, source, url, hash, added FROM article_sources"),
+        (
+            "sources",
+            "SELECT article_id, source_id, title, date, source, url, hash, added FROM article_sources",
+        ),
         ("fingerprint", "SELECT article_id, text_hash, hex(signature) FROM fingerprints"),
         ("bands", "SELECT article_id, band, key FROM minhash_bands"),
         ("chunks", "SELECT article_id, id, ord, start, end, first_sentence, last_sentence FROM chunks"),
@@ -114,9 +118,7 @@ class Applied:
     max_span: int = 1
 
 
-def apply(
-    db: sqlite3.Connection, pulled: Iterable[PulledArticle], commit: int, dim: int, as_blob
-) -> Applied:
+def apply(db: sqlite3.Connection, pulled: Iterable[PulledArticle], commit: int, dim: int, as_blob) -> Applied:
     """Replace each pulled article's rows by its record, keeping the archive's ids (inside the
     caller's transaction); removed articles are deleted. Removed rows are logged at `commit`."""
     done = Applied()
@@ -144,7 +146,9 @@ def _drop_ids(db: sqlite3.Connection, kind: str, ids: list[int], commit: int, do
     """Delete chunk or sentence rows (and vectors) by id, logging them as removed."""
     table = f"{kind}s"
     present = [
-        r[0] for part in batches(ids) for r in db.execute(f"SELECT id FROM {table} WHERE id IN ({marks(len(part))})", part)
+        r[0]
+        for part in batches(ids)
+        for r in db.execute(f"SELECT id FROM {table} WHERE id IN ({marks(len(part))})", part)
     ]
     if not present:
         return
@@ -156,7 +160,9 @@ def _drop_ids(db: sqlite3.Connection, kind: str, ids: list[int], commit: int, do
         done.removed_chunk_ids.extend(present)
 
 
-def _insert_record(db: sqlite3.Connection, item: PulledArticle, commit: int, dim: int, as_blob, done: Applied) -> None:
+def _insert_record(
+    db: sqlite3.Connection, item: PulledArticle, commit: int, dim: int, as_blob, done: Applied
+) -> None:
     """Insert one record's rows with their ids and vectors."""
     record = item.record
     assert record is not None
@@ -186,9 +192,13 @@ def _insert_record(db: sqlite3.Connection, item: PulledArticle, commit: int, dim
     )
     if record["fingerprint"]:
         text_hash, signature = record["fingerprint"]
-        db.execute("INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?)", (item.article_id, text_hash, bytes.fromhex(signature)))
+        db.execute(
+            "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?)",
+            (item.article_id, text_hash, bytes.fromhex(signature)),
+        )
     db.executemany(
-        "INSERT OR IGNORE INTO minhash_bands VALUES (?, ?, ?)", [(b, k, item.article_id) for b, k in record["bands"]]
+        "INSERT OR IGNORE INTO minhash_bands VALUES (?, ?, ?)",
+        [(b, k, item.article_id) for b, k in record["bands"]],
     )
     done.chunk_ids.extend(int(c[0]) for c in chunks)
     done.max_chunk = max([done.max_chunk, *(int(c[0]) for c in chunks)])

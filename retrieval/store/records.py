@@ -277,7 +277,8 @@ class RecordStore:
         transaction)."""
         from retrieval.store.lexical import SCHEMA as LEXICAL_SCHEMA
 
-        for statement in (_SCHEMA + ";" + LEXICAL_SCHEMA + ";" + src.SCHEMA + ";" + record_log.SCHEMA).split(";"):
+        schemas = (_SCHEMA, LEXICAL_SCHEMA, src.SCHEMA, record_log.SCHEMA)
+        for statement in ";".join(schemas).split(";"):
             if statement.strip():
                 self.db.execute(statement)
 
@@ -657,7 +658,8 @@ class RecordStore:
             commit = self.commit() + 1
             detached, deleted, heirs = src.removal_plan(self.db, list(article_ids))
             owners = [r.article_id for r in src.source_rows(self.db, detached).values()]
-            record_log.log(self.db, [*owners, *deleted, *heirs, *(h.source_id for h in heirs.values())], commit)
+            touched = [*owners, *deleted, *heirs, *(h.source_id for h in heirs.values())]
+            record_log.log(self.db, touched, commit)
             src.detach(self.db, detached)
             for old, heir in heirs.items():
                 src.promote(self.db, old, heir)
@@ -773,7 +775,8 @@ class RecordStore:
     def archive_state(self) -> tuple[str, int]:
         """The shared archive this store follows and the archive commit its content equals
         ("", 0 when it follows none), as other processes may have moved them."""
-        rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('archive_id', 'archive_commit')"))
+        keys = "('archive_id', 'archive_commit')"
+        rows = dict(self.db.execute(f"SELECT key, value FROM meta WHERE key IN {keys}"))
         return rows.get("archive_id", ""), int(rows.get("archive_commit", "0"))
 
     def set_archive(self, archive_id: str, archive_commit: int, **params: str) -> None:

@@ -176,7 +176,7 @@ class ArchiveSync:
             pass
         elif empty:
             log.info("%s: this data dir becomes a replica of it", self.where)
-            params = {k: meta[k] for k in ("chunk_sentences", "chunk_overlap") if k in meta}
+            params: dict[str, str] = {k: meta[k] for k in ("chunk_sentences", "chunk_overlap") if k in meta}
             records.set_archive(archive_id, 0, **params)
             records.meta.update(params)
         elif published(meta) == 0 and not self.lease.read(meta):
