@@ -257,3 +257,18 @@ def test_merged_sources_and_their_removal_reach_a_replica_exactly(tmp_path: Path
     again = replica.index_paths([write_corpus(tmp_path / "again.jsonl", WIRE[:1])], progress=False).report
     assert (again.added, again.merged) == (0, 1)
     replica.close()
+
+
+def test_migrate_to_local_rebuilds_a_local_store_from_the_archive(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected, ids = outcome(writer), ids_of(writer)
+    writer.close()
+
+    copy = shared(tmp_path, "copy")
+    lines = copy.migrate("local")
+    assert lines[0] == f"caught up from the Milvus archive 'newsbot_*': {len(ARTICLES)} articles"
+    assert lines[1].startswith("chunk vectors in the local store: ")
+    alone = make_bot(tmp_path, "local", name="copy")  # no Milvus at all now
+    assert outcome(alone) == expected and ids_of(alone) == ids
+    alone.close()
