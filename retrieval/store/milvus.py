@@ -164,7 +164,8 @@ class MilvusStore:
         if found.get("schema") != wanted["schema"]:
             raise IndexCorruptError(
                 f"{where} have schema {found.get('schema') or 'unknown'}, this newsbot reads "
-                f"{SCHEMA_VERSION}; drop them or choose another NEWSBOT_MILVUS_COLLECTION"
+                f"{SCHEMA_VERSION}; build them again from a complete store ('newsbot migrate --to "
+                "milvus --drop') or choose another NEWSBOT_MILVUS_COLLECTION"
             )
         if (found.get("embedder"), found.get("dim")) != (wanted["embedder"], wanted["dim"]):
             raise EmbedderMismatchError(
