@@ -846,6 +846,8 @@ class RecordStore:
         """Overwrite stored vectors (repair after re-embedding); logged as remove + add."""
         with self.transaction():
             commit = self.commit() + 1
+            owners = self._by_ids(f"SELECT DISTINCT article_id FROM {kind}s", [int(i) for i in ids])
+            record_log.log(self.db, [r[0] for r in owners], commit)  # a replica takes the new vectors
             self.db.executemany("INSERT INTO removed VALUES (?, ?, ?)", [(kind, i, commit) for i in ids])
             self._delete_ids(_VECTOR_TABLE[kind], ids)
             self._insert_vectors(kind, ids, vectors, commit)

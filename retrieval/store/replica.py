@@ -178,7 +178,6 @@ class ArchiveSync:
             log.info("%s: this data dir becomes a replica of it", self.where)
             params: dict[str, str] = {k: meta[k] for k in ("chunk_sentences", "chunk_overlap") if k in meta}
             records.set_archive(archive_id, 0, **params)
-            records.meta.update(params)
         elif published(meta) == 0 and not self.lease.read(meta):
             log.warning("%s holds nothing yet; this store takes it over", self.where)
             self.store.put_meta({"store_id": records.store_id})
