@@ -272,3 +272,22 @@ def test_migrate_to_local_rebuilds_a_local_store_from_the_archive(tmp_path: Path
     alone = make_bot(tmp_path, "local", name="copy")  # no Milvus at all now
     assert outcome(alone) == expected and ids_of(alone) == ids
     alone.close()
+
+
+def test_a_rebuild_replaces_the_archive(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    assert len(replica.sources()) == len(ARTICLES)
+    replica.close()
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", [EXTRA])], rebuild=True, progress=False)
+    assert [a.id for a in writer.sources()] == ["salzburg-1"]
+    writer.close()
+
+    fresh = shared(tmp_path, "fresh")
+    assert [a.id for a in fresh.sources()] == ["salzburg-1"]
+    fresh.close()
+    old = shared(tmp_path, "replica")  # it follows the archive that was replaced
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        old.sources()
+    old.close()
