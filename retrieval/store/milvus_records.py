@@ -185,33 +185,37 @@ def push(store: MilvusStore, records: RecordStore, since: int, target: int, rene
         for start in range(0, len(removed), DELETE_IDS):
             client.delete(store.collection(kind), ids=removed[start : start + DELETE_IDS])
             renew()
-    chunk_ids: set[int] = set(records.added_ids_since("chunk", since))
-    sentence_ids: set[int] = set(records.added_ids_since("sentence", since))
+    pending = {kind: set(records.added_ids_since(kind, since)) for kind in ("chunk", "sentence")}
     for start in range(0, len(changed), PULL_ARTICLES):
         part = changed[start : start + PULL_ARTICLES]
         found = records.article_records(part)
-        for article in found.values():
-            chunk_ids.update(int(c[0]) for c in article["chunks"])
-            sentence_ids.update(int(s[0]) for s in article["sentences"])
-    for kind, ids in (("chunk", chunk_ids), ("sentence", sentence_ids)):
-        _push_vectors(store, records, kind, sorted(ids), target, renew)
-    for start in range(0, len(changed), PULL_ARTICLES):
-        part = changed[start : start + PULL_ARTICLES]
-        found = records.article_records(part)
-        made = {a: record_rows(a, found.get(a), target) for a in part}
-        rows = [row for a in part for row in made[a]]
-        by_parts: dict[int, list[str]] = {}
-        for a in part:
-            by_parts.setdefault(len(made[a]), []).append(akey(a))
-        for parts, keys in by_parts.items():  # the parts a shorter record no longer has
-            client.delete(name, filter=f"akey in {json.dumps(keys)} and part >= {parts}")
-        for begin in range(0, len(rows), UPSERT_ROWS):
-            client.upsert(name, rows[begin : begin + UPSERT_ROWS])
-            renew()
+        for kind in ("chunk", "sentence"):  # the articles' rows first: records name their ids
+            ids = sorted({int(r[0]) for article in found.values() for r in article[f"{kind}s"]})
+            _push_vectors(store, records, kind, ids, target, renew)
+            pending[kind].difference_update(ids)
+        _push_records(store, name, part, found, target, renew)
+    for kind, rest in pending.items():  # rows of no changed article (none unless the log was cut)
+        _push_vectors(store, records, kind, sorted(rest), target, renew)
     if store.target.is_lite:
         for kind in ("chunk", "sentence", ARTICLES):
             client.flush(store.collection(kind))
     return len(changed)
+
+
+def _push_records(
+    store: MilvusStore, name: str, part: list[str], found: dict[str, dict], target: int, renew
+) -> None:
+    """Upsert the records (or tombstones) of some articles, deleting parts they no longer have."""
+    made = {a: record_rows(a, found.get(a), target) for a in part}
+    by_parts: dict[int, list[str]] = {}
+    for a in part:
+        by_parts.setdefault(len(made[a]), []).append(akey(a))
+    for parts, keys in by_parts.items():
+        store.client.delete(name, filter=f"akey in {json.dumps(keys)} and part >= {parts}")
+    rows = [row for a in part for row in made[a]]
+    for begin in range(0, len(rows), UPSERT_ROWS):
+        store.client.upsert(name, rows[begin : begin + UPSERT_ROWS])
+        renew()
 
 
 def _push_vectors(
