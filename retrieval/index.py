@@ -116,7 +116,11 @@ class NewsIndex:
         self.milvus: MilvusStore | None = None
         self.milvus_terms: MilvusTerms | None = None
         self.archive: ArchiveSync | None = None
-        self.vectors = self._vector_indexes(milvus, exact_max, replace_archive)
+        try:
+            self.vectors = self._vector_indexes(milvus, exact_max, replace_archive)
+        except BaseException:
+            self.records.close()  # a refused or unreachable archive
+            raise
         self._seen = self.records.commit()
         self._texts: _Lru[str, str] = _Lru(256)
         self._chunks: _Lru[int, ChunkRecord] = _Lru(20_000)

@@ -794,7 +794,8 @@ class RecordStore:
         taken; the store's commit becomes the archive's `commit` (never lower than it was plus one).
         `on_write(db, chunk_ids, removed_chunk_ids)` runs inside the transaction (the lexical index)."""
         with self.transaction():
-            if self.archive_state() == (archive_id, commit):
+            followed, level = self.archive_state()
+            if followed == archive_id and level >= commit:
                 return Written(self.commit(), [], [])  # another process on this store pulled them
             archive_commit, commit = commit, max(commit, self.commit() + 1)
             done = record_log.apply(self.db, pulled, commit, self.dim, as_blob)
