@@ -291,3 +291,29 @@ def test_a_rebuild_replaces_the_archive(tmp_path: Path) -> None:
     with pytest.raises(ArchiveMismatchError, match="empty data dir"):
         old.sources()
     old.close()
+
+
+def test_long_values_are_split_or_cut_and_come_back_exact(tmp_path: Path) -> None:
+    assert milvus_records.cut("Grüße" * 3, 5) == "Grü"  # bytes, on a character boundary
+    record = {"article": ["x", "ä" * 40_000], "chunks": [], "sentences": []}
+    rows = milvus_records.record_rows("x", record, 7)
+    assert len(rows) == 3 and all(len(r["data"].encode()) <= 65_535 for r in rows)
+    assembled = milvus_records._assemble(list(reversed(rows)))
+    assert assembled is not None and assembled.record == record
+    assert milvus_records._assemble(rows[:2]) is None  # a part missing: not yet
+    stale = dict(rows[2], commit=3)  # a leftover part of an older, longer version is ignored
+    assert milvus_records._assemble([*rows, dict(stale, key="x:3", part=3)]) == assembled
+
+    sentence = "Der Übergang über die Straße in Österreich wurde gesperrt, sagt der Bürgermeister. "
+    long = dict(EXTRA, title="Überschrift " * 600, text=sentence * 800)
+    writer = shared(tmp_path, "writer")
+    writer.index_articles([_article(long)])
+    writer.close()
+    replica = shared(tmp_path, "replica")
+    article = replica.article("salzburg-1")
+    assert (article.text, article.title) == (long["text"], long["title"])
+    milvus = replica.index.milvus
+    assert milvus is not None
+    row = milvus.client.query("newsbot_chunk", filter="id >= 0", output_fields=["title"], limit=1)[0]
+    assert len(row["title"].encode()) <= 4_096 and article.title.startswith(row["title"])
+    replica.close()
