@@ -10,6 +10,12 @@ embedder and its dimension, the metric and index type, the record store's id and
 it is created on first use and checked on every start (another embedder, dimension or schema is an
 `EmbedderMismatchError`/`IndexCorruptError`, not wrong answers).
 
+The collections are a shared archive (schema 2): chunk and sentence rows carry their text and their
+article's metadata, `{prefix}_articles` every article's full record (store/milvus_records.py), so
+newsbots on other machines replicate it into their own record stores (store/replica.py decides
+whether a store may follow the archive, pulls, and pushes under the writer lease). Used that way,
+`MilvusVectors(follow=True)` only searches; store/replica.py writes the rows.
+
 The URI is a file path ending in .db (milvus-lite, embedded, one process at a time) or an
 http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only.
 """

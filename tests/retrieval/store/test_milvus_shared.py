@@ -317,3 +317,26 @@ def test_long_values_are_split_or_cut_and_come_back_exact(tmp_path: Path) -> Non
     row = milvus.client.query("newsbot_chunk", filter="id >= 0", output_fields=["title"], limit=1)[0]
     assert len(row["title"].encode()) <= 4_096 and article.title.startswith(row["title"])
     replica.close()
+
+
+def test_a_replica_in_another_process_answers_like_the_writer(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected = outcome(writer)
+    writer.close()
+    script = (
+        "import sys; from pathlib import Path; "
+        "from tests.retrieval.store.test_milvus_shared import shared, outcome; "
+        "bot = shared(Path(sys.argv[1]), 'replica'); print(repr(outcome(bot))); bot.close()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == repr(expected)
+    assert (tmp_path / "replica" / "index" / "newsbot.sqlite3").exists()
