@@ -80,6 +80,12 @@ class Lease:
             return {}
         return found if isinstance(found, dict) else {}
 
+    def live_elsewhere(self, meta: dict[str, str]) -> bool:
+        """Whether another holder's lease is live (it is writing now)."""
+        current = self.read(meta)
+        live = float(current.get("expires", 0)) > self.clock()
+        return bool(current) and current.get("holder") != self.holder and live
+
     def take(self) -> None:
         """Hold the lease (re-entrant); ArchiveBusyError while another holder's lease is live, or when
         a dead holder left a push unfinished."""
@@ -221,6 +227,8 @@ class ArchiveSync:
         archive_id, level = self.records.archive_state()
         local = self.records.commit()
         if top < level:
+            if self.lease.live_elsewhere(meta):
+                return False  # a writer is rebuilding a collection (`repair`): answer from this store
             if archive_id != self.records.store_id:
                 raise ArchiveMismatchError(
                     f"{self.where} is at commit {top}, older than this replica ({level}): it was "

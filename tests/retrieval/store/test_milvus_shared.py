@@ -340,3 +340,25 @@ def test_a_replica_in_another_process_answers_like_the_writer(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == repr(expected)
     assert (tmp_path / "replica" / "index" / "newsbot.sqlite3").exists()
+
+
+def test_a_replica_keeps_answering_while_the_writer_repairs(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    expected = outcome(replica)
+    milvus = writer.index.milvus
+    assert milvus is not None
+    with writer.index.writing():
+        commit = milvus.get_meta()["chunk_commit"]
+        milvus.put_meta({"chunk_commit": "0"})  # as while `repair` rebuilds the chunk collection
+        assert [a.id for a in replica.sources()] == sorted(a["id"] for a in ARTICLES)
+        milvus.put_meta({"chunk_commit": commit})
+    milvus.put_meta({"chunk_commit": "0"})  # with no writer, a shrunken archive is an error
+    with pytest.raises(ArchiveMismatchError, match="older than this replica"):
+        replica.sources()
+    milvus.put_meta({"chunk_commit": commit})
+    assert writer.repair()[-1].startswith("rebuilt the sentence vector index")
+    assert outcome(replica) == expected
+    for bot in (writer, replica):
+        bot.close()
