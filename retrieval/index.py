@@ -7,7 +7,7 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -37,6 +37,7 @@ from retrieval.store.vectors import FaissVectors, VectorIndex
 if TYPE_CHECKING:
     from retrieval.store.milvus import MilvusStore, MilvusTarget
     from retrieval.store.milvus_terms import MilvusTerms
+    from retrieval.store.replica import ArchiveSync
 
 __all__ = [
     "ArticleSummary",
@@ -102,7 +103,10 @@ class NewsIndex:
         chunk_overlap: int = 1,
         exact_max: int = 200_000,
         milvus: MilvusTarget | None = None,
+        replace_archive: bool = False,
     ) -> None:
+        """`replace_archive`: with Milvus, drop the archive and build it again from this store
+        (`index --rebuild`, `migrate --to milvus --drop`) instead of following it."""
         self.directory = Path(directory)
         self.embedder = embedder
         self.records = RecordStore(self.directory, create=create)
@@ -112,7 +116,12 @@ class NewsIndex:
             self.lexical.refresh()
         self.milvus: MilvusStore | None = None
         self.milvus_terms: MilvusTerms | None = None
-        self.vectors = self._vector_indexes(milvus, exact_max)
+        self.archive: ArchiveSync | None = None
+        try:
+            self.vectors = self._vector_indexes(milvus, exact_max, replace_archive)
+        except BaseException:
+            self.records.close()  # a refused or unreachable archive
+            raise
         self._seen = self.records.commit()
         self._texts: _Lru[str, str] = _Lru(256)
         self._chunks: _Lru[int, ChunkRecord] = _Lru(20_000)
@@ -123,7 +132,9 @@ class NewsIndex:
         self._article_chunks: _Lru[str, list[int]] = _Lru(5_000)
         self._article_means: _Lru[str, tuple[np.ndarray, float]] = _Lru(5_000)
 
-    def _vector_indexes(self, milvus: MilvusTarget | None, exact_max: int) -> dict[str, VectorIndex]:
+    def _vector_indexes(
+        self, milvus: MilvusTarget | None, exact_max: int, replace_archive: bool = False
+    ) -> dict[str, VectorIndex]:
         """The chunk and sentence vector indexes: FAISS files beside the store, or Milvus collections."""
         if milvus is None:
             folder = self.directory / VECTORS_DIR
@@ -136,11 +147,42 @@ class NewsIndex:
         self.milvus = MilvusStore(
             milvus, embedder=self.embedder.name, dim=self.records.dim, store_id=self.records.store_id
         )
+        try:
+            self._follow_archive(self.milvus, replace_archive)
+        except BaseException:
+            self.milvus.close()
+            raise
         if milvus.bm25:
             from retrieval.store.milvus_terms import MilvusTerms
 
             self.milvus_terms = MilvusTerms(self.milvus, self.records)
-        return {kind: MilvusVectors(self.milvus, kind, self.records) for kind in KINDS}
+        return {kind: MilvusVectors(self.milvus, kind, self.records, follow=True) for kind in KINDS}
+
+    def _follow_archive(self, store: MilvusStore, replace: bool) -> None:
+        """Attach the record store to the Milvus archive (a replica, its creator, or refused) and
+        catch up with it (store/replica.py)."""
+        from retrieval.store.replica import ArchiveSync
+
+        self.archive = ArchiveSync(store, self.records, on_pull=self._pulled)
+        if replace:
+            self.archive.replace()
+        chunking = self.archive.attach()
+        self.chunk_sentences = int(chunking["chunk_sentences"])
+        self.chunk_overlap = int(chunking["chunk_overlap"])
+        self.archive.catch_up()
+
+    def _pulled(self, db: sqlite3.Connection, chunk_ids: list[int], removed: list[int]) -> None:
+        """The lexical index follows articles pulled from the archive (inside their transaction)."""
+        from retrieval.ingest import chunk_terms
+
+        self.lexical.remove(removed)
+        texts = self.records.chunk_texts_of(chunk_ids)
+        self.lexical.add([(cid, chunk_terms(text, lang)) for cid, text, lang in texts])
+
+    def writing(self) -> AbstractContextManager[None]:
+        """A write's block (the caller holds the local write lock): with a Milvus archive, its
+        writer lease is held, the store caught up before and pushed after."""
+        return self.archive.writing() if self.archive is not None else nullcontext()
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -183,6 +225,8 @@ class NewsIndex:
     def refresh(self) -> bool:
         """Catch up with commits made since the last look (by this or another process); cheap when
         nothing changed. Returns whether anything had."""
+        if self.archive is not None:
+            self.archive.catch_up()
         commit = self.records.commit()
         if commit == self._seen:
             return False

@@ -103,13 +103,26 @@ class Newsbot:
     def index(self) -> NewsIndex:
         """The index on disk, opened on first use (IndexMissingError if there is none)."""
         if self._index is None:
-            self._index = self._open(self.index_dir)
+            # with a Milvus archive, an empty data dir becomes a replica of it
+            replica = not NewsIndex.exists(self.index_dir) and self._milvus() is not None
+            self._index = self._open(self.index_dir, create=replica)
             self._index.check()
         return self._index
 
     def has_index(self) -> bool:
-        """Whether an index exists on disk."""
-        return NewsIndex.exists(self.index_dir)
+        """Whether an index exists on disk, or a Milvus archive to replicate holds one."""
+        if NewsIndex.exists(self.index_dir):
+            return True
+        target = self._milvus()
+        if target is None:
+            return False
+        from retrieval.store.replica import archive_exists
+
+        return archive_exists(target)
+
+    def _milvus(self):  # -> MilvusTarget | None
+        """The configured Milvus archive (None with the local store)."""
+        return self.settings.milvus_target(self.index_dir)
 
     def index_paths(
         self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: bool = True
@@ -123,12 +136,16 @@ class Newsbot:
         with self._write_lock():
             if rebuild:
                 return IndexOutcome(self._rebuild(loaded.articles, progress), loaded.problems)
-            return IndexOutcome(self._add(self._writable_index(), loaded.articles, progress), loaded.problems)
+            index = self._writable_index()
+            with index.writing():
+                return IndexOutcome(self._add(index, loaded.articles, progress), loaded.problems)
 
     def index_articles(self, articles: Sequence[Article], progress: bool = False) -> IndexReport:
         """Store articles already read (new and changed ones; unchanged ones are skipped)."""
         with self._write_lock():
-            return self._add(self._writable_index(), articles, progress)
+            index = self._writable_index()
+            with index.writing():
+                return self._add(index, articles, progress)
 
     def fetcher(self) -> Fetcher:
         """A web fetcher within the NEWSBOT_FETCH_* bounds (close it, or use it in `with`)."""
@@ -224,9 +241,10 @@ class Newsbot:
         """Remove articles by id; returns the ids that were indexed (and are now gone)."""
         with self._write_lock():
             index = self.index
-            known = index.records.known_ids(list(article_ids))
-            if known:
-                index.remove(known)
+            with index.writing():
+                known = index.records.known_ids(list(article_ids))
+                if known:
+                    index.remove(known)
             return known
 
     def source_ids_from(self, site: str) -> list[str]:
@@ -240,35 +258,68 @@ class Newsbot:
         return self.index.problems()
 
     def migrate(self, to: str, *, drop: bool = False) -> list[str]:
-        """Fill the vector store `to` ("milvus" or "local") from the record store's vectors (nothing is
-        embedded again); with `drop`, drop the Milvus collections after moving to local. Lines to
-        report; NEWSBOT_STORE then chooses which store answers."""
+        """Fill the vector store `to` ("milvus" or "local") from the record store (nothing is embedded
+        again). To Milvus the article records go too, so the archive is complete; with `drop` the
+        Milvus collections are dropped first (the archive is built again from this store). To local,
+        a data dir that is empty or a replica is first caught up from the archive; with `drop`, the
+        Milvus collections are dropped afterwards. Lines to report; NEWSBOT_STORE then chooses which
+        store answers."""
         if not self.has_index():
             raise IndexMissingError(f"no index in {self.index_dir} to migrate; index articles first")
         self.close()
-        done = []
+        milvus = self.settings.model_copy(update={"store": "milvus"}).milvus_target(self.index_dir)
+        done: list[str] = []
         with self._write_lock():
+            if to == "milvus" and drop and milvus is not None:
+                done.append(self._drop_archive(milvus))
+            if to == "local" and milvus is not None:
+                done += self._pull_archive()
             index = self._open_with(self.settings.model_copy(update={"store": to}), self.index_dir)
             try:
-                for kind, vectors in index.vectors.items():
-                    vectors.refresh()
-                    vectors.save(force=True)
-                    done.append(f"{kind} vectors in the {to} store: {len(vectors)}")
-                if index.milvus_terms is not None:
-                    done.append(f"chunk terms for Milvus' BM25: {len(index.milvus_terms)}")
+                with index.writing():
+                    for kind, vectors in index.vectors.items():
+                        vectors.refresh()
+                        vectors.save(force=True)
+                        done.append(f"{kind} vectors in the {to} store: {len(vectors)}")
+                    if index.archive is not None:
+                        done.append(f"article records in the milvus store: {index.counts()[0]}")
+                    if index.milvus_terms is not None:
+                        done.append(f"chunk terms for Milvus' BM25: {len(index.milvus_terms)}")
             finally:
                 index.close()
-            milvus = self.settings.model_copy(update={"store": "milvus"}).milvus_target(self.index_dir)
             if to == "local" and drop and milvus is not None:
-                from retrieval.store.milvus import drop_collections
-
-                drop_collections(milvus)
-                done.append(f"dropped the Milvus collections '{milvus.prefix}_*' at {milvus.uri}")
+                done.append(self._drop_archive(milvus))
         return done
+
+    def _drop_archive(self, milvus) -> str:
+        """Drop the Milvus collections (whatever they hold); the line to report."""
+        from retrieval.store.milvus import drop_collections
+
+        drop_collections(milvus)
+        return f"dropped the Milvus collections '{milvus.prefix}_*' at {milvus.uri}"
+
+    def _pull_archive(self) -> list[str]:
+        """Catch an empty or replica data dir up from the Milvus archive (a store with articles of its
+        own that follows no archive keeps them: it is the truth)."""
+        from retrieval.store.replica import ArchiveMismatchError, archive_exists
+
+        settings = self.settings.model_copy(update={"store": "milvus"})
+        target = settings.milvus_target(self.index_dir)
+        if target is None or not archive_exists(target):
+            return []
+        try:
+            index = self._open_with(settings, self.index_dir, create=True)
+        except ArchiveMismatchError:
+            return []
+        try:
+            articles = index.counts()[0]
+        finally:
+            index.close()
+        return [f"caught up from the Milvus archive '{target.prefix}_*': {articles} articles"]
 
     def repair(self, progress=lambda _: None) -> list[str]:
         """Rebuild the derived parts of the index from its store; re-embed damaged vectors."""
-        with self._write_lock():
+        with self._write_lock(), self.index.writing():
             return self.index.repair(progress)
 
     def _writable_index(self) -> NewsIndex:
@@ -281,7 +332,9 @@ class Newsbot:
         """An index folder opened with the configured embedder, chunking and vector store."""
         return self._open_with(self.settings, directory, create=create)
 
-    def _open_with(self, settings: Settings, directory: Path, *, create: bool = False) -> NewsIndex:
+    def _open_with(
+        self, settings: Settings, directory: Path, *, create: bool = False, replace_archive: bool = False
+    ) -> NewsIndex:
         """An index folder opened with the embedder, chunking and vector store of `settings`."""
         return NewsIndex(
             directory,
@@ -291,15 +344,19 @@ class Newsbot:
             chunk_overlap=settings.chunk_overlap,
             exact_max=settings.exact_max_vectors,
             milvus=settings.milvus_target(directory),
+            replace_archive=replace_archive,
         )
 
     def _rebuild(self, articles: Sequence[Article], progress: bool) -> IndexReport:
         """Build a new index beside the old one and swap it in only when complete."""
         fresh_dir = self.index_dir.with_name(self.index_dir.name + ".rebuild")
         shutil.rmtree(fresh_dir, ignore_errors=True)
-        fresh = self._open(fresh_dir, create=True)
-        report = self._add(fresh, articles, progress)
-        fresh.close()
+        fresh = self._open_with(self.settings, fresh_dir, create=True, replace_archive=True)
+        try:
+            with fresh.writing():
+                report = self._add(fresh, articles, progress)
+        finally:
+            fresh.close()
         if self._index is not None:
             self._index.close()
             self._index = None

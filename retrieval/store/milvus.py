@@ -10,6 +10,12 @@ embedder and its dimension, the metric and index type, the record store's id and
 it is created on first use and checked on every start (another embedder, dimension or schema is an
 `EmbedderMismatchError`/`IndexCorruptError`, not wrong answers).
 
+The collections are a shared archive (schema 2): chunk and sentence rows carry their text and their
+article's metadata, `{prefix}_articles` every article's full record (store/milvus_records.py), so
+newsbots on other machines replicate it into their own record stores (store/replica.py decides
+whether a store may follow the archive, pulls, and pushes under the writer lease). Used that way,
+`MilvusVectors(follow=True)` only searches; store/replica.py writes the rows.
+
 The URI is a file path ending in .db (milvus-lite, embedded, one process at a time) or an
 http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only.
 """
@@ -29,12 +35,13 @@ from typing import Any
 import numpy as np
 
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError, NewsbotError
+from retrieval.store.milvus_records import ARTICLES, add_row_fields, vector_rows
 from retrieval.store.records import KINDS
 from retrieval.store.vectors import VectorSource
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: texts, metadata and article records in the collections
 METRIC = "IP"
 INDEX_TYPE = "FLAT"
 UPSERT_ROWS = 2_000  # rows per request (a 512-d float32 row is 2 KB; gRPC messages stop at 64 MB)
@@ -147,8 +154,7 @@ class MilvusStore:
     def _check_meta(self) -> None:
         """Create the meta collection, or compare what it records with this newsbot's settings."""
         if not self.client.has_collection(self.meta_name):
-            self._create_meta()
-            self.put_meta({**self.wanted_meta(), "store_id": self.store_id})
+            self.create_meta()
             return
         self.client.load_collection(self.meta_name)  # collections come back released after a restart
         found = self.get_meta()
@@ -157,7 +163,8 @@ class MilvusStore:
         if found.get("schema") != wanted["schema"]:
             raise IndexCorruptError(
                 f"{where} have schema {found.get('schema') or 'unknown'}, this newsbot reads "
-                f"{SCHEMA_VERSION}; drop them or choose another NEWSBOT_MILVUS_COLLECTION"
+                f"{SCHEMA_VERSION}; build them again from a complete store ('newsbot migrate --to "
+                "milvus --drop') or choose another NEWSBOT_MILVUS_COLLECTION"
             )
         if (found.get("embedder"), found.get("dim")) != (wanted["embedder"], wanted["dim"]):
             raise EmbedderMismatchError(
@@ -170,11 +177,12 @@ class MilvusStore:
                 f"{where} use metric {found.get('metric')} / index {found.get('index_type')}, "
                 f"newsbot needs {METRIC} / {INDEX_TYPE}"
             )
-        if found.get("store_id") != self.store_id:
-            log.warning("%s were built from another record store; rebuilding them from this one", where)
-            for kind in (*KINDS, TERMS):
-                self.drop(kind)
-            self.put_meta({"store_id": self.store_id, **{f"{k}_commit": "0" for k in (*KINDS, TERMS)}})
+        # whether this store may use an archive built by another one is store/replica.py's decision
+
+    def create_meta(self) -> None:
+        """The key/value collection holding the schema, embedder and commits, for this store."""
+        self._create_meta()
+        self.put_meta({**self.wanted_meta(), "store_id": self.store_id})
 
     def _create_meta(self) -> None:
         """The key/value collection holding the schema, embedder and commits."""
@@ -220,6 +228,7 @@ class MilvusStore:
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", milvus.DataType.INT64, is_primary=True)
         schema.add_field("vector", milvus.DataType.FLOAT_VECTOR, dim=self.dim)
+        add_row_fields(schema, kind, milvus)
         index = self.client.prepare_index_params()
         index.add_index("vector", index_type=INDEX_TYPE, metric_type=METRIC)
         self._create(name, schema, index)
@@ -245,7 +254,7 @@ class MilvusStore:
     def drop_all(self) -> None:
         """Drop every collection with this prefix (a temporary eval collection, `migrate --drop`)."""
         with _guarded("dropping the collections"):
-            for name in [*(self.collection(k) for k in (*KINDS, TERMS)), self.meta_name]:
+            for name in [*(self.collection(k) for k in (*KINDS, TERMS, ARTICLES)), self.meta_name]:
                 if self.client.has_collection(name):
                     self.client.drop_collection(name)
 
@@ -291,7 +300,8 @@ def drop_collections(target: MilvusTarget) -> None:
     path = _opened_lite(target)
     try:
         with _guarded("dropping the collections"):
-            for name in [*(f"{target.prefix}_{k}" for k in (*KINDS, TERMS)), f"{target.prefix}_meta"]:
+            names = [f"{target.prefix}_{k}" for k in (*KINDS, TERMS, ARTICLES, "meta")]
+            for name in names:
                 if client.has_collection(name):
                     client.drop_collection(name)
     finally:
@@ -304,7 +314,9 @@ def drop_collections(target: MilvusTarget) -> None:
 class MilvusVectors:
     """One kind's vectors in Milvus, caught up from the record store by commit (a `VectorIndex`)."""
 
-    def __init__(self, store: MilvusStore, kind: str, source: VectorSource) -> None:
+    def __init__(self, store: MilvusStore, kind: str, source: VectorSource, *, follow: bool = False) -> None:
+        """`follow`: the archive is kept level by store/replica.py (pushes under the writer lease);
+        this index only searches the rows up to the store's commit."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.store, self.kind, self.source = store, kind, source
@@ -312,6 +324,7 @@ class MilvusVectors:
         self.dim = store.dim
         self.rows_added = 0
         self.rebuilds = 0
+        self.follow = follow
         self._commit: int | None = None
 
     # ---------- VectorIndex ----------
@@ -330,6 +343,7 @@ class MilvusVectors:
                 limit=int(k),
                 anns_field="vector",
                 search_params={"metric_type": METRIC},
+                filter=f"commit <= {self._commit}",  # rows a later push wrote are not in this store yet
                 output_fields=[],
             )
         return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
@@ -377,7 +391,10 @@ class MilvusVectors:
             self.store.ensure(self.kind)
             self._commit = 0
             self.rebuilds += 1
-            self._catch_up()
+            target = self.source.commit()
+            self._apply(since=0, target=target)
+            self._commit = target
+            self.store.put_meta({f"{self.kind}_commit": str(target)})
 
     def save(self, force: bool = False) -> bool:
         """Milvus keeps every write: catch up, nothing to snapshot."""
@@ -407,16 +424,11 @@ class MilvusVectors:
             assert self._commit is not None
             if target == self._commit:
                 return
-            recorded = self._stored_commit()
-            if recorded == target:
+            recorded = self._stored_commit() if not self.follow else target
+            if recorded >= target:  # level, or ahead: another newsbot on the archive wrote it
                 self._commit = target
                 return
-            if target < self._commit or recorded > target:
-                log.warning("%s: its commit is newer than the store's (%d); rebuilding", self.name, target)
-                self.store.drop(self.kind)
-                self.store.ensure(self.kind)
-                self._commit = 0
-            self._apply(since=min(self._commit, recorded))
+            self._apply(since=min(self._commit, recorded), target=target)
             if self.store.target.is_lite:
                 # milvus-lite scans unflushed rows in Python (10k rows: 0.8 s a search, 0.03 s flushed)
                 self.store.client.flush(self.name)
@@ -425,8 +437,8 @@ class MilvusVectors:
             if self.source.commit() == target:
                 return
 
-    def _apply(self, *, since: int) -> None:
-        """Delete the ids removed after `since`, upsert the rows added after it."""
+    def _apply(self, *, since: int, target: int) -> None:
+        """Delete the ids removed after `since`, upsert the rows added after it (stamped `target`)."""
         client = self.store.client
         removed = np.asarray(self.source.removed_since(self.kind, since), dtype=np.int64)
         for start in range(0, len(removed), DELETE_IDS):
@@ -440,9 +452,7 @@ class MilvusVectors:
                 )
             for start in range(0, len(ids), UPSERT_ROWS):
                 part = slice(start, start + UPSERT_ROWS)
-                data = [
-                    {"id": int(i), "vector": v.tolist()} for i, v in zip(ids[part], rows[part], strict=True)
-                ]
+                data = vector_rows(self.source, self.kind, ids[part], rows[part], target)
                 client.upsert(self.name, data)
                 self.rows_added += len(data)
 

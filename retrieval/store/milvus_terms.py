@@ -110,12 +110,12 @@ class MilvusTerms:
                 return
             if self.store.target.is_lite:
                 self._rewrite()
-            elif target < self._commit:
-                log.warning("%s: its commit is newer than the store's (%d); rebuilding", self.name, target)
-                self._recreated()
-                self._apply(since=0)
             else:
-                self._apply(since=self._commit)
+                recorded = int(self.store.get_meta().get(f"{TERMS}_commit", "0"))
+                if recorded >= target:  # level, or ahead: another newsbot on the archive wrote it
+                    self._commit = target
+                    return
+                self._apply(since=min(self._commit, recorded))
             self._commit = target
             self.store.put_meta({f"{TERMS}_commit": str(target)})
 

@@ -12,7 +12,7 @@ import sqlite3
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 
 from retrieval.documents import Article
 from retrieval.errors import IndexCorruptError, IndexMissingError
+from retrieval.store import record_log
 from retrieval.store import sources as src
 from retrieval.store.sources import NewFingerprint, SourceRow
 from retrieval.store.sqlutil import batches, marks
@@ -224,6 +225,9 @@ class RecordStore:
             if self.meta and src.missing(self.db):
                 with self.transaction():
                     src.create(self.db)
+            if self.meta and record_log.missing(self.db):
+                with self.transaction():
+                    record_log.create(self.db)
         except sqlite3.DatabaseError as exc:
             raise self.damaged(exc) from exc
         self.dim = int(self.meta.get("dim", 0))
@@ -273,7 +277,8 @@ class RecordStore:
         transaction)."""
         from retrieval.store.lexical import SCHEMA as LEXICAL_SCHEMA
 
-        for statement in (_SCHEMA + ";" + LEXICAL_SCHEMA + ";" + src.SCHEMA).split(";"):
+        schemas = (_SCHEMA, LEXICAL_SCHEMA, src.SCHEMA, record_log.SCHEMA)
+        for statement in ";".join(schemas).split(";"):
             if statement.strip():
                 self.db.execute(statement)
 
@@ -459,6 +464,8 @@ class RecordStore:
         """Merge duplicates into stored articles as further sources, in one transaction."""
         with self.transaction():
             commit = self.commit() + 1
+            moved = src.source_rows(self.db, [r.source_id for r in rows]).values()
+            record_log.log(self.db, [*(r.article_id for r in rows), *(r.article_id for r in moved)], commit)
             src.insert_sources(self.db, rows)
             self.set_meta(commit=str(commit))
         return commit
@@ -639,6 +646,7 @@ class RecordStore:
                 src.insert_fingerprints(self.db, list(zip(ids, batch.fingerprints, strict=True)))
             if on_write is not None:
                 on_write(self.db, chunk_ids, removed)
+            record_log.log(self.db, [a.id for a in batch.articles], commit)
             self.set_meta(commit=str(commit))
         return Written(commit, chunk_ids, removed)
 
@@ -649,6 +657,9 @@ class RecordStore:
         with self.transaction():
             commit = self.commit() + 1
             detached, deleted, heirs = src.removal_plan(self.db, list(article_ids))
+            owners = [r.article_id for r in src.source_rows(self.db, detached).values()]
+            touched = [*owners, *deleted, *heirs, *(h.source_id for h in heirs.values())]
+            record_log.log(self.db, touched, commit)
             src.detach(self.db, detached)
             for old, heir in heirs.items():
                 src.promote(self.db, old, heir)
@@ -752,6 +763,52 @@ class RecordStore:
         """Delete rows by id."""
         self.db.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
 
+    # ---------- a shared archive (store/replica.py) ----------
+    def changed_articles_since(self, commit: int) -> list[str]:
+        """The ids of the articles written, removed or re-sourced after `commit`, sorted."""
+        return record_log.changed_since(self.db, commit)
+
+    def article_records(self, article_ids: Sequence[str]) -> dict[str, dict]:
+        """Each stored article's full record (row, sources, fingerprint, chunks, sentences), as JSON."""
+        return record_log.records(self.db, article_ids)
+
+    def archive_state(self) -> tuple[str, int]:
+        """The shared archive this store follows and the archive commit its content equals
+        ("", 0 when it follows none), as other processes may have moved them."""
+        keys = "('archive_id', 'archive_commit')"
+        rows = dict(self.db.execute(f"SELECT key, value FROM meta WHERE key IN {keys}"))
+        return rows.get("archive_id", ""), int(rows.get("archive_commit", "0"))
+
+    def set_archive(self, archive_id: str, archive_commit: int, **params: str) -> None:
+        """Record the archive this store follows and the commit it is level with (no commit bump)."""
+        with self.transaction():
+            self.set_meta(archive_id=archive_id, archive_commit=str(archive_commit), **params)
+        if "dim" in params:
+            self.dim = int(params["dim"])
+
+    def apply_pulled(
+        self, pulled: Iterable[record_log.PulledArticle], *, commit: int, archive_id: str, on_write=None
+    ) -> Written:
+        """Apply articles pulled from a shared archive in ONE transaction, keeping their ids: each
+        replaces the stored article of its id (or removes it); the id counters move past the ids
+        taken; the store's commit becomes the archive's `commit` (never lower than it was plus one).
+        `on_write(db, chunk_ids, removed_chunk_ids)` runs inside the transaction (the lexical index)."""
+        with self.transaction():
+            followed, level = self.archive_state()
+            if followed == archive_id and level >= commit:
+                return Written(self.commit(), [], [])  # another process on this store pulled them
+            archive_commit, commit = commit, max(commit, self.commit() + 1)
+            done = record_log.apply(self.db, pulled, commit, self.dim, as_blob)
+            for key, top in (("next_chunk", done.max_chunk), ("next_sentence", done.max_sentence)):
+                if top + 1 > int(self.meta.get(key, "1")):
+                    self.set_meta(**{key: str(top + 1)})
+            if done.max_span > int(self.meta.get("max_chunk_span", "1")):
+                self.set_meta(max_chunk_span=str(done.max_span))
+            if on_write is not None:
+                on_write(self.db, done.chunk_ids, done.removed_chunk_ids)
+            self.set_meta(commit=str(commit), archive_id=archive_id, archive_commit=str(archive_commit))
+        return Written(commit, done.chunk_ids, done.removed_chunk_ids)
+
     # ---------- checking ----------
     def integrity(self) -> list[str]:
         """What SQLite's own check finds wrong with the file (empty when it is sound)."""
@@ -790,6 +847,8 @@ class RecordStore:
         """Overwrite stored vectors (repair after re-embedding); logged as remove + add."""
         with self.transaction():
             commit = self.commit() + 1
+            owners = self._by_ids(f"SELECT DISTINCT article_id FROM {kind}s", [int(i) for i in ids])
+            record_log.log(self.db, [r[0] for r in owners], commit)  # a replica takes the new vectors
             self.db.executemany("INSERT INTO removed VALUES (?, ?, ?)", [(kind, i, commit) for i in ids])
             self._delete_ids(_VECTOR_TABLE[kind], ids)
             self._insert_vectors(kind, ids, vectors, commit)

@@ -211,7 +211,8 @@ def test_another_embedder_or_schema_is_a_clear_error(tmp_path: Path) -> None:
         NewsIndex(tmp_path / "milvus" / "index", HashEmbedder(), milvus=MilvusTarget(uri))
 
 
-def test_collections_of_another_record_store_are_rebuilt_from_this_one(tmp_path: Path) -> None:
+def test_an_empty_data_dir_on_another_stores_archive_becomes_its_replica(tmp_path: Path) -> None:
+    # (a store with articles of its own is refused instead: tests/retrieval/store/test_milvus_shared.py)
     uri = str(tmp_path / "shared.db")
     first = make_bot(tmp_path, "milvus", name="first", milvus_uri=uri)
     first.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
@@ -220,7 +221,7 @@ def test_collections_of_another_record_store_are_rebuilt_from_this_one(tmp_path:
     second.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
     vector = second.embedder.embed(["Feuerwehrleute"])[0]
     found = second.index.chunks([i for i, _ in second.index.search_chunks(vector, 10)])
-    assert {c.article_id for c in found.values()} == {"graz-1"}
+    assert {c.article_id for c in found.values()} == {a["id"] for a in ARTICLES}
     assert len(second.index.vectors["chunk"]) == second.index.counts()[1]
     second.close()
 
@@ -305,6 +306,7 @@ def test_migrate_to_milvus_and_back(tmp_path: Path) -> None:
     assert lines == [
         f"chunk vectors in the milvus store: {local.index.counts()[1]}",
         f"sentence vectors in the milvus store: {len(local.index.vectors['sentence'])}",
+        f"article records in the milvus store: {len(ARTICLES)}",
         f"chunk terms for Milvus' BM25: {local.index.counts()[1]}",  # the default since issue 14
     ]
     local.close()

@@ -1,0 +1,328 @@
+"""Several newsbots on one Milvus archive: one writer at a time, any number of replicas.
+
+The archive (store/milvus_records.py) holds the vectors with their texts and metadata and every
+article's full record, each row stamped with the commit that wrote it; its meta collection names
+the record store that created it (`store_id`) and the published commit (the chunk, sentence and
+records commits, all set together at the end of a push). A local record store follows one
+archive: its meta says which (`archive_id`) and the archive commit its content equals
+(`archive_commit`).
+
+- Opening: a store that created the archive, or follows it, or is empty (it becomes a replica)
+  goes on; an archive with nothing published is taken over by a store with articles. Any other
+  store with articles of its own is refused (`ArchiveMismatchError`), never silently replaced.
+- Catching up (on open and on every `refresh`): pulls the articles changed after the local
+  `archive_commit` up to the published commit and applies them in one SQLite transaction, keeping
+  the archive's ids; a store with local commits not yet in the archive pushes them instead.
+- Writing: a writer takes the lease (a row in the meta collection: holder, expiry), catches up,
+  writes locally, pushes, and releases the lease. A second writer is refused while the lease is
+  live. Milvus has no transactions: the lease is a convention between newsbots, not a lock Milvus
+  enforces, and the lease check and take are two requests (a race of two writers starting within
+  the same instant is not excluded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from retrieval.errors import IndexBusyError, NewsbotError
+from retrieval.store import milvus_records
+from retrieval.store.records import KINDS
+
+if TYPE_CHECKING:
+    from retrieval.store.milvus import MilvusStore
+    from retrieval.store.records import RecordStore
+
+log = logging.getLogger("newsbot.store")
+LEASE_SECONDS = 600.0
+RECORDS_COMMIT = "records_commit"
+_COMMIT_KEYS = (RECORDS_COMMIT, *(f"{k}_commit" for k in KINDS))
+OnWrite = Callable[[sqlite3.Connection, list[int], list[int]], None]
+
+
+class ArchiveMismatchError(NewsbotError):
+    """The local store has articles of its own and is not a replica of the Milvus archive."""
+
+
+class ArchiveBusyError(IndexBusyError):
+    """Another newsbot holds the archive's writer lease."""
+
+
+def published(meta: dict[str, str]) -> int:
+    """The archive's published commit: what every collection has reached."""
+    return min(int(meta.get(key, "0") or 0) for key in _COMMIT_KEYS)
+
+
+class Lease:
+    """The writer lease: one meta row {holder, host, pid, expires, pushing}."""
+
+    KEY = "lease"
+
+    def __init__(self, store: MilvusStore, holder: str, ttl: float = LEASE_SECONDS, clock=time.time) -> None:
+        self.store, self.holder, self.ttl, self.clock = store, holder, ttl, clock
+        self.held = 0  # nesting depth
+        self.pushing = 0  # the commit of a push under way (0: none)
+        self._renewed = 0.0
+
+    def read(self, meta: dict[str, str] | None = None) -> dict:
+        """The lease as recorded ({} when free)."""
+        value = (meta if meta is not None else self.store.get_meta()).get(self.KEY, "")
+        try:
+            found = json.loads(value) if value else {}
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def live_elsewhere(self, meta: dict[str, str]) -> bool:
+        """Whether another holder's lease is live (it is writing now)."""
+        current = self.read(meta)
+        live = float(current.get("expires", 0)) > self.clock()
+        return bool(current) and current.get("holder") != self.holder and live
+
+    def take(self) -> None:
+        """Hold the lease (re-entrant); ArchiveBusyError while another holder's lease is live, or when
+        a dead holder left a push unfinished."""
+        if self.held:
+            self.held += 1
+            return
+        meta = self.store.get_meta()
+        current = self.read(meta)
+        where = f"the Milvus archive '{self.store.target.prefix}_*' at {self.store.target.uri}"
+        if current and current.get("holder") != self.holder:
+            if float(current.get("expires", 0)) > self.clock():
+                raise ArchiveBusyError(
+                    f"{where} is being written by {_who(current)} until "
+                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(current['expires'])))}; "
+                    "one writer at a time: try again when it has finished"
+                )
+            if int(current.get("pushing", 0)) > published(meta):
+                raise ArchiveBusyError(
+                    f"{where} has an unfinished push to commit {current['pushing']} by {_who(current)}; "
+                    "run newsbot with that data dir to finish it, or rebuild the archive "
+                    "('newsbot migrate --to milvus --drop' from a complete store)"
+                )
+        self._put(pushing=0)
+        if self.read().get("holder") != self.holder:
+            raise ArchiveBusyError(f"{where}: another newsbot took the writer lease at the same time")
+        self.held = 1
+
+    def renew(self, pushing: int | None = None) -> None:
+        """Extend the lease (at most every few seconds unless `pushing` changes)."""
+        if not self.held:
+            return
+        if pushing is not None:
+            self.pushing = pushing
+        if pushing is not None or self.clock() - self._renewed > min(30.0, self.ttl / 4):
+            self._put(pushing=self.pushing)
+
+    def release(self) -> None:
+        """Give the lease up (after the outermost take). A push that did not finish stays marked, so
+        that no other writer publishes over it before this data dir finishes it."""
+        if not self.held:
+            return
+        self.held -= 1
+        if self.held == 0 and self.read().get("holder") == self.holder:
+            if self.pushing:
+                self._put(pushing=self.pushing, ttl=0.0)
+            else:
+                self.store.put_meta({self.KEY: ""})
+
+    def _put(self, *, pushing: int, ttl: float | None = None) -> None:
+        now = self.clock()
+        value = {
+            "holder": self.holder,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "expires": now + (self.ttl if ttl is None else ttl),
+            "pushing": int(pushing),
+        }
+        self.store.put_meta({self.KEY: json.dumps(value)})
+        self._renewed = now
+
+
+def _who(lease: dict) -> str:
+    return f"process {lease.get('pid', '?')} on {lease.get('host', '?')}"
+
+
+class ArchiveSync:
+    """Keeps a local record store and a Milvus archive level (see the module's docstring)."""
+
+    def __init__(self, store: MilvusStore, records: RecordStore, on_pull: OnWrite | None = None) -> None:
+        self.store, self.records, self.on_pull = store, records, on_pull
+        self.lease = Lease(store, holder=records.store_id)
+        self.pulled = 0  # articles applied from the archive (tests, reports)
+        self.pushed = 0  # articles sent to the archive
+
+    @property
+    def where(self) -> str:
+        return f"the Milvus archive '{self.store.target.prefix}_*' at {self.store.target.uri}"
+
+    # ---------- opening ----------
+    def attach(self) -> dict[str, str]:
+        """Check that the local store may follow the archive, adopting it when the store is empty;
+        the chunking parameters to use (the archive's). ArchiveMismatchError otherwise."""
+        from retrieval.store.milvus import _guarded
+
+        with _guarded(f"reading {self.where}"):
+            return self._attach()
+
+    def _attach(self) -> dict[str, str]:
+        meta = self.store.get_meta()
+        archive_id, records = meta.get("store_id", ""), self.records
+        followed, _ = records.archive_state()
+        empty = records.commit() == 0 and records.counts()[0] == 0
+        if archive_id in (records.store_id, followed):
+            pass
+        elif empty:
+            log.info("%s: this data dir becomes a replica of it", self.where)
+            params: dict[str, str] = {k: meta[k] for k in ("chunk_sentences", "chunk_overlap") if k in meta}
+            records.set_archive(archive_id, 0, **params)
+        elif published(meta) == 0 and not self.lease.read(meta):
+            log.warning("%s holds nothing yet; this store takes it over", self.where)
+            self.store.put_meta({"store_id": records.store_id})
+            archive_id = records.store_id
+        else:
+            raise ArchiveMismatchError(
+                f"{self.where} was built by another record store (id {archive_id}), and the store in "
+                f"{records.directory} (id {records.store_id}) has articles of its own: it is not a "
+                "replica of that archive. Replace the archive with this store's articles "
+                "('newsbot migrate --to milvus --drop'), use another NEWSBOT_MILVUS_COLLECTION, or "
+                "start from an empty data dir to replicate the archive"
+            )
+        if archive_id == records.store_id and "chunk_sentences" not in meta:
+            self.store.put_meta({k: records.meta[k] for k in ("chunk_sentences", "chunk_overlap")})
+        if followed != archive_id and archive_id == records.store_id:
+            records.set_archive(archive_id, 0)
+        return {k: records.meta[k] for k in ("chunk_sentences", "chunk_overlap")}
+
+    def replace(self) -> None:
+        """Drop the archive (under its lease) and create it again for this store, which then
+        pushes everything on its first catch-up."""
+        with self.holding():
+            log.warning("%s: dropping it to build it again from %s", self.where, self.records.directory)
+            self.store.drop_all()
+            self.lease.held = 0  # the lease row went with the meta collection
+        self.store.create_meta()
+        self.records.set_archive(self.records.store_id, 0)
+
+    # ---------- staying level ----------
+    def catch_up(self) -> bool:
+        """Pull what the archive published since this store's archive commit, or push this
+        store's commits the archive lacks. Whether anything changed locally."""
+        from retrieval.store.milvus import _guarded
+
+        with _guarded(f"catching up with {self.where}"):
+            return self._catch_up()
+
+    def _catch_up(self) -> bool:
+        meta = self.store.get_meta()
+        top = published(meta)
+        archive_id, level = self.records.archive_state()
+        local = self.records.commit()
+        if top < level:
+            if self.lease.live_elsewhere(meta):
+                return False  # a writer is rebuilding a collection (`repair`): answer from this store
+            if archive_id != self.records.store_id:
+                raise ArchiveMismatchError(
+                    f"{self.where} is at commit {top}, older than this replica ({level}): it was "
+                    "rebuilt or restored; start the replica again from an empty data dir"
+                )
+            level = 0  # this store's archive was dropped and created again: send everything
+        if local > level:
+            if top > level:
+                raise ArchiveMismatchError(
+                    f"the store in {self.records.directory} has commits {level + 1}..{local} that are not "
+                    f"in {self.where}, which meanwhile moved to commit {top} (another writer): the two "
+                    "have diverged; start this data dir again empty, or replace the archive with it "
+                    "('newsbot migrate --to milvus --drop')"
+                )
+            self.push(level, local)
+            return False
+        if top > level:
+            self.pull(level, top)
+            return True
+        return False
+
+    def pull(self, since: int, upto: int) -> None:
+        """Apply the archive's changes after `since` up to `upto` in one local transaction."""
+        counted = _Counted(milvus_records.pull(self.store, since, upto, self.records.dim))
+        archive_id = self.store.get_meta().get("store_id", "")
+        self.records.apply_pulled(counted, commit=upto, archive_id=archive_id, on_write=self.on_pull)
+        self.pulled += counted.n
+        log.info("%s: pulled %d changed articles (commit %d to %d)", self.where, counted.n, since, upto)
+
+    def push(self, since: int, target: int) -> None:
+        """Send this store's changes after `since` up to `target` (under the lease), then publish."""
+        with self.holding():
+            self.lease.renew(pushing=target)
+            sent = milvus_records.push(self.store, self.records, since, target, renew=self.lease.renew)
+            commits = {key: str(target) for key in _COMMIT_KEYS}
+            self.store.put_meta(commits)
+            self.lease.renew(pushing=0)
+        archive_id, level = self.records.archive_state()
+        if level < target:
+            self.records.set_archive(archive_id or self.records.store_id, target)
+        self.pushed += sent
+        log.info("%s: pushed %d changed articles (commit %d to %d)", self.where, sent, since, target)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the writer lease for the block."""
+        self.lease.take()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(NewsbotError):
+                self.lease.release()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """A writer's block: the lease taken, the store caught up first, pushed after."""
+        with self.holding():
+            self.catch_up()
+            yield
+            self.catch_up()
+
+
+class _Counted:
+    """An iterable that counts what it yields."""
+
+    def __init__(self, items) -> None:
+        self.items, self.n = items, 0
+
+    def __iter__(self):
+        for item in self.items:
+            self.n += 1
+            yield item
+
+
+def archive_exists(target) -> bool:
+    """Whether the target holds an archive with something published (cheap when a milvus-lite file
+    is missing)."""
+    from retrieval.store.milvus import _closed_lite, _guarded, _opened_lite, _pymilvus
+
+    if target.is_lite and not os.path.exists(target.uri):
+        return False
+    with _guarded(f"connecting to {target.uri}"):
+        client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+    path = _opened_lite(target)
+    try:
+        with _guarded("reading the meta collection"):
+            name = f"{target.prefix}_meta"
+            if not client.has_collection(name):
+                return False
+            client.load_collection(name)
+            rows = client.query(name, filter='key != ""', output_fields=["key", "value"])
+        return published({str(r["key"]): str(r["value"]) for r in rows}) > 0
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+        if path:
+            _closed_lite(path)

@@ -1,0 +1,364 @@
+"""Several newsbots sharing one Milvus archive (one writer, many replicas), on milvus-lite files.
+
+milvus-lite serves a .db file to one process at a time, so "another machine" is another Newsbot with
+its own, empty data dir on the same .db: opened after the first one closed, or in the same process
+(the embedded server is shared there)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from retrieval.pipeline import Newsbot
+from retrieval.store import milvus_records
+from retrieval.store.milvus import MilvusStore, MilvusTarget
+from retrieval.store.replica import ArchiveBusyError, ArchiveMismatchError, Lease, published
+from tests.conftest import ARTICLES
+from tests.retrieval.store.test_milvus import make_bot, outcome, write_corpus
+
+EXTRA = {
+    "id": "salzburg-1",
+    "title": "Festspiele in Salzburg",
+    "date": "2015-07-20",
+    "source": "APA",
+    "text": "Die Salzburger Festspiele beginnen am Montag. Erwartet werden 250.000 Besucher aus aller Welt.",
+}
+
+
+def shared(tmp_path: Path, name: str) -> Newsbot:
+    """A newsbot with its own data dir on the shared archive file."""
+    return make_bot(tmp_path, "milvus", name=name, milvus_uri=str(tmp_path / "archive.db"))
+
+
+def local_answers(tmp_path: Path, name: str, articles: list[dict]) -> list[tuple]:
+    """What a local-store newsbot over these articles answers."""
+    bot = make_bot(tmp_path, "local", name=name)
+    bot.index_paths([write_corpus(tmp_path / f"{name}.jsonl", articles)], progress=False)
+    try:
+        return outcome(bot)
+    finally:
+        bot.close()
+
+
+def ids_of(bot: Newsbot) -> tuple[list[str], list[int], list[int]]:
+    """The article ids, chunk ids and sentence ids of a newsbot's local store."""
+    db = bot.index.records.db
+    return (
+        [r[0] for r in db.execute("SELECT id FROM articles ORDER BY id")],
+        [r[0] for r in db.execute("SELECT id FROM chunks ORDER BY id")],
+        [r[0] for r in db.execute("SELECT id FROM sentences ORDER BY id")],
+    )
+
+
+def test_a_second_data_dir_answers_with_the_same_citations(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected, ids = outcome(writer), ids_of(writer)
+    assert expected[0][2], "the Graz question is answered with citations"
+    writer.close()
+
+    replica = shared(tmp_path, "replica")
+    assert not (tmp_path / "replica" / "index").exists() and replica.has_index()
+    assert outcome(replica) == expected
+    assert ids_of(replica) == ids  # the archive's ids are kept
+    archive = replica.index.archive
+    assert archive is not None and archive.pulled == len(ARTICLES)
+    assert replica.index.records.article("graz-1").text == ARTICLES[1]["text"]
+    assert replica.index.lexical.count() == len(ids[1])
+
+    # the chunk rows are self-contained for any Milvus client
+    milvus = replica.index.milvus
+    assert milvus is not None
+    rows = milvus.client.query(
+        "newsbot_chunk", filter="id >= 0", output_fields=["id", "text", "article_id", "title", "commit"]
+    )
+    chunk = replica.index.chunks([rows[0]["id"]])[rows[0]["id"]]
+    article = replica.index.article(chunk.article_id)
+    assert rows[0]["text"] == article.text[chunk.start : chunk.end]
+    assert (rows[0]["article_id"], rows[0]["title"]) == (article.id, article.title)
+    assert rows[0]["commit"] >= 1
+    replica.close()
+
+
+def test_writes_reach_a_replica_on_refresh(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    replica = shared(tmp_path, "replica")
+    assert [a.id for a in replica.sources()] == [ARTICLES[0]["id"]]
+
+    writer.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    assert outcome(replica) == outcome(writer) == local_answers(tmp_path, "all", ARTICLES)
+    assert ids_of(replica) == ids_of(writer)
+
+    assert writer.remove(["graz-1"]) == ["graz-1"]
+    assert outcome(replica) == outcome(writer)
+    assert [a.id for a in replica.sources()] == [ARTICLES[0]["id"]]
+    assert replica.index.counts() == writer.index.counts()
+    assert replica.index.lexical.count() == writer.index.counts()[1]
+
+    # the replica writes in its turn (the writer's lease is free again); the first one catches up
+    replica.index_articles([_article(EXTRA)])
+    assert "salzburg-1" in [a.id for a in writer.sources()]
+    assert ids_of(writer) == ids_of(replica)
+    for bot in (writer, replica):
+        bot.close()
+
+
+def test_a_store_with_its_own_articles_is_refused_and_the_archive_kept(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    expected = outcome(writer)
+    archive_id = writer.index.records.store_id
+    writer.close()
+
+    other = make_bot(tmp_path, "local", name="other")
+    other.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    other_id = other.index.records.store_id
+    other.close()
+    uri = str(tmp_path / "archive.db")
+    other = make_bot(tmp_path, "milvus", name="other", milvus_uri=uri)
+    with pytest.raises(ArchiveMismatchError) as refused:
+        other.answer("Wie viele Feuerwehrleute waren in Graz im Einsatz?")
+    message = str(refused.value)
+    assert archive_id in message and other_id in message and "migrate --to milvus --drop" in message
+    with pytest.raises(ArchiveMismatchError):
+        other.index_articles([_article(EXTRA)])
+    other.close()
+
+    again = shared(tmp_path, "writer")
+    assert outcome(again) == expected  # untouched
+    again.close()
+
+    # the way out: replace the archive with this store
+    other = make_bot(tmp_path, "milvus", name="other", milvus_uri=uri)
+    lines = other.migrate("milvus", drop=True)
+    assert lines[0].startswith("dropped the Milvus collections") and lines[-1].endswith(": 1")
+    replica = shared(tmp_path, "replica")
+    assert [a.id for a in replica.sources()] == ["graz-1"]
+    replica.close()
+
+
+def test_a_killed_push_is_resumed_by_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    before = outcome(writer)
+    sent = milvus_records.record_rows
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the vectors, before the records
+
+    monkeypatch.setattr(milvus_records, "record_rows", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    monkeypatch.setattr(milvus_records, "record_rows", sent)
+    assert writer.index.records.counts()[0] == len(ARTICLES)  # stored locally
+    writer.close()
+
+    # meanwhile a replica sees the archive as it was published, and may not write
+    replica = shared(tmp_path, "replica")
+    assert outcome(replica) == before
+    with pytest.raises(ArchiveBusyError, match="unfinished push to commit 2"):
+        replica.index_articles([_article(EXTRA)])
+    replica.close()
+
+    writer = shared(tmp_path, "writer")  # the next run resumes the push
+    writer.sources()
+    writer.close()
+    replica = shared(tmp_path, "replica")
+    assert outcome(replica) == local_answers(tmp_path, "all", ARTICLES)
+    assert sorted(a.id for a in replica.sources()) == sorted(a["id"] for a in ARTICLES)
+    replica.close()
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    store = MilvusStore(MilvusTarget(str(tmp_path / "l.db")), embedder="e", dim=8, store_id="s")
+    now = [1000.0]
+    first = Lease(store, "first", ttl=60, clock=lambda: now[0])
+    second = Lease(store, "second", ttl=60, clock=lambda: now[0])
+    first.take()
+    with pytest.raises(ArchiveBusyError, match="being written by"):
+        second.take()
+    first.release()
+    second.take()  # allowed after release
+    now[0] += 61  # the second writer dies without releasing: its lease expires
+    first.take()
+    assert first.read()["holder"] == "first"
+    first.renew(pushing=5)  # ... and dies during a push: nobody else may write until it finishes
+    now[0] += 61
+    with pytest.raises(ArchiveBusyError, match="unfinished push to commit 5"):
+        Lease(store, "second", ttl=60, clock=lambda: now[0]).take()
+    first = Lease(store, "first", ttl=60, clock=lambda: now[0])
+    first.take()  # the same holder (its data dir) resumes
+    store.put_meta({key: "5" for key in ("records_commit", "chunk_commit", "sentence_commit")})
+    assert published(store.get_meta()) == 5
+    first.release()
+    store.close()
+
+    # between newsbots: a writer holding the lease refuses another
+    writer, replica = shared(tmp_path, "writer"), shared(tmp_path, "replica")
+    writer.index_articles([_article(EXTRA)])
+    replica.sources()
+    with writer.index.writing(), pytest.raises(ArchiveBusyError):
+        replica.index_articles([_article(ARTICLES[0])])
+    replica.index_articles([_article(ARTICLES[0])])  # allowed after release
+    assert len(writer.sources()) == 2
+    for bot in (writer, replica):
+        bot.close()
+
+
+def _article(row: dict):
+    from retrieval.documents import Article
+
+    return Article(**{k: row[k] for k in ("id", "text", "title", "date", "source")}, meta=json.loads("{}"))
+
+
+def dump(bot: Newsbot) -> dict[str, list[tuple]]:
+    """Every row of the record store that a replica must hold exactly (vectors without their commit)."""
+    db = bot.index.records.db
+    queries = {
+        "articles": "SELECT * FROM articles ORDER BY id",
+        "chunks": "SELECT * FROM chunks ORDER BY id",
+        "sentences": "SELECT * FROM sentences ORDER BY id",
+        "chunk_vectors": "SELECT id, vec FROM chunk_vectors ORDER BY id",
+        "sentence_vectors": "SELECT id, vec FROM sentence_vectors ORDER BY id",
+        "article_sources": "SELECT * FROM article_sources ORDER BY source_id",
+        "fingerprints": "SELECT * FROM fingerprints ORDER BY article_id",
+        "minhash_bands": "SELECT * FROM minhash_bands ORDER BY band, key, article_id",
+    }
+    return {name: db.execute(sql).fetchall() for name, sql in queries.items()}
+
+
+def test_merged_sources_and_their_removal_reach_a_replica_exactly(tmp_path: Path) -> None:
+    from tests.retrieval.store.test_sources import COPIES, WIRE
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "wire.jsonl", WIRE)], progress=False)
+    replica = shared(tmp_path, "replica")
+    report = writer.index_paths([write_corpus(tmp_path / "copies.jsonl", COPIES)], progress=False).report
+    assert report.merged == 2
+    replica.sources()
+    assert dump(replica) == dump(writer)
+    assert replica.article("standard-u5").source == "Der Standard, Kurier"
+    assert dump(replica)["fingerprints"] and dump(replica)["minhash_bands"]
+
+    writer.remove(["standard-u5"])  # the story stays, under its next source
+    question = "Wann soll die Linie U5 eröffnet werden?"
+    assert outcome(replica) == outcome(writer)
+    assert dump(replica) == dump(writer)
+    cited = replica.answer(question).citations
+    assert cited and cited[0].article_id == "kurier-u5"
+    # the replica's fingerprints find duplicates when it writes in its turn
+    writer.close()
+    again = replica.index_paths([write_corpus(tmp_path / "again.jsonl", WIRE[:1])], progress=False).report
+    assert (again.added, again.merged) == (0, 1)
+    replica.close()
+
+
+def test_migrate_to_local_rebuilds_a_local_store_from_the_archive(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected, ids = outcome(writer), ids_of(writer)
+    writer.close()
+
+    copy = shared(tmp_path, "copy")
+    lines = copy.migrate("local")
+    assert lines[0] == f"caught up from the Milvus archive 'newsbot_*': {len(ARTICLES)} articles"
+    assert lines[1].startswith("chunk vectors in the local store: ")
+    alone = make_bot(tmp_path, "local", name="copy")  # no Milvus at all now
+    assert outcome(alone) == expected and ids_of(alone) == ids
+    alone.close()
+
+
+def test_a_rebuild_replaces_the_archive(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    assert len(replica.sources()) == len(ARTICLES)
+    replica.close()
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", [EXTRA])], rebuild=True, progress=False)
+    assert [a.id for a in writer.sources()] == ["salzburg-1"]
+    writer.close()
+
+    fresh = shared(tmp_path, "fresh")
+    assert [a.id for a in fresh.sources()] == ["salzburg-1"]
+    fresh.close()
+    old = shared(tmp_path, "replica")  # it follows the archive that was replaced
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        old.sources()
+    old.close()
+
+
+def test_long_values_are_split_or_cut_and_come_back_exact(tmp_path: Path) -> None:
+    assert milvus_records.cut("Grüße" * 3, 5) == "Grü"  # bytes, on a character boundary
+    record = {"article": ["x", "ä" * 40_000], "chunks": [], "sentences": []}
+    rows = milvus_records.record_rows("x", record, 7)
+    assert len(rows) == 3 and all(len(r["data"].encode()) <= 65_535 for r in rows)
+    assembled = milvus_records._assemble(list(reversed(rows)))
+    assert assembled is not None and assembled.record == record
+    assert milvus_records._assemble(rows[:2]) is None  # a part missing: not yet
+    stale = dict(rows[2], commit=3)  # a leftover part of an older, longer version is ignored
+    assert milvus_records._assemble([*rows, dict(stale, key="x:3", part=3)]) == assembled
+
+    sentence = "Der Übergang über die Straße in Österreich wurde gesperrt, sagt der Bürgermeister. "
+    long = dict(EXTRA, title="Überschrift " * 600, text=sentence * 800)
+    writer = shared(tmp_path, "writer")
+    writer.index_articles([_article(long)])
+    writer.close()
+    replica = shared(tmp_path, "replica")
+    article = replica.article("salzburg-1")
+    assert (article.text, article.title) == (long["text"], long["title"])
+    milvus = replica.index.milvus
+    assert milvus is not None
+    row = milvus.client.query("newsbot_chunk", filter="id >= 0", output_fields=["title"], limit=1)[0]
+    assert len(row["title"].encode()) <= 4_096 and article.title.startswith(row["title"])
+    replica.close()
+
+
+def test_a_replica_in_another_process_answers_like_the_writer(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    expected = outcome(writer)
+    writer.close()
+    script = (
+        "import sys; from pathlib import Path; "
+        "from tests.retrieval.store.test_milvus_shared import shared, outcome; "
+        "bot = shared(Path(sys.argv[1]), 'replica'); print(repr(outcome(bot))); bot.close()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == repr(expected)
+    assert (tmp_path / "replica" / "index" / "newsbot.sqlite3").exists()
+
+
+def test_a_replica_keeps_answering_while_the_writer_repairs(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    expected = outcome(replica)
+    milvus = writer.index.milvus
+    assert milvus is not None
+    with writer.index.writing():
+        commit = milvus.get_meta()["chunk_commit"]
+        milvus.put_meta({"chunk_commit": "0"})  # as while `repair` rebuilds the chunk collection
+        assert [a.id for a in replica.sources()] == sorted(a["id"] for a in ARTICLES)
+        milvus.put_meta({"chunk_commit": commit})
+    milvus.put_meta({"chunk_commit": "0"})  # with no writer, a shrunken archive is an error
+    with pytest.raises(ArchiveMismatchError, match="older than this replica"):
+        replica.sources()
+    milvus.put_meta({"chunk_commit": commit})
+    assert writer.repair()[-1].startswith("rebuilt the sentence vector index")
+    assert outcome(replica) == expected
+    for bot in (writer, replica):
+        bot.close()
