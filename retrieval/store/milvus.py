@@ -22,7 +22,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,15 @@ import numpy as np
 
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError, NewsbotError
 from retrieval.store.lexical import K1, B
+from retrieval.store.milvus_conn import (
+    MilvusConnectionLost,
+    MilvusUnavailableError,
+    RetryingClient,
+    RetryPolicy,
+    connect,
+    safe_uri,
+)
+from retrieval.store.milvus_index import MilvusIndex
 from retrieval.store.records import KINDS
 from retrieval.store.vectors import VectorSource
 
@@ -40,7 +49,6 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 METRIC = "IP"
-INDEX_TYPE = "FLAT"
 UPSERT_ROWS = 2_000  # rows per request (a 512-d float32 row is 2 KB; gRPC messages stop at 64 MB)
 DELETE_IDS = 10_000
 # BM25 as newsbot's lexical index scores it (bm25s "lucene", its K1 and B); Milvus' scores are
@@ -55,10 +63,6 @@ _CATCH_UP_ROUNDS = 4
 # it is released (or the process exits); the stores open on each file are counted to release it.
 _lite_lock = threading.Lock()
 _lite_open: Counter[str] = Counter()
-
-
-class MilvusUnavailableError(NewsbotError):
-    """Milvus could not be reached or refused a request."""
 
 
 @lru_cache(maxsize=1)
@@ -81,6 +85,8 @@ def _guarded(what: str) -> Iterator[None]:
     """Turn pymilvus' errors into one clear message (the token is never part of it)."""
     try:
         yield
+    except MilvusConnectionLost as exc:  # the retries are spent: name what was being done
+        raise MilvusUnavailableError(exc.during(what)) from exc
     except NewsbotError:
         raise
     except Exception as exc:
@@ -104,6 +110,8 @@ class MilvusTarget:
     prefix: str = "newsbot"
     temporary: bool = False  # the collections are dropped on close (an evaluation's)
     bm25: bool = False  # chunk terms searched with Milvus' BM25 instead of the local lexical index
+    index: MilvusIndex = field(default_factory=MilvusIndex)  # index type and parameters, shards, replicas
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # how a dropped connection is waited out
 
     @property
     def is_lite(self) -> bool:
@@ -111,7 +119,7 @@ class MilvusTarget:
         return not self.uri.startswith(("http://", "https://", "tcp://", "grpc://"))
 
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
-        return f"MilvusTarget(uri={self.uri!r}, prefix={self.prefix!r})"
+        return f"MilvusTarget(uri={safe_uri(self.uri)!r}, prefix={self.prefix!r})"
 
 
 class MilvusStore:
@@ -122,8 +130,8 @@ class MilvusStore:
         self.embedder, self.dim, self.store_id = embedder, int(dim), store_id
         pymilvus = _pymilvus()
         try:
-            with _guarded(f"connecting to {target.uri}"):
-                self.client = pymilvus.MilvusClient(uri=target.uri, token=target.token or "")
+            with _guarded(f"connecting to {safe_uri(target.uri)}"):
+                self.client: RetryingClient = connect(pymilvus, target.uri, target.token, target.retry)
         except MilvusUnavailableError as exc:
             if not target.is_lite:
                 raise
@@ -148,7 +156,7 @@ class MilvusStore:
             "embedder": self.embedder,
             "dim": str(self.dim),
             "metric": METRIC,
-            "index_type": INDEX_TYPE,
+            **self.target.index.meta(),
         }
 
     def _check_meta(self) -> None:
@@ -157,10 +165,10 @@ class MilvusStore:
             self._create_meta()
             self.put_meta({**self.wanted_meta(), "store_id": self.store_id})
             return
-        self.client.load_collection(self.meta_name)  # collections come back released after a restart
+        self._load(self.meta_name)  # collections come back released after a restart
         found = self.get_meta()
         wanted = self.wanted_meta()
-        where = f"the Milvus collections '{self.target.prefix}_*' at {self.target.uri}"
+        where = f"the Milvus collections '{self.target.prefix}_*' at {safe_uri(self.target.uri)}"
         if found.get("schema") != wanted["schema"]:
             raise IndexCorruptError(
                 f"{where} have schema {found.get('schema') or 'unknown'}, this newsbot reads "
@@ -172,11 +180,9 @@ class MilvusStore:
                 f"not '{self.embedder}' (dim {self.dim}); use that embedder, another "
                 "NEWSBOT_MILVUS_COLLECTION, or drop them"
             )
-        if (found.get("metric"), found.get("index_type")) != (METRIC, INDEX_TYPE):
-            raise IndexCorruptError(
-                f"{where} use metric {found.get('metric')} / index {found.get('index_type')}, "
-                f"newsbot needs {METRIC} / {INDEX_TYPE}"
-            )
+        if found.get("metric") != METRIC:
+            raise IndexCorruptError(f"{where} use metric {found.get('metric')}, newsbot needs {METRIC}")
+        self.target.index.check(found, where)
         if found.get("store_id") != self.store_id:
             log.warning("%s were built from another record store; rebuilding them from this one", where)
             for kind in (*KINDS, TERMS):
@@ -197,9 +203,14 @@ class MilvusStore:
     def _create(self, name: str, schema: Any, index: Any) -> None:
         """Create a collection, its index (not waited for: milvus-lite cannot report its state) and
         load it."""
-        self.client.create_collection(name, schema=schema, consistency_level="Strong")
+        options = self.target.index.create_options(self.target.is_lite)
+        self.client.create_collection(name, schema=schema, consistency_level="Strong", **options)
         self.client.create_index(name, index, sync=False)
-        self.client.load_collection(name)
+        self._load(name)
+
+    def _load(self, name: str) -> None:
+        """Load a collection (with NEWSBOT_MILVUS_REPLICAS replicas on a server)."""
+        self.client.load_collection(name, **self.target.index.load_options(self.target.is_lite))
 
     def get_meta(self) -> dict[str, str]:
         """Every key/value pair of the meta collection."""
@@ -221,14 +232,14 @@ class MilvusStore:
         name = self.collection(kind)
         if self.client.has_collection(name):
             self._check_collection(kind)
-            self.client.load_collection(name)
+            self._load(name)
             return
         milvus = _pymilvus()
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", milvus.DataType.INT64, is_primary=True)
         schema.add_field("vector", milvus.DataType.FLOAT_VECTOR, dim=self.dim)
         index = self.client.prepare_index_params()
-        index.add_index("vector", index_type=INDEX_TYPE, metric_type=METRIC)
+        self.target.index.add_to(index, "vector", METRIC)
         self._create(name, schema, index)
         self.put_meta({f"{kind}_commit": "0"})
 
@@ -293,8 +304,8 @@ def _closed_lite(path: str) -> None:
 
 def drop_collections(target: MilvusTarget) -> None:
     """Drop the collections with the target's prefix, whatever they hold (unchecked)."""
-    with _guarded(f"connecting to {target.uri}"):
-        client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+    with _guarded(f"connecting to {safe_uri(target.uri)}"):
+        client = connect(_pymilvus(), target.uri, target.token, target.retry)
     path = _opened_lite(target)
     try:
         with _guarded("dropping the collections"):
@@ -336,7 +347,7 @@ class MilvusVectors:
                 data=[vector.tolist()],
                 limit=int(k),
                 anns_field="vector",
-                search_params={"metric_type": METRIC},
+                search_params=self.store.target.index.search_params(METRIC, int(k)),
                 output_fields=[],
             )
         return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
