@@ -136,7 +136,7 @@ def retrying(
             if not is_transient(exc):
                 raise
             if pause is None:
-                reason = " ".join(str(exc).split())[:200]
+                reason = " ".join(str(getattr(exc, "message", "") or exc).split())[:200]
                 raise MilvusConnectionLost(safe_uri(uri), name, policy.retries + 1, waited, reason) from exc
             log.info("Milvus at %s unreachable during %s; retrying in %.1f s", safe_uri(uri), name, pause)
             sleep(pause)

@@ -16,10 +16,10 @@ _BUFFER = 65_536
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream_port`."""
+    """Forwards 127.0.0.1:`port` to `upstream_host`:`upstream_port`."""
 
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
+    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
+        self.upstream_host, self.upstream_port = upstream_host, upstream_port
         self.bytes_up = 0
         self.cuts = 0
         self.on_cut: Callable[[], None] | None = None
@@ -82,7 +82,7 @@ class TcpProxy:
                 _close(client)
                 continue
             try:
-                server = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+                server = socket.create_connection((self.upstream_host, self.upstream_port), timeout=5)
             except OSError:
                 _close(client)
                 continue
