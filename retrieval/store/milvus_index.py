@@ -58,10 +58,15 @@ class MilvusIndex:
         return {}
 
     def add_to(self, index_params: Any, field: str, metric: str) -> None:
-        """Add this index on `field` to pymilvus' IndexParams."""
-        index_params.add_index(
-            field, index_type=self.index_type, metric_type=metric, params=self.build_params()
-        )
+        """Add this index on `field` to pymilvus' IndexParams.
+
+        pymilvus 3 sends the build parameters as flat key/value pairs, which Milvus servers read but
+        milvus-lite 3 ignores (it reads the JSON under "params", as older clients sent them and
+        servers accept too): both are sent."""
+        params: dict[str, Any] = dict(self.build_params())
+        if params:
+            params["params"] = dict(params)
+        index_params.add_index(field, index_type=self.index_type, metric_type=metric, params=params)
 
     def create_options(self, is_lite: bool) -> dict[str, Any]:
         """Keyword arguments of create_collection."""
