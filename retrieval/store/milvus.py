@@ -1,7 +1,8 @@
 """Milvus as the derived vector index (`NEWSBOT_STORE=milvus`), behind the same seam as FAISS.
 
 The SQLite record store stays the truth; each kind ("chunk", "sentence") is one Milvus collection
-`{prefix}_{kind}` (int64 id, float vector, exact FLAT index, inner product), brought up to date
+`{prefix}_{kind}` (int64 id, float vector, inner product; exact FLAT index unless NEWSBOT_MILVUS_INDEX
+chooses HNSW or IVF_FLAT, see milvus_index.py), brought up to date
 from the store by commit exactly like `FaissVectors`: the ids removed since the collection's commit
 are deleted, the rows added since are upserted. Upserts and deletes are idempotent, so a run killed
 between writing rows and recording the commit is resumed by the next catch-up, and nothing the
@@ -11,7 +12,8 @@ it is created on first use and checked on every start (another embedder, dimensi
 `EmbedderMismatchError`/`IndexCorruptError`, not wrong answers).
 
 The URI is a file path ending in .db (milvus-lite, embedded, one process at a time) or an
-http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only.
+http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only. Calls
+wait out a dropped connection for a bounded time (milvus_conn.py), then fail with one clear line.
 """
 
 from __future__ import annotations
