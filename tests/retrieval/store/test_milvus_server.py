@@ -120,10 +120,16 @@ def test_a_server_answers_like_the_local_store_and_serves_two_processes(
 ) -> None:
     corpus = write_corpus(tmp_path / "corpus.jsonl", ARTICLES)
     local = make_bot(tmp_path, "local")
-    remote = make_bot(tmp_path, "milvus", **server_settings(milvus_server.uri, milvus_server, prefix))
+    # shards and replicas go to the server (milvus-lite accepts and ignores them; a standalone
+    # server has one query node, so the real-server run keeps one replica)
+    scale = {"milvus_shards": 2, "milvus_replicas": 1 if milvus_server.real else 2}
+    remote = make_bot(
+        tmp_path, "milvus", **server_settings(milvus_server.uri, milvus_server, prefix), **scale
+    )
     for bot in (local, remote):
         bot.index_paths([corpus], progress=False)
     assert isinstance(remote.index.vectors["chunk"], MilvusVectors)
+    assert remote.index.milvus is not None and remote.index.milvus.get_meta()["shards"] == "2"
     assert not (tmp_path / "milvus" / "index" / "milvus.db").exists()
     assert outcome(remote) == outcome(local)
     assert searches(remote) == searches(local)
