@@ -198,6 +198,7 @@ def test_a_connection_dropped_mid_index_is_one_clear_error_and_rerunning_resumes
     proxy.restore()
     # in this process gRPC first waits out its reconnect back-off (about 1 s): the default retry covers it
     monkeypatch.setenv("NEWSBOT_MILVUS_RETRY_SECONDS", "0.5")
+    monkeypatch.setenv("NEWSBOT_MILVUS_RETRIES", "4")
     assert main(["index", str(corpus)]) == 0
     capsys.readouterr()
     local = make_bot(tmp_path, "local")
@@ -235,7 +236,7 @@ def test_ask_while_the_server_is_down_is_one_line_and_a_blip_is_waited_out(
     # a blip: the link comes back while newsbot waits before its first retry; the answer is given
     proxy.restore()
     settings = server_settings(proxy.uri, milvus_server, prefix)
-    bot = make_bot(tmp_path, "milvus", name="home", milvus_retry_seconds=0.5, **settings)
+    bot = make_bot(tmp_path, "milvus", name="home", milvus_retry_seconds=0.5, milvus_retries=4, **settings)
     expected = outcome(bot)
     assert expected[0][2], "the Graz question is answered with citations"
     assert bot.index.milvus is not None
