@@ -20,10 +20,11 @@ class MilvusServer:
     port: int
     token: str = ""
     real: bool = False  # NEWSBOT_MILVUS_TEST_URI, not milvus-lite
+    scheme: str = "http"
 
     @property
     def uri(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @staticmethod
     def prefix() -> str:
@@ -44,6 +45,7 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusSe
             parts.port or 19530,
             os.environ.get("NEWSBOT_MILVUS_TEST_TOKEN", ""),
             real=True,
+            scheme=parts.scheme or "http",
         )
         return
     from tests.fakes.milvus_server import MilvusLiteServer
