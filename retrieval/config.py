@@ -70,6 +70,31 @@ class Settings(BaseSettings):
         "PREFIX_terms; the same ranking and scores as the local BM25); false: the local lexical index.",
     )
     milvus_temporary: bool = Field(default=False, exclude=True, description="Internal: drop on close.")
+    milvus_index: Literal["FLAT", "HNSW", "IVF_FLAT"] = Field(
+        default="FLAT",
+        description="Vector index of the Milvus collections: FLAT (exact), HNSW or IVF_FLAT (approximate); "
+        "recorded when they are created, checked on every start.",
+    )
+    milvus_hnsw_m: int = Field(default=16, ge=2, le=2048, description="HNSW: links per node (build).")
+    milvus_hnsw_ef_construction: int = Field(default=200, ge=1, description="HNSW: candidates when building.")
+    milvus_hnsw_ef: int = Field(default=128, ge=1, description="HNSW: candidates per search (at least k).")
+    milvus_ivf_nlist: int = Field(default=256, ge=1, le=65536, description="IVF_FLAT: clusters (build).")
+    milvus_ivf_nprobe: int = Field(default=32, ge=1, le=65536, description="IVF_FLAT: clusters searched.")
+    milvus_shards: int = Field(
+        default=1, ge=1, le=16, description="Shards of a new Milvus collection (fixed at creation)."
+    )
+    milvus_replicas: int = Field(
+        default=1, ge=1, description="In-memory replicas at load (a cluster's query nodes; lite: ignored)."
+    )
+    milvus_retries: int = Field(
+        default=3, ge=0, le=20, description="Retries of a Milvus call while the connection is down."
+    )
+    milvus_retry_seconds: float = Field(
+        default=0.5, ge=0, le=60, description="Seconds before the first Milvus retry (doubling, at most 4 s)."
+    )
+    milvus_timeout: float = Field(
+        default=30.0, ge=0, description="Seconds a Milvus search, query or write may take; 0: no limit."
+    )
     fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds a web request may be silent.")
     fetch_max_bytes: int = Field(
         default=10_000_000, ge=1000, description="Bytes of a fetched page or feed beyond which it is cut off."
@@ -167,6 +192,31 @@ class Settings(BaseSettings):
             prefix=self.milvus_collection,
             temporary=self.milvus_temporary,
             bm25=self.milvus_bm25,
+            index=self.milvus_index_choice(),
+            retry=self.milvus_retry_policy(),
+        )
+
+    def milvus_index_choice(self):  # -> retrieval.store.milvus_index.MilvusIndex
+        """The Milvus index type, its parameters, shards and replicas (NEWSBOT_MILVUS_INDEX ...)."""
+        from retrieval.store.milvus_index import MilvusIndex
+
+        return MilvusIndex(
+            index_type=self.milvus_index,
+            hnsw_m=self.milvus_hnsw_m,
+            hnsw_ef_construction=self.milvus_hnsw_ef_construction,
+            hnsw_ef=self.milvus_hnsw_ef,
+            ivf_nlist=self.milvus_ivf_nlist,
+            ivf_nprobe=self.milvus_ivf_nprobe,
+            shards=self.milvus_shards,
+            replicas=self.milvus_replicas,
+        )
+
+    def milvus_retry_policy(self):  # -> retrieval.store.milvus_conn.RetryPolicy
+        """How a dropped Milvus connection is waited out (NEWSBOT_MILVUS_RETRIES ...)."""
+        from retrieval.store.milvus_conn import RetryPolicy
+
+        return RetryPolicy(
+            retries=self.milvus_retries, backoff=self.milvus_retry_seconds, timeout=self.milvus_timeout
         )
 
     def for_evaluation(self) -> Settings:

@@ -294,9 +294,10 @@ class Newsbot:
     def _drop_archive(self, milvus) -> str:
         """Drop the Milvus collections (whatever they hold); the line to report."""
         from retrieval.store.milvus import drop_collections
+        from retrieval.store.milvus_conn import safe_uri
 
         drop_collections(milvus)
-        return f"dropped the Milvus collections '{milvus.prefix}_*' at {milvus.uri}"
+        return f"dropped the Milvus collections '{milvus.prefix}_*' at {safe_uri(milvus.uri)}"
 
     def _pull_archive(self) -> list[str]:
         """Catch an empty or replica data dir up from the Milvus archive (a store with articles of its

@@ -40,7 +40,7 @@ from bot.telegram.streaming import DraftMessage
 from prompts import render
 from retrieval.answering.types import Turn
 from retrieval.config import Settings
-from retrieval.errors import InputError
+from retrieval.errors import InputError, NewsbotError
 from retrieval.index import SourcePage, SourceQuery
 from retrieval.pipeline import Newsbot
 
@@ -321,12 +321,15 @@ class TelegramFrontEnd:
 
     # ----- errors -----
     async def on_error(self, update: object, context: Context) -> None:
-        """Log the traceback, apologise to the user, keep running."""
+        """Log the error (unexpected ones with their traceback), apologise to the user, keep running."""
         error = context.error
         if update is None and isinstance(error, NetworkError):
             log.warning("cannot reach the Bot API: %s", redact(str(error)))
             return
-        log.error("error while handling an update", exc_info=error)
+        if isinstance(error, NewsbotError):  # expected (e.g. Milvus unreachable): its one line, no traceback
+            log.error("could not handle an update: %s", redact(str(error)))
+        else:
+            log.error("error while handling an update", exc_info=error)
         if isinstance(update, Update) and update.effective_chat:
             with contextlib.suppress(TelegramError):
                 await update.effective_chat.send_message(render("telegram_apology"))

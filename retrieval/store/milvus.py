@@ -1,7 +1,8 @@
 """Milvus as the derived vector index (`NEWSBOT_STORE=milvus`), behind the same seam as FAISS.
 
 The SQLite record store stays the truth; each kind ("chunk", "sentence") is one Milvus collection
-`{prefix}_{kind}` (int64 id, float vector, exact FLAT index, inner product), brought up to date
+`{prefix}_{kind}` (int64 id, float vector, inner product; exact FLAT index unless NEWSBOT_MILVUS_INDEX
+chooses HNSW or IVF_FLAT, see milvus_index.py), brought up to date
 from the store by commit exactly like `FaissVectors`: the ids removed since the collection's commit
 are deleted, the rows added since are upserted. Upserts and deletes are idempotent, so a run killed
 between writing rows and recording the commit is resumed by the next catch-up, and nothing the
@@ -17,7 +18,8 @@ whether a store may follow the archive, pulls, and pushes under the writer lease
 `MilvusVectors(follow=True)` only searches; store/replica.py writes the rows.
 
 The URI is a file path ending in .db (milvus-lite, embedded, one process at a time) or an
-http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only.
+http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only. Calls
+wait out a dropped connection for a bounded time (milvus_conn.py), then fail with one clear line.
 """
 
 from __future__ import annotations
@@ -28,13 +30,22 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from retrieval.errors import EmbedderMismatchError, IndexCorruptError, NewsbotError
+from retrieval.store.milvus_conn import (
+    MilvusConnectionLost,
+    MilvusUnavailableError,
+    RetryingClient,
+    RetryPolicy,
+    connect,
+    safe_uri,
+)
+from retrieval.store.milvus_index import MilvusIndex
 from retrieval.store.milvus_records import ARTICLES, add_row_fields, vector_rows
 from retrieval.store.records import KINDS
 from retrieval.store.vectors import VectorSource
@@ -43,7 +54,6 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "2"  # 2: texts, metadata and article records in the collections
 METRIC = "IP"
-INDEX_TYPE = "FLAT"
 UPSERT_ROWS = 2_000  # rows per request (a 512-d float32 row is 2 KB; gRPC messages stop at 64 MB)
 DELETE_IDS = 10_000
 TERMS = "terms"  # the chunk terms searched with Milvus' BM25 (retrieval/store/milvus_terms.py)
@@ -55,10 +65,6 @@ _CATCH_UP_ROUNDS = 4
 # it is released (or the process exits); the stores open on each file are counted to release it.
 _lite_lock = threading.Lock()
 _lite_open: Counter[str] = Counter()
-
-
-class MilvusUnavailableError(NewsbotError):
-    """Milvus could not be reached or refused a request."""
 
 
 @lru_cache(maxsize=1)
@@ -81,6 +87,8 @@ def _guarded(what: str) -> Iterator[None]:
     """Turn pymilvus' errors into one clear message (the token is never part of it)."""
     try:
         yield
+    except MilvusConnectionLost as exc:  # the retries are spent: name what was being done
+        raise MilvusUnavailableError(exc.during(what)) from exc
     except NewsbotError:
         raise
     except Exception as exc:
@@ -104,6 +112,8 @@ class MilvusTarget:
     prefix: str = "newsbot"
     temporary: bool = False  # the collections are dropped on close (an evaluation's)
     bm25: bool = True  # chunk terms searched with Milvus' BM25 (false: the local lexical index)
+    index: MilvusIndex = field(default_factory=MilvusIndex)  # index type and parameters, shards, replicas
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # how a dropped connection is waited out
 
     @property
     def is_lite(self) -> bool:
@@ -111,7 +121,7 @@ class MilvusTarget:
         return not self.uri.startswith(("http://", "https://", "tcp://", "grpc://"))
 
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
-        return f"MilvusTarget(uri={self.uri!r}, prefix={self.prefix!r})"
+        return f"MilvusTarget(uri={safe_uri(self.uri)!r}, prefix={self.prefix!r})"
 
 
 class MilvusStore:
@@ -122,8 +132,8 @@ class MilvusStore:
         self.embedder, self.dim, self.store_id = embedder, int(dim), store_id
         pymilvus = _pymilvus()
         try:
-            with _guarded(f"connecting to {target.uri}"):
-                self.client = pymilvus.MilvusClient(uri=target.uri, token=target.token or "")
+            with _guarded(f"connecting to {safe_uri(target.uri)}"):
+                self.client: RetryingClient = connect(pymilvus, target.uri, target.token, target.retry)
         except MilvusUnavailableError as exc:
             if not target.is_lite:
                 raise
@@ -134,6 +144,10 @@ class MilvusStore:
         self._lite_path = _opened_lite(target)
         self.meta_name = f"{target.prefix}_meta"
         try:
+            with _guarded("asking the server's version"):
+                self.lite_engine = target.is_lite or str(self.client.get_server_version()).startswith(
+                    "milvus_lite"
+                )  # milvus-lite, embedded or served over TCP: one tokenizer, statistics per segment
             with _guarded("reading the meta collection"):
                 self._check_meta()
         except BaseException:
@@ -148,7 +162,7 @@ class MilvusStore:
             "embedder": self.embedder,
             "dim": str(self.dim),
             "metric": METRIC,
-            "index_type": INDEX_TYPE,
+            **self.target.index.meta(),
         }
 
     def _check_meta(self) -> None:
@@ -156,10 +170,10 @@ class MilvusStore:
         if not self.client.has_collection(self.meta_name):
             self.create_meta()
             return
-        self.client.load_collection(self.meta_name)  # collections come back released after a restart
+        self._load(self.meta_name)  # collections come back released after a restart
         found = self.get_meta()
         wanted = self.wanted_meta()
-        where = f"the Milvus collections '{self.target.prefix}_*' at {self.target.uri}"
+        where = f"the Milvus collections '{self.target.prefix}_*' at {safe_uri(self.target.uri)}"
         if found.get("schema") != wanted["schema"]:
             raise IndexCorruptError(
                 f"{where} have schema {found.get('schema') or 'unknown'}, this newsbot reads "
@@ -172,11 +186,9 @@ class MilvusStore:
                 f"not '{self.embedder}' (dim {self.dim}); use that embedder, another "
                 "NEWSBOT_MILVUS_COLLECTION, or drop them"
             )
-        if (found.get("metric"), found.get("index_type")) != (METRIC, INDEX_TYPE):
-            raise IndexCorruptError(
-                f"{where} use metric {found.get('metric')} / index {found.get('index_type')}, "
-                f"newsbot needs {METRIC} / {INDEX_TYPE}"
-            )
+        if found.get("metric") != METRIC:
+            raise IndexCorruptError(f"{where} use metric {found.get('metric')}, newsbot needs {METRIC}")
+        self.target.index.check(found, where)
         # whether this store may use an archive built by another one is store/replica.py's decision
 
     def create_meta(self) -> None:
@@ -198,9 +210,14 @@ class MilvusStore:
     def _create(self, name: str, schema: Any, index: Any) -> None:
         """Create a collection, its index (not waited for: milvus-lite cannot report its state) and
         load it."""
-        self.client.create_collection(name, schema=schema, consistency_level="Strong")
+        options = self.target.index.create_options(self.target.is_lite)
+        self.client.create_collection(name, schema=schema, consistency_level="Strong", **options)
         self.client.create_index(name, index, sync=False)
-        self.client.load_collection(name)
+        self._load(name)
+
+    def _load(self, name: str) -> None:
+        """Load a collection (with NEWSBOT_MILVUS_REPLICAS replicas on a server)."""
+        self.client.load_collection(name, **self.target.index.load_options(self.target.is_lite))
 
     def get_meta(self) -> dict[str, str]:
         """Every key/value pair of the meta collection."""
@@ -222,7 +239,7 @@ class MilvusStore:
         name = self.collection(kind)
         if self.client.has_collection(name):
             self._check_collection(kind)
-            self.client.load_collection(name)
+            self._load(name)
             return
         milvus = _pymilvus()
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -230,7 +247,7 @@ class MilvusStore:
         schema.add_field("vector", milvus.DataType.FLOAT_VECTOR, dim=self.dim)
         add_row_fields(schema, kind, milvus)
         index = self.client.prepare_index_params()
-        index.add_index("vector", index_type=INDEX_TYPE, metric_type=METRIC)
+        self.target.index.add_to(index, "vector", METRIC)
         self._create(name, schema, index)
         self.put_meta({f"{kind}_commit": "0"})
 
@@ -295,8 +312,8 @@ def _closed_lite(path: str) -> None:
 
 def drop_collections(target: MilvusTarget) -> None:
     """Drop the collections with the target's prefix, whatever they hold (unchecked)."""
-    with _guarded(f"connecting to {target.uri}"):
-        client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+    with _guarded(f"connecting to {safe_uri(target.uri)}"):
+        client = connect(_pymilvus(), target.uri, target.token, target.retry)
     path = _opened_lite(target)
     try:
         with _guarded("dropping the collections"):
@@ -342,7 +359,7 @@ class MilvusVectors:
                 data=[vector.tolist()],
                 limit=int(k),
                 anns_field="vector",
-                search_params={"metric_type": METRIC},
+                search_params=self.store.target.index.search_params(METRIC, int(k)),
                 filter=f"commit <= {self._commit}",  # rows a later push wrote are not in this store yet
                 output_fields=[],
             )
@@ -429,7 +446,7 @@ class MilvusVectors:
                 self._commit = target
                 return
             self._apply(since=min(self._commit, recorded), target=target)
-            if self.store.target.is_lite:
+            if self.store.lite_engine:
                 # milvus-lite scans unflushed rows in Python (10k rows: 0.8 s a search, 0.03 s flushed)
                 self.store.client.flush(self.name)
             self._commit = target

@@ -196,7 +196,7 @@ def push(store: MilvusStore, records: RecordStore, since: int, target: int, rene
         _push_records(store, name, part, found, target, renew)
     for kind, rest in pending.items():  # rows of no changed article (none unless the log was cut)
         _push_vectors(store, records, kind, sorted(rest), target, renew)
-    if store.target.is_lite:
+    if store.lite_engine:
         for kind in ("chunk", "sentence", ARTICLES):
             client.flush(store.collection(kind))
     return len(changed)

@@ -108,7 +108,7 @@ class MilvusTerms:
             target = self.records.commit()
             if target == self._commit:
                 return
-            if self.store.target.is_lite:
+            if self.store.lite_engine:
                 self._rewrite()
             else:
                 recorded = int(self.store.get_meta().get(f"{TERMS}_commit", "0"))
@@ -181,7 +181,7 @@ class MilvusTerms:
             milvus.DataType.VARCHAR,
             max_length=_TERMS_CHARS,
             enable_analyzer=True,
-            analyzer_params=analyzer(self.store.target.is_lite),
+            analyzer_params=analyzer(self.store.lite_engine),
         )
         schema.add_field("sparse", milvus.DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(_bm25_function(milvus))

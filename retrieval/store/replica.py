@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.errors import IndexBusyError, NewsbotError
 from retrieval.store import milvus_records
+from retrieval.store.milvus_conn import safe_uri
 from retrieval.store.records import KINDS
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class Lease:
             return
         meta = self.store.get_meta()
         current = self.read(meta)
-        where = f"the Milvus archive '{self.store.target.prefix}_*' at {self.store.target.uri}"
+        where = f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
         if current and current.get("holder") != self.holder:
             if float(current.get("expires", 0)) > self.clock():
                 raise ArchiveBusyError(
@@ -162,7 +163,7 @@ class ArchiveSync:
 
     @property
     def where(self) -> str:
-        return f"the Milvus archive '{self.store.target.prefix}_*' at {self.store.target.uri}"
+        return f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
 
     # ---------- opening ----------
     def attach(self) -> dict[str, str]:
@@ -310,7 +311,7 @@ def archive_exists(target) -> bool:
 
     if target.is_lite and not os.path.exists(target.uri):
         return False
-    with _guarded(f"connecting to {target.uri}"):
+    with _guarded(f"connecting to {safe_uri(target.uri)}"):
         client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
     path = _opened_lite(target)
     try:

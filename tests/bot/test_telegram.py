@@ -28,7 +28,7 @@ from bot.telegram.handlers import TelegramFrontEnd
 from prompts import render
 from retrieval.answering.types import Answer, ArticleRef, Citation, abstention, quoted
 from retrieval.config import Settings
-from retrieval.errors import ConfigError
+from retrieval.errors import ConfigError, NewsbotError
 from tests.bot.fake_bot_api import BOT_USERNAME, FakeBotApi
 from tests.bot.telegram_harness import (
     FILLER,
@@ -322,6 +322,8 @@ class FlakyAnswerer:
     def answer(self, question: str, hits: Any, vector: Any, **_: Any) -> Answer:
         if "boom" in question:
             raise RuntimeError(f"boom while using {TOKEN}")
+        if "archive" in question:
+            raise NewsbotError("Milvus at http://milvus:19530 became unreachable while searching")
         return Answer(question, "All good.", language="en")
 
 
@@ -340,6 +342,20 @@ def test_error_gets_apology_and_bot_keeps_running(api: FakeBotApi, index_dir: Pa
     assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
     assert all(TOKEN not in json.dumps(c.params) for c in api.requests())
     assert any(f"/bot{TOKEN}/getUpdates" == path for path in api.raw_paths)
+
+
+def test_an_expected_error_is_one_log_line_and_an_apology(api: FakeBotApi, index_dir: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with serve(api, index_dir, answerer=FlakyAnswerer()):
+        api.send_text("What does the archive say?", user_id=OWNER)
+        replies = api.wait_sent(1, OWNER)
+    assert replies[0]["text"].startswith("Sorry, something went wrong")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "could not handle an update: Milvus at http://milvus:19530 became unreachable while searching"
+    ]
+    assert all(r.exc_info is None for r in errors) and "Traceback" not in caplog.text
 
 
 # ---------- settings and startup ----------
