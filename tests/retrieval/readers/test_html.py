@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.documents import load_articles
-from retrieval.readers.html import PageError, agrees, choose_date, decode_html, hints, prose_chars, read_page
+from retrieval.readers.html import PageError, agrees, decode_html, hints, prose_chars, read_page
+from retrieval.readers.pagedate import page_date
 
 PAGES = Path(__file__).resolve().parents[2] / "data" / "pages"
 BODY = ("Die Stadt Wien baut eine neue U-Bahn-Linie.", "Bürgermeister Michael Häupl sprach",
@@ -255,12 +256,12 @@ def test_a_heading_agrees_with_a_title_when_it_is_most_of_it(shown: str, meta: s
     assert agrees(shown, meta) is same
 
 
-def test_the_first_valid_date_is_taken_and_a_refused_one_is_noted() -> None:
+def test_htmldate_s_date_is_taken_else_the_published_one_and_a_refused_one_is_noted() -> None:
     today = dt.date(2024, 1, 1)
     notes: list[str] = []
-    assert choose_date(["", "2023-05-06T23:00:00Z", "2023-05-01"], today, notes) == "2023-05-06"
-    assert choose_date(["2099-01-01", "6. Mai 2023"], today, notes) == "2023-05-06" and notes == []
-    assert choose_date(["2099-01-01", None], today, notes) == ""
+    assert page_date("", ["2023-05-06T23:00:00Z", "2023-05-01"], [], "", today, notes) == "2023-05-06"
+    assert page_date("2099-01-01", ["6. Mai 2023"], [], "de", today, notes) == "2023-05-06" and notes == []
+    assert page_date("2099-01-01", [], [], "", today, notes) == ""
     assert notes == ["date 2099-01-01 lies in the future; left empty"]
 
 
