@@ -27,8 +27,9 @@ from typing import Any
 
 from retrieval.readers.dates import DateError, iso_date
 
-# How far from midnight a UTC time may be to fall on the neighbouring day in a nearby time zone.
-NEAR_MIDNIGHT = dt.timedelta(hours=3)
+# How far from midnight a UTC time may be to fall on the neighbouring day in a nearby time zone
+# (Central Europe: UTC+1, +2).
+NEAR_MIDNIGHT = dt.timedelta(hours=2)
 
 
 def page_date(

@@ -22,6 +22,12 @@ _MODIFIED_META = ("article:modified_time", "og:article:modified_time", "og:updat
 _ARTICLE_TYPE = re.compile(r"(Article|BlogPosting|Report)$")
 _WORD = re.compile(r"\w+")
 _OPENING_QUOTES = "\"'„“«»‘‚"
+_QUOTES = {*_OPENING_QUOTES, "”", "’"}
+# A heading's element of punctuation only (" – ", ":") and the most words of a kicker before a title.
+_PUNCTUATION = re.compile(r"^[\W_]+$")
+MAX_KICKER_WORDS = 5
+# The fewest words of a page's one <h1> taken as its title against the metadata's.
+MIN_HEADING_WORDS = 3
 # A longer title (a page's heading, a plain-text article's first line, a JSONL title) is not
 # taken as is: shortened at a word (documents.shorten) or refused as a heading.
 MAX_TITLE_CHARS = 300
@@ -102,21 +108,34 @@ def _articles(data: Any, depth: int = 0) -> Any:
 def choose_title(title: str, found: Hints, site: str, host: str) -> str:
     """The article's title as the page shows it: the first <h1> that agrees with the metadata's
     title (the JSON-LD headline, else trafilatura's) without a part naming the site (a logo link in
-    it), else the metadata's title without the site's name. An <h1> that holds the metadata's title
+    it) and without a kicker, else the page's only <h1>, else the metadata's title without the
+    site's name. An <h1> that holds the metadata's title
     and more has a kicker or section run into it ("Politics | Title", "Investitionen in
     IT-Sicherheit Cyber-Angriffe: ..."): the metadata's title is taken (the JSON-LD headline where
     the kicker comes first, as trafilatura's title may be one with the kicker)."""
     meta = found.headline or title or found.head_title
     names = _names(site, host)
     for parts in found.h1:
-        h1 = _heading(parts, names)
-        if len(h1) <= MAX_TITLE_CHARS and _squash(h1) not in names and agrees(h1, meta):
-            if meta.casefold() in h1.casefold() and len(h1) > len(meta):
-                if _kicker_first(h1, meta, _clean_title(title, site, host)):
-                    return _clean_title(meta, site, host)
-                break
-            return h1
-    return _title(title or found.headline, found.head_title, site, host)
+        for h1 in _headings(parts, names):
+            if len(h1) <= MAX_TITLE_CHARS and _squash(h1) not in names and agrees(h1, meta):
+                if meta.casefold() in h1.casefold() and len(h1) > len(meta):
+                    if _kicker_first(h1, meta, _clean_title(title, site, host)):
+                        return _clean_title(meta, site, host)
+                    return _title(title or found.headline, found.head_title, site, host)
+                return h1
+    return _sole_heading(found.h1, names) or _title(title or found.headline, found.head_title, site, host)
+
+
+def _sole_heading(h1s: list[list[str]], names: set[str]) -> str:
+    """The page's one <h1> where it disagrees with the metadata's title (which is then mostly one
+    written for search engines or for sharing: the <h1> is the title the reader sees), '' when the
+    page has several, or one of fewer than MIN_HEADING_WORDS words or naming the site."""
+    shown = [_headings(parts, names)[-1] for parts in h1s]
+    shown = [text for text in shown if text and _squash(text) not in names]
+    if len(shown) != 1 or len(shown[0]) > MAX_TITLE_CHARS or len(shown[0].split()) < MIN_HEADING_WORDS:
+        return ""
+    squashed = _squash(shown[0])
+    return "" if any(len(n) >= 4 and squashed.startswith(n) for n in names) else shown[0]
 
 
 def _kicker_first(h1: str, meta: str, title: str) -> bool:
@@ -126,13 +145,35 @@ def _kicker_first(h1: str, meta: str, title: str) -> bool:
     return not shown.startswith(meta.casefold()) and title.casefold() != shown
 
 
-def _heading(parts: list[str], names: set[str]) -> str:
+def _headings(parts: list[str], names: set[str]) -> list[str]:
     """A heading's text from the texts of its elements, without a first or last one that names the
-    site (a logo link); where two elements meet without a space between words, one is put."""
+    site (a logo link): without its kicker if it has one, then whole."""
     if len(parts) > 1 and _is_site(parts[-1], names):
         parts = parts[:-1]
     if len(parts) > 1 and _is_site(parts[0], names):
         parts = parts[1:]
+    rest = _after_kicker(parts)
+    return [_joined(rest), _joined(parts)] if rest else [_joined(parts)]
+
+
+def _after_kicker(parts: list[str]) -> list[str]:
+    """The elements of a heading after its kicker ("Nach Corona-Lockerungen | Autohäuser rechnen
+    mit ...", "Klimaschutz | : | Bohren, bis es heiß wird"), [] when it has none: two texts, the
+    first of at most MAX_KICKER_WORDS words not ending in a colon (a title "Tanz in der Lokremise:
+    Mit allen Wassern gewaschen" keeps it), the second starting as a sentence does."""
+    texts = [part.strip() for part in parts if part.strip()]
+    words = [text for text in texts if not _PUNCTUATION.match(text)]
+    if len(words) != 2 or texts[0] != words[0]:
+        return []
+    kicker, rest = words
+    if kicker.endswith(":") or len(kicker.split()) > MAX_KICKER_WORDS:
+        return []
+    return [rest] if rest[0].isupper() or rest[0].isdigit() or rest[0] in _OPENING_QUOTES else []
+
+
+def _joined(parts: list[str]) -> str:
+    """The texts of a heading's elements as one; where two meet without a space between words, one
+    is put."""
     text = ""
     for part in parts:
         if text and not text[-1].isspace() and (part[0].isalnum() or part[0] in _OPENING_QUOTES):
@@ -157,10 +198,13 @@ def agrees(shown: str, meta: str) -> bool:
 def _title(title: str, head_title: str, site: str, host: str) -> str:
     """The article's title: trafilatura's (the one <h1>, Open Graph or other metadata, else a part
     of the <title>) without the site's name; where that part was the site's name ("Der Standard"
-    of "Der Standard - Wien baut die U5"), the rest of the <title>."""
+    of "Der Standard - Wien baut die U5"), the rest of the <title>; where the metadata's title was
+    cut at a quotation mark (an unescaped one in its JSON: 'Biden de "incapacitado"'), the <title>."""
     seps = list(_TITLE_PARTS.finditer(head_title))
     if seps and title == head_title[: seps[0].start()] and _squash(title) in _names(site, host):
         return _clean_title(head_title[seps[0].end() :], site, host)
+    if title and head_title.startswith(title) and head_title[len(title) :][:2].strip()[:1] in _QUOTES:
+        return _clean_title(head_title, site, host)
     return _clean_title(title, site, host)
 
 
