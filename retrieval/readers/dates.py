@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from typing import ClassVar
 
 from dateutil import parser as dateutil_parser
@@ -106,11 +107,13 @@ def _parse(text: str, dayfirst: bool = False) -> dt.date:
     parsed = []
     for default in _DEFAULTS:
         try:
-            parsed.append(
-                dateutil_parser.parse(
-                    text, parserinfo=_WORDS, dayfirst=dayfirst, yearfirst=yearfirst, default=default
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a zone name it does not know ("CET"): only the date is read
+                parsed.append(
+                    dateutil_parser.parse(
+                        text, parserinfo=_WORDS, dayfirst=dayfirst, yearfirst=yearfirst, default=default
+                    )
                 )
-            )
         except (ValueError, OverflowError, TypeError):
             raise DateError(f"'{text}' is not a date") from None
     first, second = (p.date() for p in parsed)
