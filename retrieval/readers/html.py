@@ -3,7 +3,7 @@
 The text is the article body only (no navigation, ads, comments, related-article lists), its
 paragraphs separated by blank lines; the title, author, site name, canonical URL and date come
 from the page's metadata (JSON-LD, Open Graph, <meta>, <time>) as trafilatura reads it; the
-title shown on the page (its <h1>) is preferred when it agrees with the metadata's title. The date
+title shown on the page (its <h1>, without a kicker) is preferred (readers/pagemeta.py). The date
 is chosen between htmldate's (through trafilatura, original_date) and the article's own JSON-LD
 datePublished/dateCreated or article:published_time (see `hints` and readers/pagedate.py). The
 language comes from the page's `lang` attribute or Content-Language, else it is guessed from the
