@@ -7,9 +7,9 @@ benchmarks/pages.py), neither is right alone: htmldate sometimes takes the URL's
 microdata date of another article or the modified date; the metadata is often written in UTC,
 where the day is not the one the page shows. So:
 
-- the two agree, or htmldate's date is one of the page's published dates: that date;
-- the published time carries its own offset ("2015-09-18T23:30:00+02:00"): its date as written,
-  the day in the place of publication;
+- the first published time carries its own offset ("2015-09-18T23:30:00+02:00"): its date as
+  written, the day in the place of publication;
+- else htmldate's date is one of the page's published dates: htmldate's;
 - they are more than a day apart: the published date (htmldate read a date that is not the
   article's);
 - they are a day apart: htmldate's, which is mostly the local day of a time written in UTC,
