@@ -2,16 +2,19 @@
 
 `iso_date` accepts ISO dates and datetimes ("2015-09-18T10:00:00+02:00" -> 2015-09-18, the date
 as written, not moved to another time zone), German and English day-first or month-name dates
-("18.09.2015", "18. September 2015", "Sep 18, 2015", "18 Sep 2015 10:00 Uhr"), US slashes
-("09/18/2015", month first unless the first number is over 12) and RFC 2822 ("Fri, 18 Sep 2015
-10:00:00 +0200"). A date missing its day, month or year, a text that is no date, and a date in
-the future are refused with `DateError` saying why: such a date is left empty, never guessed.
+("18.09.2015", "18. September 2015", "Sep 18, 2015", "18 Sep 2015 10:00 Uhr"), year-first slashes
+("2015/09/18"), US slashes ("09/18/2015", month first unless the first number is over 12 or
+`dayfirst` is asked for: a page in another language than English writes "18/09/2015") and RFC 2822
+("Fri, 18 Sep 2015 10:00:00 +0200"). A date missing its day, month or year, a text that is no
+date, and a date in the future are refused with `DateError` saying why: such a date is left empty,
+never guessed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from typing import ClassVar
 
 from dateutil import parser as dateutil_parser
@@ -69,9 +72,12 @@ _WORDS = _Words()
 _DEFAULTS = (dt.datetime(2001, 1, 1), dt.datetime(2002, 2, 2))
 
 
-def iso_date(value: object, today: dt.date | None = None, *, allow_future: bool = False) -> str:
+def iso_date(
+    value: object, today: dt.date | None = None, *, allow_future: bool = False, dayfirst: bool = False
+) -> str:
     """The date as YYYY-MM-DD ("" for an empty value); DateError says why it is not taken. A date
-    after `today` (default: the clock's) is refused unless `allow_future` (a filter's bound)."""
+    after `today` (default: the clock's) is refused unless `allow_future` (a filter's bound); slash
+    dates are read day first with `dayfirst`."""
     if allow_future:
         today = dt.date.max - _FUTURE_SLACK
     if isinstance(value, dt.datetime):
@@ -83,10 +89,10 @@ def iso_date(value: object, today: dt.date | None = None, *, allow_future: bool 
         return ""
     if len(text) > MAX_DATE_CHARS:
         raise DateError(f"date of {len(text)} characters is not a date")
-    return _checked(_parse(text), today)
+    return _checked(_parse(text, dayfirst), today)
 
 
-def _parse(text: str) -> dt.date:
+def _parse(text: str, dayfirst: bool = False) -> dt.date:
     """The calendar date a text names; DateError when it names none or only part of one."""
     iso = _ISO.match(text)
     if iso:
@@ -94,11 +100,20 @@ def _parse(text: str) -> dt.date:
             return dt.date(*map(int, iso.groups()))
         except ValueError as exc:
             raise DateError(f"'{text}' is not a date ({exc})") from None
-    dayfirst = bool(_DOTTED.match(text)) or not text[:1].isdigit() or _first_number(text) > 12
+    first = _first_number(text)
+    yearfirst = first >= 1000  # "2022/05/10": year, month, day
+    numeric_start = text[:1].isdigit()
+    dayfirst = not yearfirst and (dayfirst or bool(_DOTTED.match(text)) or not numeric_start or first > 12)
     parsed = []
     for default in _DEFAULTS:
         try:
-            parsed.append(dateutil_parser.parse(text, parserinfo=_WORDS, dayfirst=dayfirst, default=default))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a zone name it does not know ("CET"): only the date is read
+                parsed.append(
+                    dateutil_parser.parse(
+                        text, parserinfo=_WORDS, dayfirst=dayfirst, yearfirst=yearfirst, default=default
+                    )
+                )
         except (ValueError, OverflowError, TypeError):
             raise DateError(f"'{text}' is not a date") from None
     first, second = (p.date() for p in parsed)

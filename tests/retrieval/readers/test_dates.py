@@ -32,6 +32,7 @@ TODAY = dt.date(2026, 11, 30)
         ("Fri, 18 Sep 2015 10:00:00 +0200", "2015-09-18"),  # RFC 2822, as feeds write it
         ("09/18/2015", "2015-09-18"),
         ("18/09/2015", "2015-09-18"),
+        ("2022/05/10 17:36:11", "2022-05-10"),  # year first, then month: not 5 October
         ("", ""),
         ("   ", ""),
         (dt.date(2015, 9, 18), "2015-09-18"),  # YAML front matter reads dates itself
@@ -67,3 +68,10 @@ def test_tomorrow_is_allowed_for_time_zones_and_bounds_may_lie_ahead() -> None:
     with pytest.raises(DateError):
         iso_date("2026-12-02", TODAY)
     assert iso_date("2030-01-01", TODAY, allow_future=True) == "2030-01-01"
+
+
+def test_slash_dates_are_read_day_first_when_asked() -> None:
+    assert iso_date("10/05/2022", TODAY) == "2022-10-05"
+    assert iso_date("10/05/2022", TODAY, dayfirst=True) == "2022-05-10"
+    assert iso_date("2022/05/10", TODAY, dayfirst=True) == "2022-05-10"
+    assert iso_date("May 10, 2022", TODAY, dayfirst=True) == "2022-05-10"

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.documents import load_articles
-from retrieval.readers.html import PageError, agrees, choose_date, decode_html, hints, prose_chars, read_page
+from retrieval.readers.html import PageError, agrees, decode_html, hints, prose_chars, read_page
+from retrieval.readers.pagedate import page_date
+from retrieval.readers.pagemeta import Hints, choose_title
 
 PAGES = Path(__file__).resolve().parents[2] / "data" / "pages"
 BODY = ("Die Stadt Wien baut eine neue U-Bahn-Linie.", "Bürgermeister Michael Häupl sprach",
@@ -255,12 +257,12 @@ def test_a_heading_agrees_with_a_title_when_it_is_most_of_it(shown: str, meta: s
     assert agrees(shown, meta) is same
 
 
-def test_the_first_valid_date_is_taken_and_a_refused_one_is_noted() -> None:
+def test_htmldate_s_date_is_taken_else_the_published_one_and_a_refused_one_is_noted() -> None:
     today = dt.date(2024, 1, 1)
     notes: list[str] = []
-    assert choose_date(["", "2023-05-06T23:00:00Z", "2023-05-01"], today, notes) == "2023-05-06"
-    assert choose_date(["2099-01-01", "6. Mai 2023"], today, notes) == "2023-05-06" and notes == []
-    assert choose_date(["2099-01-01", None], today, notes) == ""
+    assert page_date("", ["2023-05-06T23:00:00Z", "2023-05-01"], [], "", today, notes) == "2023-05-06"
+    assert page_date("2099-01-01", ["6. Mai 2023"], [], "de", today, notes) == "2023-05-06" and notes == []
+    assert page_date("2099-01-01", [], [], "", today, notes) == ""
     assert notes == ["date 2099-01-01 lies in the future; left empty"]
 
 
@@ -279,3 +281,68 @@ def test_a_title_part_that_merely_mentions_the_site_stays() -> None:
 )
 def test_prose_ending_in_other_scripts_full_stops_is_running_text(sentence: str) -> None:
     assert prose_chars("\n\n".join([sentence] * 4)) == 4 * len(sentence)
+
+
+def _dated_page(ld: dict[str, str], lang: str) -> bytes:
+    script = f'<script type="application/ld+json">{json.dumps({"@type": "NewsArticle", **ld})}</script>'
+    return _article_page(script, f' lang="{lang}"')
+
+
+def test_a_slash_date_is_read_day_first_on_a_german_page_and_month_first_on_an_english_one() -> None:
+    ld = {"headline": "Wien baut die U5", "datePublished": "10/05/2022 05:22 pm"}
+    assert read_page(_dated_page(ld, "de")).date == "2022-05-10"
+    assert read_page(_dated_page(ld, "en")).date == "2022-10-05"
+
+
+def test_a_published_time_with_an_offset_gives_the_local_day_not_the_utc_one() -> None:
+    ld = {"headline": "Wien baut die U5", "datePublished": "2015-09-18T23:30:00-05:00"}
+    assert read_page(_dated_page(ld, "es")).date == "2015-09-18"
+
+
+@pytest.mark.parametrize(
+    ("og_title", "header", "expected"),
+    [
+        # a kicker in an element of its own before the title: left out
+        ("Corona-Lockerungen: Autohäuser rechnen mit langsamem Anlaufen | MD",
+         "<h1><span>Nach Corona-Lockerungen</span> "
+         "<span>Autohäuser rechnen mit langsamem Anlaufen</span></h1>",
+         "Autohäuser rechnen mit langsamem Anlaufen"),
+        ("Wien baut die U5", "<h1><span>Verkehr</span><span>:</span> <span>Wien baut die U5</span></h1>",
+         "Wien baut die U5"),
+        # a first part ending in a colon belongs to the title
+        ("Tanz in der Lokremise: Mit allen Wassern gewaschen",
+         "<h1><span>Tanz in der Lokremise:</span> <span>Mit allen Wassern gewaschen</span></h1>",
+         "Tanz in der Lokremise: Mit allen Wassern gewaschen"),
+        # a word set apart inside the title is no kicker
+        ("Programmieren mit defadvice", "<h1>Programmieren mit <code>defadvice</code></h1>",
+         "Programmieren mit defadvice"),
+        # the page's one <h1> over a metadata title written for search engines
+        ("Das beste Katzenspielzeug 2022 - Vergleich",
+         "<h1>Kaufratgeber: elektronisches Spielzeug sorgt für Abwechslung</h1>",
+         "Kaufratgeber: elektronisches Spielzeug sorgt für Abwechslung"),
+        # but not one that is the site's slogan
+        ("Wien baut die U5", "<h1>Der Standard, die Zeitung für Leserinnen</h1>", "Wien baut die U5"),
+        # the site's name after a separator is cut, the site named by og:site_name
+        ("Wien baut die U5 – DER STANDARD", "", "Wien baut die U5"),
+    ],
+)
+def test_kickers_sole_headings_and_site_names_in_titles(og_title: str, header: str, expected: str) -> None:
+    site = '<meta property="og:site_name" content="Der Standard">'
+    head = f'<meta property="og:title" content="{og_title}">{site}'
+    assert read_page(_headed_page(head, header)).title == expected
+
+
+def test_a_json_ld_headline_with_character_references_is_read_as_text() -> None:
+    ld = '{"@type": "NewsArticle", "headline": "Wohngew&#x00E4;chshaus&#x20;selber bauen"}'
+    head = f'<script type="application/ld+json">{ld}</script>'
+    head += '<meta property="og:title" content="Urban Jungle!">'
+    page = _headed_page(head, "<h1>Wohngewächshaus selber bauen</h1><h1>Mehr zum Thema</h1>")
+    assert hints(trafilatura.load_html(page.decode())).headline == "Wohngewächshaus selber bauen"
+    assert read_page(page).title == "Wohngewächshaus selber bauen"
+
+
+def test_a_title_cut_at_a_quotation_mark_is_taken_whole_from_the_head_title() -> None:
+    found = Hints(head_title='Senador califica a Biden de "incapacitado"')
+    assert choose_title("Senador califica a Biden de", found, "El Universal", "eluniversal.com") == (
+        'Senador califica a Biden de "incapacitado"'
+    )
