@@ -83,13 +83,18 @@ def fundus(source: Path, out: Path) -> dict[str, dict]:
         for expected_file in sorted(country.glob("*.json")):
             publisher = expected_file.stem
             versions = json.loads(expected_file.read_text(encoding="utf-8"))
-            pages = sorted((info["crawl_date"], name) for name, info in meta.items()
-                           if name.startswith(publisher + "_") and (country / name).is_file())
+            pages = sorted(
+                (info["crawl_date"], name)
+                for name, info in meta.items()
+                if name.startswith(publisher + "_") and (country / name).is_file()
+            )
             if len(pages) != len(versions):
-                print(f"skipped {country.name}/{publisher}: {len(pages)} pages, {len(versions)} versions",
-                      file=sys.stderr)
+                print(
+                    f"skipped {country.name}/{publisher}: {len(pages)} pages, {len(versions)} versions",
+                    file=sys.stderr,
+                )
                 continue
-            for (_, name), version in zip(pages, sorted(versions, key=_version_key)):
+            for (_, name), version in zip(pages, sorted(versions, key=_version_key), strict=True):
                 want = versions[version]
                 cases[meta[name]["url"]] = {
                     "file": _save((country / name).read_bytes(), name, out),
