@@ -10,15 +10,16 @@ command line writes them to OUT/eval.json. None of these pages was looked at whi
 Sets (sources, versions, licences; where each expected value comes from):
 - fundus: github flairNLP/fundus at 18da6e53 (August 2026), MIT licence,
   tests/resources/parser/test_data/<country>/<Publisher>.json with <Publisher>_<date>.html.gz and
-  meta.info (URL, crawl date). Real news pages of ~150 publishers in ~25 countries (German, Austrian
-  and Swiss ones among them), saved 2023-2026. Expected values are the output of fundus's parser
+  meta.info (URL, crawl date). 257 real news pages of 181 publishers in 41 country groups (85 German,
+  6 Austrian, 7 Swiss pages), saved 2023-2026. Expected values are the output of fundus's parser
   written by hand for each publisher (XPath/CSS and JSON-LD rules), stored and reviewed by people
   with each parser change: title, publishing_date (its day as written, offset kept), body paragraphs
   (first, middle and last body paragraph used as text snippets). One JSON entry per parser version;
   fundus maps a page to the version valid at its crawl date, so the pages sorted by crawl date are
   paired with the versions in order (publishers whose counts differ are skipped).
 - goose3: github goose3/goose3 at c5a8902e (April 2026), Apache-2.0, tests/data/content/*.json
-  with *.html: real pages saved around 2010-2015 (CNN, BusinessWeek, Time, TechCrunch, ...).
+  with *.html: 44 pages, mostly real ones saved 2010-2018 (CNN, BusinessWeek, Time, TechCrunch, ...),
+  a few stubs written for unit tests.
   Expected: "title" (on a few pages, goose's title with the site name cut or not) and "cleaned_text",
   the first sentences of the article text as goose printed them and its authors checked (used as a
   text snippet). Its date tests are small pages written for unit tests, not saved pages: left out.
