@@ -90,7 +90,6 @@ def timed(search: Search, asked: list[list[str]], k: int) -> tuple[list[Hits], f
 
 def segmented(milvus: MilvusTerms, records: RecordStore, segments: int) -> None:
     """Fill the collection in `segments` flushed batches (what incremental catch-ups produced)."""
-    milvus.refresh()
     ids = records.added_ids_since("chunk", 0)
     step = -(-len(ids) // segments)
     milvus._recreated()
@@ -117,7 +116,8 @@ def main() -> None:
         store = MilvusStore(target, embedder=bot.embedder.name, dim=records.dim, store_id=records.store_id)
         milvus = MilvusTerms(store, records)
         started = time.perf_counter()
-        chunks = len(milvus)  # writes the collection
+        milvus.push()  # writes the collection, as a writer does at the end of its run
+        chunks = len(milvus)
         print(f"{chunks} chunks written to Milvus in {time.perf_counter() - started:.1f} s")
         vocabulary = [r[0] for r in records.db.execute("SELECT DISTINCT term FROM postings")]
         print(f"{len(vocabulary)} terms, {hash_collisions(vocabulary)} sharing a 32-bit term hash")

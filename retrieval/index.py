@@ -7,7 +7,7 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -179,10 +179,18 @@ class NewsIndex:
         texts = self.records.chunk_texts_of(chunk_ids)
         self.lexical.add([(cid, chunk_terms(text, lang)) for cid, text, lang in texts])
 
-    def writing(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def writing(self) -> Iterator[None]:
         """A write's block (the caller holds the local write lock): with a Milvus archive, its
-        writer lease is held, the store caught up before and pushed after."""
-        return self.archive.writing() if self.archive is not None else nullcontext()
+        writer lease is held, the store caught up before and pushed after (Milvus' BM25 terms
+        first, then the records that publish the commit)."""
+        if self.archive is None:
+            yield
+            return
+        with self.archive.writing():
+            yield
+            if self.milvus_terms is not None:
+                self.milvus_terms.push()
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -232,7 +240,9 @@ class NewsIndex:
             return False
         for vectors in self.vectors.values():
             vectors.refresh()
-        self.lexical.refresh()  # Milvus' terms catch up on their next search (milvus-lite rewrites them)
+        self.lexical.refresh()
+        if self.milvus_terms is not None:
+            self.milvus_terms.refresh()  # which commit Milvus' terms hold (the writer pushes them)
         for cache in self._caches():
             cache.clear()
         self._seen = commit
@@ -374,9 +384,9 @@ class NewsIndex:
         """BM25 over chunks: (chunk id, score) best first, zero scores dropped."""
         if not query_terms:
             return []
-        if self.milvus_terms is not None:
+        if self.milvus_terms is not None and self.milvus_terms.usable():
             return self.milvus_terms.search(query_terms, k)
-        return self.lexical.search(query_terms, k)
+        return self.lexical.search(query_terms, k)  # the same ranking, while Milvus' terms lag
 
     def vocabulary_share(self, query_terms: list[str]) -> float:
         """Share of the query's terms that occur in the indexed chunks."""

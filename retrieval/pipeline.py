@@ -284,6 +284,7 @@ class Newsbot:
                     if index.archive is not None:
                         done.append(f"article records in the milvus store: {index.counts()[0]}")
                     if index.milvus_terms is not None:
+                        index.milvus_terms.push()
                         done.append(f"chunk terms for Milvus' BM25: {len(index.milvus_terms)}")
             finally:
                 index.close()

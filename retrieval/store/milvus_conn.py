@@ -8,8 +8,10 @@ fail a bot's answer. After the last try it raises `MilvusConnectionLost`, which 
 milvus.py turns into the message the user sees: the URI (never the token, nor a password in it),
 what newsbot was doing, and that nothing committed is lost (re-running resumes from the record store).
 
-Every write newsbot makes is an idempotent upsert or delete keyed by the record store's ids, so
-retrying one is safe. Other failures (a refused request, a wrong schema) are not retried.
+The data newsbot writes goes by idempotent upserts and deletes keyed by the record store's ids, so
+retrying one is safe (it never inserts); creating a collection or index again after a lost reply
+fails as "already exists", and re-running the command goes on. Other failures (a refused request,
+a wrong schema) are not retried.
 """
 
 from __future__ import annotations
@@ -32,27 +34,20 @@ REMOTE_CALLS = frozenset(
         "create_index",
         "delete",
         "describe_collection",
-        "describe_index",
         "drop_collection",
-        "drop_index",
         "get_server_version",
         "flush",
-        "get",
-        "get_load_state",
         "has_collection",
-        "insert",
-        "list_collections",
-        "list_indexes",
         "load_collection",
         "query",
-        "release_collection",
+        "query_iterator",
         "search",
         "upsert",
     }
 )
 # Calls given the per-call deadline (loading, indexing and flushing may rightly take long).
 TIMED_CALLS = frozenset(
-    {"delete", "describe_collection", "get", "has_collection", "query", "search", "upsert"}
+    {"delete", "describe_collection", "get_server_version", "has_collection", "query", "search", "upsert"}
 )
 _CONNECT_FAILED = 2  # pymilvus' ErrorCode for "Fail connecting to server"
 _CHAIN = 8  # causes looked at when classifying an error (chains can loop)
@@ -90,7 +85,8 @@ class RetryPolicy:
 
     def waits(self) -> list[float]:
         """The pauses before each retry."""
-        return [min(self.backoff * 2**i, self.max_wait) for i in range(self.retries)]
+        cap = max(self.max_wait, self.backoff)  # a longer first wait asked for is kept
+        return [min(self.backoff * 2**i, cap) for i in range(self.retries)]
 
 
 def safe_uri(uri: str) -> str:

@@ -18,9 +18,10 @@ like the vectors. milvus-lite 3.2 computes them per segment (each flush writes o
 `milvus_lite.engine.collection._search_sparse`), counting the deleted and replaced rows still in a
 segment, so an incrementally updated collection scores a chunk by the statistics of the batch it
 came in with (on news-dev 134 of 140 questions got another top 15). On milvus-lite the collection
-is therefore rewritten whole, as one segment of the live chunks, whenever the store has moved; this
-happens on the next search, so indexing many batches costs one rewrite. Beyond about
-`LITE_SEGMENT_ROWS` chunks milvus-lite splits a segment and the scores drift again (logged).
+is therefore rewritten whole, as one segment of the live chunks, when a write changed chunks; this
+happens at the end of the writer's run (under the lease), so indexing many batches costs one
+rewrite. Beyond about `LITE_SEGMENT_ROWS` chunks milvus-lite splits a segment and the scores drift
+again (logged).
 """
 
 from __future__ import annotations
@@ -50,10 +51,16 @@ def analyzer(lite: bool) -> dict[str, str]:
     return {"tokenizer": "standard" if lite else "whitespace"}
 
 
+def _scaled(score: float) -> float:
+    """A Milvus BM25 score as the local index scores it (float32, without the (k1 + 1))."""
+    return float(np.float32(score / (K1 + 1)))
+
+
 def ranked(hits: Sequence[tuple[int, float]], k: int) -> list[tuple[int, float]]:
-    """The k best (id, Milvus score) by score, ties by id; scores as the local index's (float32)."""
-    best = sorted(((i, s) for i, s in hits if s > 0), key=lambda h: (-h[1], h[0]))[:k]
-    return [(i, float(np.float32(s / (K1 + 1)))) for i, s in best]
+    """The k best (id, score) by the local index's score, ties by id (scores converted first, so
+    scores that are equal there are tied here too)."""
+    scored = [(i, _scaled(s)) for i, s in hits if s > 0]
+    return sorted(scored, key=lambda h: (-h[1], h[0]))[:k]
 
 
 def tie_cut(scores: Sequence[float], k: int, limit: int) -> bool:
@@ -63,24 +70,77 @@ def tie_cut(scores: Sequence[float], k: int, limit: int) -> bool:
 
 
 class MilvusTerms:
-    """Chunk terms in a collection with Milvus' BM25 `Function`, caught up from the record store by
-    commit; search ranks and scores like the local lexical index (see the module's docstring)."""
+    """Chunk terms in a collection with Milvus' BM25 `Function`. The writer brings it to its store's
+    commit under the archive's lease (`push`, at the end of each write); a newsbot searches it only
+    while it holds exactly the chunks of the newsbot's own store (the recorded commit equals the
+    store's), and otherwise the local lexical index answers, which ranks the same. So reading never
+    writes, and a question never pays for a rewrite."""
 
     def __init__(self, store: MilvusStore, records: RecordStore) -> None:
         self.store, self.records = store, records
         self.name = store.collection(TERMS)
-        self.rewrites = 0
-        self._commit: int | None = None
+        self._covers: int | None = None  # the store commit the collection holds (-1: none)
+        self._loaded = False
+
+    def usable(self) -> bool:
+        """Whether the collection holds this store's chunks, no more and no fewer."""
+        if self._covers is None:
+            self.refresh()
+        return self._covers is not None and self._covers > 0 and self._covers == self.records.commit()
+
+    def refresh(self) -> None:
+        """Read which commit the collection holds (one meta read; nothing is written)."""
+        with _guarded(f"reading the commit of {self.name}"):
+            self._covers = self._recorded()
+            if self._covers > 0 and not self._loaded:  # collections come back released after a restart
+                self._ensure_collection()
+                self._loaded = True
+                self._covers = self._recorded()
+
+    def push(self) -> None:
+        """Bring the collection to the store's commit (the writer, holding the lease): on milvus-lite
+        rewritten whole when chunks changed (one segment: see the module's docstring), on a server
+        caught up by commit."""
+        with _guarded(f"updating {self.name}"):
+            target, recorded = self.records.commit(), self._recorded()
+            if recorded == target:
+                self.refresh()
+                return
+            self._bring(recorded, target)
+            self.store.put_meta({f"{TERMS}_commit": str(target)})
+            self._covers, self._loaded = target, True
+
+    def _bring(self, recorded: int, target: int) -> None:
+        """Write what changed between the recorded commit and the target."""
+        whole = recorded <= 0 or recorded > target or not self.store.client.has_collection(self.name)
+        lite = self.store.lite_engine
+        if lite and (whole or self._chunks_changed(recorded)):
+            self._rewrite()
+        elif whole:
+            self._recreated()
+            self._write(self.records.added_ids_since("chunk", 0))
+        else:
+            self._ensure_collection()  # loaded (a new process finds it released)
+            if not lite:
+                self._apply(since=recorded)
+
+    def _recorded(self) -> int:
+        """The commit the meta collection records for the terms (-1: never written)."""
+        return int(self.store.get_meta().get(f"{TERMS}_commit", "-1") or -1)
+
+    def _chunks_changed(self, since: int) -> bool:
+        """Whether chunks were added or removed after commit `since`."""
+        added = self.records.added_ids_since("chunk", since)
+        return bool(len(added) or len(self.records.removed_since("chunk", since)))
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """BM25 over chunks: (chunk id, score) best first, ties by id, zero scores dropped."""
-        self.refresh()
         if not terms or k <= 0:
             return []
         limit = min(max(2 * k, k + 10), _MAX_LIMIT)
         while True:
             hits = self._search(" ".join(terms), limit)
-            scores = sorted((s for _, s in hits), reverse=True)
+            scores = sorted((_scaled(s) for _, s in hits), reverse=True)
             if limit >= _MAX_LIMIT or tie_cut(scores, k, limit):
                 return ranked(hits, k)
             limit = min(limit * 4, _MAX_LIMIT)
@@ -98,30 +158,10 @@ class MilvusTerms:
             )
         return [(int(h["id"]), abs(float(h["distance"]))) for h in hits[0]]
 
-    def refresh(self) -> None:
-        """Create the collection on first use, then catch up with the store (on milvus-lite by
-        rewriting it whole when the store has moved)."""
-        with _guarded(f"updating {self.name}"):
-            if self._commit is None:
-                self._ensure_collection()
-                self._commit = int(self.store.get_meta().get(f"{TERMS}_commit", "0"))
-            target = self.records.commit()
-            if target == self._commit:
-                return
-            if self.store.lite_engine:
-                self._rewrite()
-            else:
-                recorded = int(self.store.get_meta().get(f"{TERMS}_commit", "0"))
-                if recorded >= target:  # level, or ahead: another newsbot on the archive wrote it
-                    self._commit = target
-                    return
-                self._apply(since=min(self._commit, recorded))
-            self._commit = target
-            self.store.put_meta({f"{TERMS}_commit": str(target)})
-
     def __len__(self) -> int:
-        """Chunks in the collection."""
-        self.refresh()
+        """Chunks in the collection (0 before the first push)."""
+        if not self.store.client.has_collection(self.name):
+            return 0
         with _guarded(f"counting {self.name}"):
             rows = self.store.client.query(self.name, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
@@ -141,13 +181,11 @@ class MilvusTerms:
             )
         self._write(ids)
         self.store.client.flush(self.name)
-        self.rewrites += 1
 
-    def _recreated(self) -> int:
-        """Drop the collection and create it empty; its commit (0)."""
+    def _recreated(self) -> None:
+        """Drop the collection and create it empty."""
         self.store.drop(TERMS)
         self._ensure_collection()
-        return 0
 
     def _apply(self, *, since: int) -> None:
         """Delete the chunks removed after `since`, upsert the terms of those added after it."""

@@ -88,6 +88,10 @@ class TcpProxy:
                 continue
             server.settimeout(None)
             with self._lock:
+                if self._down or self._closed:  # cut while connecting upstream
+                    _close(client)
+                    _close(server)
+                    continue
                 self._open.update((client, server))
             threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()

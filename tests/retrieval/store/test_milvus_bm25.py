@@ -122,6 +122,8 @@ def both(bot: Newsbot, k: int) -> list[tuple[list[tuple[int, float]], list[tuple
     """For each query: the local lexical index's top k and Milvus' (same store, same chunks)."""
     terms = bot.index.milvus_terms
     assert isinstance(terms, MilvusTerms)
+    bot.index.refresh()
+    assert terms.usable()  # the writer pushed them: questions search Milvus
     return [(bot.index.lexical.search(query_terms(q), k), terms.search(query_terms(q), k)) for q in QUERIES]
 
 
@@ -148,6 +150,26 @@ def test_milvus_bm25_ranks_a_mixed_language_corpus_like_the_local_index(tmp_path
     bot.remove(["de-graz", "tie-1"])  # and removals
     assert_same(both(bot, 50))
     assert bot.index.milvus_terms is not None and len(bot.index.milvus_terms) == bot.index.counts()[1]
+    bot.close()
+
+
+def test_readers_never_write_the_terms_and_lagging_terms_fall_back_to_local(tmp_path: Path) -> None:
+    bot = mixed_bot(tmp_path, "milvus")
+    terms = bot.index.milvus_terms
+    assert isinstance(terms, MilvusTerms) and terms.usable()
+    store = bot.index.milvus
+    assert store is not None
+    store.put_meta({"terms_commit": "1"})  # as if the writer had not pushed its last commits yet
+    terms.refresh()
+    assert not terms.usable()
+    asked = query_terms(QUERIES[0])
+    assert bot.index.search_terms(asked, 5) == bot.index.lexical.search(asked, 5)
+    for question in QUERIES:  # questions read; they never write the collection
+        bot.answer(question)
+    assert store.get_meta()["terms_commit"] == "1"
+    bot.index_paths([write_corpus(tmp_path / "tied.jsonl", TIED)], progress=False)  # a write pushes
+    assert store.get_meta()["terms_commit"] == str(bot.index.records.commit()) and terms.usable()
+    assert_same(both(bot, 50))
     bot.close()
 
 
@@ -210,3 +232,7 @@ def test_evaluation_rows_on_milvus_bm25_equal_the_local_store(tmp_path: Path, wh
         for store in ("local", "milvus")
     }
     assert len(found["local"]) >= 10 and found["milvus"] == found["local"]
+
+
+def test_scores_equal_after_conversion_are_tied_and_ordered_by_id() -> None:
+    assert ranked([(5, 2.5000001), (3, 2.5)], 2) == [(3, 1.0), (5, 1.0)]
