@@ -25,6 +25,7 @@ from tests.bot.telegram_harness import OWNER, TOKEN, Running, buttons, check_htm
 from tests.bot.telegram_harness import settings as telegram_settings
 from tests.conftest import ARTICLES
 from tests.fakes.web_server import WebServer, serve_news
+from tests.retrieval.store.conftest import MilvusServer
 
 STORES = ("local", "milvus")
 QUESTIONS = [
@@ -56,6 +57,18 @@ def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
     server.close()
 
 
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    """milvus-lite serving on 127.0.0.1 (a Milvus server's code path: collection prefixes)."""
+    from tests.fakes.milvus_server import MilvusLiteServer
+
+    server = MilvusLiteServer(tmp_path_factory.mktemp("milvus") / "data").start()
+    try:
+        yield MilvusServer("127.0.0.1", server.port, token="root:Milvus")
+    finally:
+        server.stop()
+
+
 def inputs(tmp_path: Path, web: WebServer) -> tuple[Path, Path]:
     """A JSONL corpus and a folder with one saved HTML page."""
     corpus = tmp_path / "corpus.jsonl"
@@ -72,6 +85,17 @@ def inputs(tmp_path: Path, web: WebServer) -> tuple[Path, Path]:
     )
     (pages / "museum.html").write_bytes(page)
     return corpus, pages
+
+
+def question_file(tmp_path: Path) -> Path:
+    """Two questions with their gold answers, for `eval`."""
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {"id": "q1", "question": QUESTIONS[0], "answers": ["300"], "article_ids": ["graz-1"]},
+        {"id": "q2", "question": QUESTIONS[3], "answers": ["12. Mai"], "article_ids": []},
+    ]
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return questions
 
 
 def use_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: str) -> Path:
@@ -191,14 +215,7 @@ def test_every_command_on_milvus_prints_what_the_local_store_prints(
     tmp_path: Path, web: WebServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     corpus, pages = inputs(tmp_path, web)
-    questions = tmp_path / "questions.jsonl"
-    questions.write_text(
-        json.dumps({"id": "q1", "question": QUESTIONS[0], "answers": ["300"], "article_ids": ["graz-1"]})
-        + "\n"
-        + json.dumps({"id": "q2", "question": QUESTIONS[3], "answers": ["12. Mai"], "article_ids": []})
-        + "\n",
-        "utf-8",
-    )
+    questions = question_file(tmp_path)
     results = {}
     for store in STORES:
         db = use_store(monkeypatch, tmp_path, store)
@@ -286,3 +303,50 @@ def test_the_telegram_bot_on_milvus_answers_like_the_local_store(
             bot.close()
     assert sent["milvus"] == sent["local"]
     assert "300 Feuerwehrleute" in sent["local"][0] and "12. Mai" in sent["local"][3]
+
+
+def test_eval_on_a_server_drops_its_collections_and_scores_like_the_local_store(
+    tmp_path: Path,
+    web: WebServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    served: MilvusServer,
+) -> None:
+    from pymilvus import MilvusClient
+
+    corpus, pages = inputs(tmp_path, web)
+    questions = question_file(tmp_path)
+    prefix = MilvusServer.prefix()
+    scored = {}
+    for store in STORES:
+        use_store(monkeypatch, tmp_path, store)
+        if store == "milvus":
+            monkeypatch.setenv("NEWSBOT_MILVUS_URI", served.uri)
+            monkeypatch.setenv("NEWSBOT_MILVUS_TOKEN", served.token)
+            monkeypatch.setenv("NEWSBOT_MILVUS_COLLECTION", prefix)
+        assert run(capsys, "index", str(corpus))[0] == 0  # the user's own archive, kept
+        client = MilvusClient(uri=served.uri, token=served.token)
+        before = sorted(client.list_collections())
+        report = tmp_path / f"eval-{store}.json"
+        args = (
+            "eval",
+            str(questions),
+            "--corpus",
+            str(corpus),
+            "--corpus",
+            str(pages),
+            "--json",
+            str(report),
+        )
+        assert run(capsys, *args)[0] == 0
+        after = sorted(client.list_collections())
+        client.close()
+        assert after == before and not [n for n in after if "_eval_" in n]
+        if store == "milvus":
+            assert f"{prefix}_chunk" in after
+        scored[store] = evaluation(report)
+    assert scored["milvus"] == scored["local"]
+    assert scored["local"][0]["answer_hit"] == 1.0
+    from retrieval.store.milvus import MilvusTarget, drop_collections
+
+    drop_collections(MilvusTarget(served.uri, token=served.token, prefix=prefix))

@@ -51,18 +51,21 @@ MORE = [
 ]
 
 
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", store="milvus", milvus_uri=str(tmp_path / "archive.db"))
+def settings(tmp_path: Path, index: str = "FLAT") -> Settings:
+    return Settings(
+        home=tmp_path / "home", store="milvus", milvus_uri=str(tmp_path / "archive.db"), milvus_index=index
+    )
 
 
-@pytest.fixture
-def bot(tmp_path: Path) -> Newsbot:
-    """A Newsbot on the milvus store over a few articles (hash embedder)."""
+@pytest.fixture(params=["FLAT"])
+def bot(tmp_path: Path, request: pytest.FixtureRequest) -> Newsbot:
+    """A Newsbot on the milvus store over a few articles (hash embedder), with the index type."""
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
         "\n".join(json.dumps(a, ensure_ascii=False) for a in [*ARTICLES, TALKS, *MORE]), "utf-8"
     )
-    made = Newsbot(settings(tmp_path), embedder=HashEmbedder(), index_dir=tmp_path / "home" / "index")
+    home = tmp_path / "home"
+    made = Newsbot(settings(tmp_path, request.param), embedder=HashEmbedder(), index_dir=home / "index")
     made.index_paths([corpus], progress=False)
     return made
 
@@ -80,6 +83,7 @@ def schema_and_index(db: Path, name: str) -> tuple[list, list]:
         client.close()
 
 
+@pytest.mark.parametrize("bot", ["FLAT", "HNSW"], indirect=True)
 def test_similarity_search_returns_newsbots_own_dense_top_k(bot: Newsbot, tmp_path: Path) -> None:
     from langchain_core.documents import Document
 
@@ -87,7 +91,8 @@ def test_similarity_search_returns_newsbots_own_dense_top_k(bot: Newsbot, tmp_pa
 
     db = tmp_path / "archive.db"
     before = schema_and_index(db, "newsbot_chunk")
-    store = milvus_vector_store(settings(tmp_path), embedder=HashEmbedder())
+    store = milvus_vector_store(bot.settings, embedder=HashEmbedder())
+    assert store.search_params == bot.settings.milvus_index_choice().search_params("IP", 0)
     k = 4
     for question in QUESTIONS:
         expected = bot.index.search_chunks(bot.embedder.embed([question])[0], k)
