@@ -189,6 +189,10 @@ def steps(
     seen["answers after removal"] = asked(capsys)
     record("sources after removal", "sources", "--json")
     record("check", "check")
+    record("repair", "repair")
+    record("rebuild", "index", "--rebuild", str(corpus), str(pages))
+    seen["answers after rebuild"] = asked(capsys)
+    record("sources after rebuild", "sources", "--json")
     before = collections(db) if db else []
     report = questions.with_name("eval.json")
     assert (
@@ -234,6 +238,8 @@ def test_every_command_on_milvus_prints_what_the_local_store_prints(
     assert json.loads(local["sources after removal"][0])["total"] == 4
     assert local["remove source"][1] == ["Removed 3 articles."]
     assert local["eval"][0]["answer_hit"] == 1.0
+    assert json.loads(local["sources after rebuild"][0])["total"] == 3
+    assert "300 Feuerwehrleute" in local["answers after rebuild"][0]["text"]
 
 
 def index_both(
