@@ -196,12 +196,19 @@ def run_config(built: BuiltIndex, qset: QuestionSet, settings: Settings,
         "newsbot_version": _version(), "embedder": built.bot.embedder.name, "answerer": name,
         "chunk_sentences": getattr(built.bot.index, "chunk_sentences", settings.chunk_sentences),
         "chunk_overlap": getattr(built.bot.index, "chunk_overlap", settings.chunk_overlap),
-        "top_k": settings.top_k,
+        "top_k": settings.top_k, "store": settings.store, **_store_config(settings),
         "ranked_chunks": RANKED_CHUNKS, "questions_file": str(qset.path),
         "questions_format": qset.format, "corpus": built.corpus,
         "skipped_questions": len(qset.problems), "threads": settings.threads,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _store_config(settings: Settings) -> dict[str, Any]:
+    """With Milvus: whose BM25 searched and the index type (never the URI or token)."""
+    if settings.store != "milvus":
+        return {}
+    return {"milvus_bm25": settings.milvus_bm25, "milvus_index": settings.milvus_index}
 
 
 def _version() -> str:
