@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
-from urllib.request import getproxies
 
 import httpx
+from httpx._utils import URLPattern, get_environment_proxies  # httpx's own reading of *_PROXY
 
 from retrieval.readers.netguard import BlockedAddress, GuardedTransport, Resolver, check_url, system_resolver
 from retrieval.readers.robots import ROBOTS_MAX_BYTES, HostPacer, RobotsCache, RobotsUnreachable
@@ -103,9 +103,11 @@ class _Retry(Exception):
         self.status = status
 
 
-def _env_proxy() -> bool:
-    """Whether the environment names an HTTP(S) proxy (httpx then uses it; the proxy resolves)."""
-    return any(key in ("http", "https", "all") for key in getproxies())
+def _env_proxies() -> list[tuple[URLPattern, str | None]]:
+    """The environment's proxies as httpx reads them (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY): URL
+    patterns in httpx's matching order, each with its proxy URL or None (NO_PROXY: direct)."""
+    patterns = [(URLPattern(key), proxy) for key, proxy in get_environment_proxies().items()]
+    return sorted(patterns, key=lambda item: item[0])
 
 
 def is_url(value: object) -> bool:
@@ -131,11 +133,17 @@ class Fetcher:
         self._resolve = resolve
         self._pacer = HostPacer(clock, sleep)
         self._robots = RobotsCache(self._robots_txt, self.options.user_agent)
-        self._proxied = transport is None and _env_proxy()
-        if transport is None and not self.options.allow_private and not self._proxied:
-            transport = GuardedTransport(resolve)  # checks the address it connects to
+        # Direct connections go through GuardedTransport (it checks the address it connects to),
+        # URLs the environment sends to a proxy through that proxy (which resolves the name).
+        self._proxies = _env_proxies() if transport is None else []
+        if transport is None and not self.options.allow_private:
+            transport = GuardedTransport(resolve)
         self._client = httpx.Client(
             transport=transport,
+            mounts={
+                pattern.pattern: httpx.HTTPTransport(proxy=proxy) if proxy else None
+                for pattern, proxy in self._proxies
+            },
             timeout=httpx.Timeout(self.options.timeout),
             follow_redirects=False,
             headers={
@@ -223,12 +231,23 @@ class Fetcher:
             url = target
         raise FetchError(url, f"more than {self.options.max_redirects} redirects")
 
+    def _proxied(self, url: str) -> bool:
+        """Whether httpx sends the URL to a proxy from the environment (the first pattern that
+        matches it decides, as in httpx)."""
+        if not self._proxies:
+            return False
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL:
+            return False
+        return next((proxy is not None for pattern, proxy in self._proxies if pattern.matches(target)), False)
+
     def _check(self, url: str, robots: bool) -> None:
         """FetchError when the URL's host is internal (unless allowed) or robots.txt forbids it;
         then wait for the host's turn."""
         if not self.options.allow_private:
             try:
-                check_url(url, self._resolve, proxied=self._proxied)
+                check_url(url, self._resolve, proxied=self._proxied(url))
             except BlockedAddress as exc:
                 raise FetchError(url, str(exc)) from None
         if robots:

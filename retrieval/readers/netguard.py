@@ -4,12 +4,13 @@ reserved and unspecified addresses are refused.
 Two checks, both with the same rule (`blocked_reason`):
 - `check_url` resolves a URL's host before each request (the first one and every redirect hop) and
   refuses it when any of its addresses is internal: a clear per-URL error, even behind a proxy;
-- `GuardedTransport` (direct connections) resolves the host again when it connects and connects
-  only to an address it has just checked, so a name that resolves to a public address for the first
-  check and to 127.0.0.1 for the connection (DNS rebinding) is refused too. TLS still verifies the
+- `GuardedTransport` (every direct connection, NO_PROXY hosts too when proxies are set) resolves
+  the host again when it connects and connects only to an address it has just checked, so a name
+  that resolves to a public address for the first check and to 127.0.0.1 for the connection (DNS
+  rebinding) is refused too. TLS still verifies the
   certificate against the host name (httpcore passes it as SNI).
-Behind an HTTP(S) proxy from the environment the proxy resolves the name, so only the first check
-applies there, and a name that does not resolve here is left to the proxy.
+For a URL the environment sends to an HTTP(S) proxy the proxy resolves the name, so only the first
+check applies there, and a name that does not resolve here is left to the proxy.
 """
 
 from __future__ import annotations

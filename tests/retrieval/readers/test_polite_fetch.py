@@ -247,6 +247,28 @@ def test_a_name_that_rebinds_to_127_0_0_1_is_refused_at_connect_time(server: Web
     assert server.hits["/admin"] == 0
 
 
+def test_with_env_proxies_a_no_proxy_host_is_still_guarded_at_connect_time(
+    server: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.routes["/admin"] = PAGE
+    port = server.base.rsplit(":", 1)[1]
+    for key in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # never reached: localhost goes direct
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    answers = iter([[PUBLIC]])  # for the check; the connection then finds 127.0.0.1
+
+    def rebinding(host: str, _port: int) -> list[str]:
+        return next(answers, ["127.0.0.1"])
+
+    options = FetchOptions(host_delay=0.0, retries=0, robots=False)
+    with Fetcher(options, resolve=rebinding) as fetcher:
+        assert fetcher._proxied("http://news.example/") and not fetcher._proxied(f"http://localhost:{port}/admin")
+        with pytest.raises(FetchError, match=r"localhost \(127.0.0.1\) is a loopback address"):
+            fetcher.fetch(f"http://localhost:{port}/admin")
+    assert server.hits["/admin"] == 0
+
+
 def test_check_url_refuses_names_that_do_not_resolve() -> None:
     with pytest.raises(Exception, match="does not resolve"):
         check_url("http://nowhere.invalid/", lambda _h, _p: [])
