@@ -4,7 +4,7 @@ Every request names newsbot in its User-Agent, has a timeout, follows at most `m
 redirects (a loop is reported as one), reads the body streamed and stops at `max_bytes` (a huge
 or endless response is cut off and reported, never read whole), and is retried a few times with
 exponential back-off on 429 and 5xx answers and on network errors, honouring Retry-After (up to
-`max_wait` seconds). `fetch_all` fetches a few URLs at a time. The httpx transport can be given
+`max_wait` seconds). `fetch_all` fetches from a few hosts at a time. The httpx transport can be given
 (a test seam); the tests use a real local server.
 
 Politeness and safety (see robots.py and netguard.py): each site's robots.txt is read once per
@@ -110,6 +110,14 @@ def _env_proxies() -> list[tuple[URLPattern, str | None]]:
     return sorted(patterns, key=lambda item: item[0])
 
 
+def _netloc(url: str) -> str:
+    """The URL's host (and port), lower-cased: what requests are spaced by."""
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:  # a malformed IPv6 host; fetch reports it
+        return url
+
+
 def is_url(value: object) -> bool:
     """Whether a command-line argument is an http(s) URL."""
     return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
@@ -164,18 +172,27 @@ class Fetcher:
         self.close()
 
     def fetch_all(self, urls: Sequence[str]) -> list[Response | FetchError]:
-        """Each URL's response or error, in order, `concurrency` at a time."""
+        """Each URL's response or error, in order: `concurrency` hosts at a time, each host's URLs
+        one after another (a host's spacing holds up only that host, not a slot of the others)."""
+        out: list[Response | FetchError | None] = [None] * len(urls)
 
-        def one(url: str) -> Response | FetchError:
-            try:
-                return self.fetch(url)
-            except FetchError as exc:
-                return exc
+        def host(indices: list[int]) -> None:
+            for i in indices:
+                try:
+                    out[i] = self.fetch(urls[i])
+                except FetchError as exc:
+                    out[i] = exc
 
-        if len(urls) <= 1:
-            return [one(u) for u in urls]
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
-            return list(pool.map(one, urls))
+        by_host: dict[str, list[int]] = {}
+        for i, url in enumerate(urls):
+            by_host.setdefault(_netloc(url), []).append(i)
+        if len(by_host) <= 1:
+            for indices in by_host.values():
+                host(indices)
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+                list(pool.map(host, by_host.values()))
+        return [r for r in out if r is not None]
 
     def fetch(self, url: str, *, etag: str = "", last_modified: str = "") -> Response:
         """The response for `url` (a 304 when the validators still hold); FetchError otherwise."""

@@ -136,6 +136,25 @@ def test_requests_to_one_host_are_spaced_and_other_hosts_do_not_wait(server: Web
     assert clock.waits == [2.0]
 
 
+def test_one_hosts_spacing_does_not_hold_up_the_other_hosts(server: WebServer) -> None:
+    b_served = threading.Event()
+    server.routes["/b1"] = lambda _n, _h: (b_served.set(), PAGE)[1]
+    for n in range(6):
+        server.routes[f"/a{n}"] = PAGE
+    spaced_in_time: list[bool] = []
+
+    def sleep(_seconds: float) -> None:  # a's spacing: lasts until b is served (5 s at most)
+        spaced_in_time.append(b_served.wait(5.0))
+
+    other = server.base.replace("127.0.0.1", "localhost")
+    options = FetchOptions(host_delay=2.0, robots=False, allow_private=True, concurrency=2)
+    fetcher = Fetcher(options, sleep=sleep)
+    with fetcher:
+        results = fetcher.fetch_all([server.url(f"/a{n}") for n in range(6)] + [other + "/b1"])
+    assert all(not isinstance(r, FetchError) for r in results) and server.hits["/b1"] == 1
+    assert spaced_in_time and all(spaced_in_time)  # b was served while a's requests waited
+
+
 def test_crawl_delay_is_honoured_up_to_the_cap(server: WebServer) -> None:
     server.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 5\n")
     for n in range(3):
