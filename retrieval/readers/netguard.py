@@ -25,6 +25,7 @@ import httpcore
 import httpx
 
 Resolver = Callable[[str, int], list[str]]
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 SETTING_HINT = "set NEWSBOT_FETCH_ALLOW_PRIVATE=true to fetch from your own network"
 
 
@@ -47,8 +48,13 @@ def blocked_reason(address: str) -> str:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):  # judged by the IPv4 address it carries, if any
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:  # 6to4, 2002::/16
+            ip = ip.sixtofour
+        elif ip in _NAT64:  # DNS64/NAT64 well-known prefix (RFC 6052)
+            ip = ipaddress.IPv4Address(ip.packed[-4:])
     for kind, flag in (
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),

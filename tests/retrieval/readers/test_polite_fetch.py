@@ -198,11 +198,15 @@ def test_settings_carry_the_politeness_and_guard_options() -> None:
         ("0.0.0.0", "unspecified"),
         ("::ffff:127.0.0.1", "loopback"),
         ("100.64.0.1", "not public"),
+        ("64:ff9b::7f00:1", "loopback"),  # NAT64 of 127.0.0.1
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", "link-local"),  # 6to4 of 169.254.169.254
     ],
 )
 def test_internal_addresses_are_named(address: str, kind: str) -> None:
     assert blocked_reason(address) == kind
     assert blocked_reason(PUBLIC) == "" and blocked_reason("2606:4700::1111") == ""
+    assert blocked_reason("64:ff9b::5db8:d822") == ""  # NAT64 of a public address (DNS64 hosts)
 
 
 def test_the_guard_refuses_127_0_0_1(server: WebServer) -> None:
