@@ -171,6 +171,11 @@ def test_a_frame_holds_iso_dates_and_datetimes_but_not_undated() -> None:
         ("What happened before the 3rd of March?", D(1900, 1, 1), D(2015, 3, 2)),
         ("What happened after May 2015?", D(2015, 6, 1), D(2015, 9, 30)),
         ("Was geschah nach März?", D(2015, 4, 1), D(2015, 9, 30)),
+        ("What happens after May?", D(2015, 6, 1), D(2015, 9, 30)),
+        ("What happened after March in Syria?", D(2015, 4, 1), D(2015, 9, 30)),
+        ("Was geschah nach März in Wien?", D(2015, 4, 1), D(2015, 9, 30)),
+        ("Was ist nach März passiert?", D(2015, 4, 1), D(2015, 9, 30)),  # German: the verb comes last
+        ("Was wurde vor Mai beschlossen?", D(1900, 1, 1), D(2015, 4, 30)),
         ("What happened after 18 September 2015?", D(2015, 9, 19), D(2015, 9, 30)),
         ("Was geschah nach dem 18. September?", D(2015, 9, 19), D(2015, 9, 30)),
         ("Was geschah nach 2014 in Syrien?", D(2015, 1, 1), D(2015, 9, 30)),
@@ -202,6 +207,8 @@ def test_weekdays_spans_open_ends_and_parts_of_months(question: str, start: dt.d
         "Wo gibt es das beste Mai Thai?",  # a month name in a dish
         "Who may join after the vote?",  # the modal verb, not the month
         "Who won after may?",
+        "What happened after May resigned?",  # Theresa May, not the month
+        "What happened before May's Brexit speech?",
         "Will they march before the summit?",
         "Between 3 and 10 people died, right?",  # numbers, not days
         "Was kostete es zwischen 2000 und 3000 Euro?",  # counts of euros, not years
