@@ -254,10 +254,13 @@ FIRST_RULES: list[tuple[str, Resolver]] = [
     ),
 ]
 # Tried after the dates of timeframe.py ("am Montag, dem 14. September 2015" is that date).
+# Not the papers and shows named after a day: "Welt am Sonntag", "Bild am Sonntag", "NZZ am Sonntag",
+# "Die Presse am Sonntag", "Kurier am Sonntag", "the Mail on Sunday", "Saturday Night Live".
+_TITLE = r"(?<!\bwelt\s)(?<!\bbild\s)(?<!\bnzz\s)(?<!\bpresse\s)(?<!\bkurier\s)(?<!\bmail\s)"
 WEEKDAY_RULES: list[tuple[str, Resolver]] = [
     (
-        rf"\b(?:(?:on|am)\s+(?:(?:the\s+)?{_LAST}\s+)?|{_LAST}\s+){_WD}"
-        r"(?:abend|morgen|nachmittag|vormittag|mittag|früh|nacht)?\b",
+        rf"{_TITLE}\b(?:(?:on|am)\s+(?:(?:the\s+)?{_LAST}\s+)?|{_LAST}\s+){_WD}"
+        r"(?:abend|morgen|nachmittag|vormittag|mittag|früh|nacht)?\b(?!\s+night\s+live)",
         _weekday,
     ),
     (rf"\b(?:since|seit)\s+(?:(?:dem\s+)?{_LAST}\s+)?{_WD}\b", _since_weekday),

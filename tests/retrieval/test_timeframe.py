@@ -143,6 +143,8 @@ def test_a_frame_holds_iso_dates_and_datetimes_but_not_undated() -> None:
         # weekdays: the latest such day before the reference day (a Wednesday), and the day after
         ("What did Merkel say on Monday?", D(2015, 9, 28), D(2015, 9, 29)),
         ("Was sagte Merkel am Montag?", D(2015, 9, 28), D(2015, 9, 29)),
+        ("Was sagte Merkel am Sonntag?", D(2015, 9, 27), D(2015, 9, 28)),
+        ("What did the Mail on Sunday say last Sunday?", D(2015, 9, 27), D(2015, 9, 28)),
         ("Was sagte Merkel am Montagabend?", D(2015, 9, 28), D(2015, 9, 29)),
         ("What happened last Friday?", D(2015, 9, 25), D(2015, 9, 26)),
         ("Was geschah letzten Freitag?", D(2015, 9, 25), D(2015, 9, 26)),
@@ -219,6 +221,11 @@ def test_weekdays_spans_open_ends_and_parts_of_months(question: str, start: dt.d
         "What happened from 9 to 5?",
         "Was kostet am Black Friday ein Fernseher?",  # a name, not last Friday
         "Was ist am Rosenmontag passiert?",
+        "Was schrieb die Welt am Sonntag?",  # papers and shows named after a day
+        "Was stand in der Bild am Sonntag über Merkel?",
+        "Was schrieb die NZZ am Sonntag?",
+        "What did the Mail on Sunday report?",
+        "What did Trump say on Saturday Night Live?",
         "Warum demonstrieren Fridays for Future montags?",  # habits, not days
         "Was geschah am Anfang?",
     ],
