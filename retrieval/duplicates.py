@@ -153,13 +153,14 @@ def _near(
         a: np.frombuffer(sig, dtype=np.uint32)
         for a, sig in store.near_candidates(list(fp.bands)).items()
     }
-    stored_dates = store.dates(list(candidates)) if candidates else {}
+    stored = set(candidates)
     candidates.update(seen.candidates(fp))
     candidates.pop(article.id, None)
     scored = sorted(((similarity(fp.signature, sig), a) for a, sig in candidates.items()), reverse=True)
+    scored = [(score, a) for score, a in scored if score >= threshold]
+    close = [a for _score, a in scored if a in stored]  # only their dates are asked for
+    stored_dates = store.dates(close) if close else {}
     for score, candidate in scored:
-        if score < threshold:
-            break
         if close_in_time(article.date, seen.dates.get(candidate) or stored_dates.get(candidate, "")):
             return Merge(article, candidate, "near", score)
     return None

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.timecalendar import (
-    MIN_YEAR,
     MONTH_PATTERN,
     MONTHS,
     Range,
@@ -179,16 +178,6 @@ def _since(inner: Resolver) -> Resolver:
     return resolve
 
 
-def _before(inner: Resolver) -> Resolver:
-    """Everything up to the day before what `inner` names."""
-
-    def resolve(m: re.Match[str], ref: dt.date) -> Range | None:
-        found = inner(m, ref)
-        return (dt.date(MIN_YEAR, 1, 1), found[0] - dt.timedelta(days=1)) if found else None
-
-    return resolve
-
-
 def _fixed(resolve: Callable[[dt.date], Range]) -> Resolver:
     """A rule whose range depends on ref alone."""
     return lambda _m, ref: resolve(ref)
@@ -236,7 +225,6 @@ _RULES: list[tuple[str, Resolver]] = [
         _month_year,
     ),
     (rf"\b(?:im\s+jahre?|in\s+the\s+year)\s+{_YEAR}\b", _named_year),
-    (rf"\b(?:before|vor)\s+(?:dem\s+jahre?\s+|the\s+year\s+)?{_YEAR}\b", _before(_year)),
     (
         rf"\b(?:in|im|during|während|until|bis|of|from|anfang|mitte|ende|early|late|mid)"
         rf"(?:\s+(?:dem\s+)?jahre?|\s+the\s+year)?\s+{_YEAR}\b",

@@ -156,8 +156,12 @@ def _one_end(m: re.Match[str], ref: dt.date, news: bool = True) -> Range | None:
     end = parse_end(m["e"])
     if end is None or not _dated(end):
         return None
-    if end.month is None and not year_follower_ok(m.string[m.end() :]):
-        return None  # "nach 2014 Jahren"
+    # A year alone, or in English a month alone, reads as a time only before a function word
+    # ("nach 2014 Jahren", "after May resigned"); a German verb comes last ("nach März passiert").
+    english = m[0].lower().startswith(("before", "after"))
+    bare_month = english and end.day is None and end.year is None
+    if (end.month is None or bare_month) and not year_follower_ok(m.string[m.end() :]):
+        return None
     end = _latest(end, ref)
     if end.year is None or not year_ok(end.year, ref):
         return None
@@ -250,10 +254,13 @@ FIRST_RULES: list[tuple[str, Resolver]] = [
     ),
 ]
 # Tried after the dates of timeframe.py ("am Montag, dem 14. September 2015" is that date).
+# Not the papers and shows named after a day: "Welt am Sonntag", "Bild am Sonntag", "NZZ am Sonntag",
+# "Die Presse am Sonntag", "Kurier am Sonntag", "the Mail on Sunday", "Saturday Night Live".
+_TITLE = r"(?<!\bwelt\s)(?<!\bbild\s)(?<!\bnzz\s)(?<!\bpresse\s)(?<!\bkurier\s)(?<!\bmail\s)"
 WEEKDAY_RULES: list[tuple[str, Resolver]] = [
     (
-        rf"\b(?:(?:on|am)\s+(?:(?:the\s+)?{_LAST}\s+)?|{_LAST}\s+){_WD}"
-        r"(?:abend|morgen|nachmittag|vormittag|mittag|früh|nacht)?\b",
+        rf"{_TITLE}\b(?:(?:on|am)\s+(?:(?:the\s+)?{_LAST}\s+)?|{_LAST}\s+){_WD}"
+        r"(?:abend|morgen|nachmittag|vormittag|mittag|früh|nacht)?\b(?!\s+night\s+live)",
         _weekday,
     ),
     (rf"\b(?:since|seit)\s+(?:(?:dem\s+)?{_LAST}\s+)?{_WD}\b", _since_weekday),

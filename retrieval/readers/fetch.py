@@ -4,7 +4,7 @@ Every request names newsbot in its User-Agent, has a timeout, follows at most `m
 redirects (a loop is reported as one), reads the body streamed and stops at `max_bytes` (a huge
 or endless response is cut off and reported, never read whole), and is retried a few times with
 exponential back-off on 429 and 5xx answers and on network errors, honouring Retry-After (up to
-`max_wait` seconds). `fetch_all` fetches a few URLs at a time. The httpx transport can be given
+`max_wait` seconds). `fetch_all` fetches from a few hosts at a time. The httpx transport can be given
 (a test seam); the tests use a real local server.
 
 Politeness and safety (see robots.py and netguard.py): each site's robots.txt is read once per
@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
-from urllib.request import getproxies
 
 import httpx
+from httpx._utils import URLPattern, get_environment_proxies  # httpx's own reading of *_PROXY
 
 from retrieval.readers.netguard import BlockedAddress, GuardedTransport, Resolver, check_url, system_resolver
 from retrieval.readers.robots import ROBOTS_MAX_BYTES, HostPacer, RobotsCache, RobotsUnreachable
@@ -103,9 +103,19 @@ class _Retry(Exception):
         self.status = status
 
 
-def _env_proxy() -> bool:
-    """Whether the environment names an HTTP(S) proxy (httpx then uses it; the proxy resolves)."""
-    return any(key in ("http", "https", "all") for key in getproxies())
+def _env_proxies() -> list[tuple[URLPattern, str | None]]:
+    """The environment's proxies as httpx reads them (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY): URL
+    patterns in httpx's matching order, each with its proxy URL or None (NO_PROXY: direct)."""
+    patterns = [(URLPattern(key), proxy) for key, proxy in get_environment_proxies().items()]
+    return sorted(patterns, key=lambda item: item[0])
+
+
+def _netloc(url: str) -> str:
+    """The URL's host (and port), lower-cased: what requests are spaced by."""
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:  # a malformed IPv6 host; fetch reports it
+        return url
 
 
 def is_url(value: object) -> bool:
@@ -131,11 +141,17 @@ class Fetcher:
         self._resolve = resolve
         self._pacer = HostPacer(clock, sleep)
         self._robots = RobotsCache(self._robots_txt, self.options.user_agent)
-        self._proxied = transport is None and _env_proxy()
-        if transport is None and not self.options.allow_private and not self._proxied:
-            transport = GuardedTransport(resolve)  # checks the address it connects to
+        # Direct connections go through GuardedTransport (it checks the address it connects to),
+        # URLs the environment sends to a proxy through that proxy (which resolves the name).
+        self._proxies = _env_proxies() if transport is None else []
+        if transport is None and not self.options.allow_private:
+            transport = GuardedTransport(resolve)
         self._client = httpx.Client(
             transport=transport,
+            mounts={
+                pattern.pattern: httpx.HTTPTransport(proxy=proxy) if proxy else None
+                for pattern, proxy in self._proxies
+            },
             timeout=httpx.Timeout(self.options.timeout),
             follow_redirects=False,
             headers={
@@ -156,18 +172,27 @@ class Fetcher:
         self.close()
 
     def fetch_all(self, urls: Sequence[str]) -> list[Response | FetchError]:
-        """Each URL's response or error, in order, `concurrency` at a time."""
+        """Each URL's response or error, in order: `concurrency` hosts at a time, each host's URLs
+        one after another (a host's spacing holds up only that host, not a slot of the others)."""
+        out: list[Response | FetchError | None] = [None] * len(urls)
 
-        def one(url: str) -> Response | FetchError:
-            try:
-                return self.fetch(url)
-            except FetchError as exc:
-                return exc
+        def host(indices: list[int]) -> None:
+            for i in indices:
+                try:
+                    out[i] = self.fetch(urls[i])
+                except FetchError as exc:
+                    out[i] = exc
 
-        if len(urls) <= 1:
-            return [one(u) for u in urls]
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
-            return list(pool.map(one, urls))
+        by_host: dict[str, list[int]] = {}
+        for i, url in enumerate(urls):
+            by_host.setdefault(_netloc(url), []).append(i)
+        if len(by_host) <= 1:
+            for indices in by_host.values():
+                host(indices)
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+                list(pool.map(host, by_host.values()))
+        return [r for r in out if r is not None]
 
     def fetch(self, url: str, *, etag: str = "", last_modified: str = "") -> Response:
         """The response for `url` (a 304 when the validators still hold); FetchError otherwise."""
@@ -223,12 +248,23 @@ class Fetcher:
             url = target
         raise FetchError(url, f"more than {self.options.max_redirects} redirects")
 
+    def _proxied(self, url: str) -> bool:
+        """Whether httpx sends the URL to a proxy from the environment (the first pattern that
+        matches it decides, as in httpx)."""
+        if not self._proxies:
+            return False
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL:
+            return False
+        return next((proxy is not None for pattern, proxy in self._proxies if pattern.matches(target)), False)
+
     def _check(self, url: str, robots: bool) -> None:
         """FetchError when the URL's host is internal (unless allowed) or robots.txt forbids it;
         then wait for the host's turn."""
         if not self.options.allow_private:
             try:
-                check_url(url, self._resolve, proxied=self._proxied)
+                check_url(url, self._resolve, proxied=self._proxied(url))
             except BlockedAddress as exc:
                 raise FetchError(url, str(exc)) from None
         if robots:

@@ -4,12 +4,13 @@ reserved and unspecified addresses are refused.
 Two checks, both with the same rule (`blocked_reason`):
 - `check_url` resolves a URL's host before each request (the first one and every redirect hop) and
   refuses it when any of its addresses is internal: a clear per-URL error, even behind a proxy;
-- `GuardedTransport` (direct connections) resolves the host again when it connects and connects
-  only to an address it has just checked, so a name that resolves to a public address for the first
-  check and to 127.0.0.1 for the connection (DNS rebinding) is refused too. TLS still verifies the
+- `GuardedTransport` (every direct connection, NO_PROXY hosts too when proxies are set) resolves
+  the host again when it connects and connects only to an address it has just checked, so a name
+  that resolves to a public address for the first check and to 127.0.0.1 for the connection (DNS
+  rebinding) is refused too. TLS still verifies the
   certificate against the host name (httpcore passes it as SNI).
-Behind an HTTP(S) proxy from the environment the proxy resolves the name, so only the first check
-applies there, and a name that does not resolve here is left to the proxy.
+For a URL the environment sends to an HTTP(S) proxy the proxy resolves the name, so only the first
+check applies there, and a name that does not resolve here is left to the proxy.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import httpcore
 import httpx
 
 Resolver = Callable[[str, int], list[str]]
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 SETTING_HINT = "set NEWSBOT_FETCH_ALLOW_PRIVATE=true to fetch from your own network"
 
 
@@ -46,8 +48,13 @@ def blocked_reason(address: str) -> str:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):  # judged by the IPv4 address it carries, if any
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:  # 6to4, 2002::/16
+            ip = ip.sixtofour
+        elif ip in _NAT64:  # DNS64/NAT64 well-known prefix (RFC 6052)
+            ip = ipaddress.IPv4Address(ip.packed[-4:])
     for kind, flag in (
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),

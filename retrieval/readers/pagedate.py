@@ -10,8 +10,8 @@ where the day is not the one the page shows. So:
 - the first published time carries its own offset ("2015-09-18T23:30:00+02:00"): its date as
   written, the day in the place of publication;
 - else htmldate's date is one of the page's published dates: htmldate's;
-- they are more than a day apart: the published date (htmldate read a date that is not the
-  article's);
+- they are more than a day apart, or the published value is a day without a time (no time zone
+  moves it to another day): the published date (htmldate read a date that is not the article's);
 - they are a day apart: htmldate's, which is mostly the local day of a time written in UTC,
   except where htmldate's date is the day the page was modified and the UTC time lies more than
   `NEAR_MIDNIGHT` from the day boundary towards htmldate's day (no nearby time zone puts it there).
@@ -53,7 +53,7 @@ def page_date(
     if any(other == guessed for _, other in dates):
         return guessed
     apart = abs((dt.date.fromisoformat(date) - dt.date.fromisoformat(guessed)).days)
-    if apart > 1:
+    if apart > 1 or not _has_time(raw):
         return date
     edited = {_date(value, today, [], dayfirst) for value in modified}
     if guessed in edited and _offset(raw) == dt.timedelta(0) and not _near_midnight(raw, guessed > date):
@@ -80,6 +80,11 @@ def _moment(raw: str) -> dt.datetime | None:
             return parser.parse(raw)
         except (ValueError, OverflowError, TypeError):
             return None
+
+
+def _has_time(raw: str) -> bool:
+    """Whether a published value gives a time of day ("2015-09-18T23:30"), not a day alone."""
+    return ":" in raw
 
 
 def _offset(raw: str) -> dt.timedelta | None:

@@ -190,6 +190,23 @@ def test_near_duplicates_dated_weeks_apart_are_distinct_reports() -> None:
     assert plan_duplicates(new, stored).merges[0].into == "old"
 
 
+def test_dates_are_asked_only_for_stored_candidates_at_or_above_the_threshold() -> None:
+    asked: list[list[str]] = []
+
+    class Counting(FakeLookup):
+        def dates(self, ids):
+            asked.append(sorted(ids))
+            return super().dates(ids)
+
+    signatures = {"same": minhash(STORY), "other": minhash(OTHER)}
+    stored = Counting(signatures=signatures, dates={"same": "2015-01-02"})
+    plan = plan_duplicates([Article("new", STORY.replace("Die Opposition", "Die Grünen"))], stored)
+    assert plan.merges[0].into == "same" and asked == [["same"]]
+    asked.clear()
+    plan_duplicates([Article("far", PARAGRAPH * 3)], Counting(signatures={"other": minhash(OTHER)}))
+    assert asked == []  # no candidate close enough: no query
+
+
 def test_short_texts_merge_only_when_exactly_equal() -> None:
     short = " ".join(STORY.split()[: MIN_WORDS - 5])
     plan = plan_duplicates([Article("a", short), Article("b", short + " Ende.")], FakeLookup())

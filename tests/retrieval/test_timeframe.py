@@ -143,6 +143,8 @@ def test_a_frame_holds_iso_dates_and_datetimes_but_not_undated() -> None:
         # weekdays: the latest such day before the reference day (a Wednesday), and the day after
         ("What did Merkel say on Monday?", D(2015, 9, 28), D(2015, 9, 29)),
         ("Was sagte Merkel am Montag?", D(2015, 9, 28), D(2015, 9, 29)),
+        ("Was sagte Merkel am Sonntag?", D(2015, 9, 27), D(2015, 9, 28)),
+        ("What did the Mail on Sunday say last Sunday?", D(2015, 9, 27), D(2015, 9, 28)),
         ("Was sagte Merkel am Montagabend?", D(2015, 9, 28), D(2015, 9, 29)),
         ("What happened last Friday?", D(2015, 9, 25), D(2015, 9, 26)),
         ("Was geschah letzten Freitag?", D(2015, 9, 25), D(2015, 9, 26)),
@@ -171,6 +173,11 @@ def test_a_frame_holds_iso_dates_and_datetimes_but_not_undated() -> None:
         ("What happened before the 3rd of March?", D(1900, 1, 1), D(2015, 3, 2)),
         ("What happened after May 2015?", D(2015, 6, 1), D(2015, 9, 30)),
         ("Was geschah nach März?", D(2015, 4, 1), D(2015, 9, 30)),
+        ("What happens after May?", D(2015, 6, 1), D(2015, 9, 30)),
+        ("What happened after March in Syria?", D(2015, 4, 1), D(2015, 9, 30)),
+        ("Was geschah nach März in Wien?", D(2015, 4, 1), D(2015, 9, 30)),
+        ("Was ist nach März passiert?", D(2015, 4, 1), D(2015, 9, 30)),  # German: the verb comes last
+        ("Was wurde vor Mai beschlossen?", D(1900, 1, 1), D(2015, 4, 30)),
         ("What happened after 18 September 2015?", D(2015, 9, 19), D(2015, 9, 30)),
         ("Was geschah nach dem 18. September?", D(2015, 9, 19), D(2015, 9, 30)),
         ("Was geschah nach 2014 in Syrien?", D(2015, 1, 1), D(2015, 9, 30)),
@@ -202,6 +209,8 @@ def test_weekdays_spans_open_ends_and_parts_of_months(question: str, start: dt.d
         "Wo gibt es das beste Mai Thai?",  # a month name in a dish
         "Who may join after the vote?",  # the modal verb, not the month
         "Who won after may?",
+        "What happened after May resigned?",  # Theresa May, not the month
+        "What happened before May's Brexit speech?",
         "Will they march before the summit?",
         "Between 3 and 10 people died, right?",  # numbers, not days
         "Was kostete es zwischen 2000 und 3000 Euro?",  # counts of euros, not years
@@ -212,6 +221,11 @@ def test_weekdays_spans_open_ends_and_parts_of_months(question: str, start: dt.d
         "What happened from 9 to 5?",
         "Was kostet am Black Friday ein Fernseher?",  # a name, not last Friday
         "Was ist am Rosenmontag passiert?",
+        "Was schrieb die Welt am Sonntag?",  # papers and shows named after a day
+        "Was stand in der Bild am Sonntag über Merkel?",
+        "Was schrieb die NZZ am Sonntag?",
+        "What did the Mail on Sunday report?",
+        "What did Trump say on Saturday Night Live?",
         "Warum demonstrieren Fridays for Future montags?",  # habits, not days
         "Was geschah am Anfang?",
     ],

@@ -25,6 +25,9 @@ TODAY = dt.date(2026, 11, 30)
         ("2023-11-02", ["2023-11-01T23:01:00Z"], ["2023-11-02T15:58:23Z"], "it", "2023-11-02"),
         # more than a day apart (htmldate read another article's date or the URL's): the published one
         ("2020-07-08", ["2020-04-27 17:58"], [], "de", "2020-04-27"),
+        # a published day without a time a day off htmldate's (here the modified day): the published one
+        ("2020-01-20", ["2020-01-19"], ["2020-01-20T09:49:32Z"], "en", "2020-01-19"),
+        ("2020-01-18", ["2020-01-19"], [], "de", "2020-01-19"),
         # htmldate's date is one of the page's published dates: kept
         ("2023-11-06", ["2023-11-03T10:25:56+00:00", "2023-11-06T14:25:00+00:00"], [], "de", "2023-11-06"),
         # one of the two missing: the other

@@ -136,6 +136,25 @@ def test_requests_to_one_host_are_spaced_and_other_hosts_do_not_wait(server: Web
     assert clock.waits == [2.0]
 
 
+def test_one_hosts_spacing_does_not_hold_up_the_other_hosts(server: WebServer) -> None:
+    b_served = threading.Event()
+    server.routes["/b1"] = lambda _n, _h: (b_served.set(), PAGE)[1]
+    for n in range(6):
+        server.routes[f"/a{n}"] = PAGE
+    spaced_in_time: list[bool] = []
+
+    def sleep(_seconds: float) -> None:  # a's spacing: lasts until b is served (5 s at most)
+        spaced_in_time.append(b_served.wait(5.0))
+
+    other = server.base.replace("127.0.0.1", "localhost")
+    options = FetchOptions(host_delay=2.0, robots=False, allow_private=True, concurrency=2)
+    fetcher = Fetcher(options, sleep=sleep)
+    with fetcher:
+        results = fetcher.fetch_all([server.url(f"/a{n}") for n in range(6)] + [other + "/b1"])
+    assert all(not isinstance(r, FetchError) for r in results) and server.hits["/b1"] == 1
+    assert spaced_in_time and all(spaced_in_time)  # b was served while a's requests waited
+
+
 def test_crawl_delay_is_honoured_up_to_the_cap(server: WebServer) -> None:
     server.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 5\n")
     for n in range(3):
@@ -179,11 +198,15 @@ def test_settings_carry_the_politeness_and_guard_options() -> None:
         ("0.0.0.0", "unspecified"),
         ("::ffff:127.0.0.1", "loopback"),
         ("100.64.0.1", "not public"),
+        ("64:ff9b::7f00:1", "loopback"),  # NAT64 of 127.0.0.1
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", "link-local"),  # 6to4 of 169.254.169.254
     ],
 )
 def test_internal_addresses_are_named(address: str, kind: str) -> None:
     assert blocked_reason(address) == kind
     assert blocked_reason(PUBLIC) == "" and blocked_reason("2606:4700::1111") == ""
+    assert blocked_reason("64:ff9b::5db8:d822") == ""  # NAT64 of a public address (DNS64 hosts)
 
 
 def test_the_guard_refuses_127_0_0_1(server: WebServer) -> None:
@@ -244,6 +267,28 @@ def test_a_name_that_rebinds_to_127_0_0_1_is_refused_at_connect_time(server: Web
     fetcher = Fetcher(options, resolve=rebinding, transport=GuardedTransport(rebinding))
     with fetcher, pytest.raises(FetchError, match=r"rebind.example \(127.0.0.1\) is a loopback address"):
         fetcher.fetch(f"http://rebind.example:{port}/admin")
+    assert server.hits["/admin"] == 0
+
+
+def test_with_env_proxies_a_no_proxy_host_is_still_guarded_at_connect_time(
+    server: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.routes["/admin"] = PAGE
+    port = server.base.rsplit(":", 1)[1]
+    for key in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # never reached: localhost goes direct
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    answers = iter([[PUBLIC]])  # for the check; the connection then finds 127.0.0.1
+
+    def rebinding(host: str, _port: int) -> list[str]:
+        return next(answers, ["127.0.0.1"])
+
+    options = FetchOptions(host_delay=0.0, retries=0, robots=False)
+    with Fetcher(options, resolve=rebinding) as fetcher:
+        assert fetcher._proxied("http://news.example/") and not fetcher._proxied(f"http://localhost:{port}/admin")
+        with pytest.raises(FetchError, match=r"localhost \(127.0.0.1\) is a loopback address"):
+            fetcher.fetch(f"http://localhost:{port}/admin")
     assert server.hits["/admin"] == 0
 
 
