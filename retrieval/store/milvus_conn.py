@@ -177,7 +177,7 @@ class RetryingClient:
 def connect(pymilvus: Any, uri: str, token: str, policy: RetryPolicy) -> RetryingClient:
     """A MilvusClient for `uri` (connecting is retried like any call)."""
     client = retrying(
-        lambda: pymilvus.MilvusClient(uri=uri, token=token or ""),
+        lambda: pymilvus.MilvusClient(uri=uri, token=token or "", timeout=policy.timeout or None),
         name="connect",
         uri=uri,
         policy=policy,
