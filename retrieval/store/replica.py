@@ -226,6 +226,14 @@ class ArchiveSync:
         meta = self.store.get_meta()
         top = published(meta)
         archive_id, level = self.records.archive_state()
+        found_id = meta.get("store_id", "")
+        if found_id != archive_id:
+            if self.lease.live_elsewhere(meta):
+                return False  # the archive is being replaced (`index --rebuild`): answer from this store
+            raise ArchiveMismatchError(
+                f"{self.where} was replaced (it now holds the record store {found_id or 'none'}, this "
+                f"data dir follows {archive_id or 'none'}): start the replica again from an empty data dir"
+            )
         local = self.records.commit()
         if top < level:
             if self.lease.live_elsewhere(meta):
@@ -247,14 +255,14 @@ class ArchiveSync:
             self.push(level, local)
             return False
         if top > level:
-            self.pull(level, top)
+            self.pull(level, top, archive_id)
             return True
         return False
 
-    def pull(self, since: int, upto: int) -> None:
-        """Apply the archive's changes after `since` up to `upto` in one local transaction."""
+    def pull(self, since: int, upto: int, archive_id: str) -> None:
+        """Apply the archive's changes after `since` up to `upto` in one local transaction (the
+        archive `archive_id`, the one this store follows)."""
         counted = _Counted(milvus_records.pull(self.store, since, upto, self.records.dim))
-        archive_id = self.store.get_meta().get("store_id", "")
         self.records.apply_pulled(counted, commit=upto, archive_id=archive_id, on_write=self.on_pull)
         self.pulled += counted.n
         log.info("%s: pulled %d changed articles (commit %d to %d)", self.where, counted.n, since, upto)

@@ -362,3 +362,21 @@ def test_a_replica_keeps_answering_while_the_writer_repairs(tmp_path: Path) -> N
     assert outcome(replica) == expected
     for bot in (writer, replica):
         bot.close()
+
+
+def test_an_open_replica_does_not_mix_a_rebuilt_archive_with_the_old_one(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES[:2])], progress=False)
+    replica = shared(tmp_path, "replica")  # stays open (a telegram bot) across the rebuild
+    before = ids_of(replica)
+    assert before[0] == sorted(a["id"] for a in ARTICLES[:2])
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", [EXTRA])], rebuild=True, progress=False)
+    second = dict(EXTRA, id="x2", text="Ein zweiter Bericht aus Linz. Die Donau steigt.")
+    writer.index_articles([_article(second)])
+    with writer.index.writing():  # while a writer holds the new archive's lease: the old store answers
+        assert [a.id for a in replica.sources()] == before[0]
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        replica.sources()
+    assert ids_of(replica) == before  # nothing of the new archive mixed in
+    for bot in (writer, replica):
+        bot.close()
