@@ -169,7 +169,7 @@ class NewsIndex:
         chunking = self.archive.attach()
         self.chunk_sentences = int(chunking["chunk_sentences"])
         self.chunk_overlap = int(chunking["chunk_overlap"])
-        self.archive.catch_up()
+        self.archive.catch_up(push=False)  # commits not yet pushed wait for the next writing()
 
     def _pulled(self, db: sqlite3.Connection, chunk_ids: list[int], removed: list[int]) -> None:
         """The lexical index follows articles pulled from the archive (inside their transaction)."""
@@ -226,7 +226,7 @@ class NewsIndex:
         """Catch up with commits made since the last look (by this or another process); cheap when
         nothing changed. Returns whether anything had."""
         if self.archive is not None:
-            self.archive.catch_up()
+            self.archive.catch_up(push=False)  # a reader only pulls: writing() pushes, under the write lock
         commit = self.records.commit()
         if commit == self._seen:
             return False

@@ -29,6 +29,7 @@ import os
 import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -62,12 +63,17 @@ def published(meta: dict[str, str]) -> int:
 
 
 class Lease:
-    """The writer lease: one meta row {holder, host, pid, expires, pushing}."""
+    """The writer lease: one meta row {holder, store, host, pid, expires, pushing}. The holder is
+    this process (several processes may use one data dir: a bot answering beside a CLI writer);
+    `store` is its record store, which alone may finish a push it left unfinished."""
 
     KEY = "lease"
 
-    def __init__(self, store: MilvusStore, holder: str, ttl: float = LEASE_SECONDS, clock=time.time) -> None:
-        self.store, self.holder, self.ttl, self.clock = store, holder, ttl, clock
+    def __init__(
+        self, store: MilvusStore, store_id: str, ttl: float = LEASE_SECONDS, clock=time.time
+    ) -> None:
+        self.store, self.store_id, self.ttl, self.clock = store, store_id, ttl, clock
+        self.holder = f"{store_id}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self.held = 0  # nesting depth
         self.pushing = 0  # the commit of a push under way (0: none)
         self._renewed = 0.0
@@ -103,10 +109,12 @@ class Lease:
                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(current['expires'])))}; "
                     "one writer at a time: try again when it has finished"
                 )
-            if int(current.get("pushing", 0)) > published(meta):
+            unfinished = int(current.get("pushing", 0)) > published(meta)
+            if unfinished and _store_of(current) != self.store_id:
                 raise ArchiveBusyError(
                     f"{where} has an unfinished push to commit {current['pushing']} by {_who(current)}; "
-                    "run newsbot with that data dir to finish it, or rebuild the archive "
+                    "write with that data dir (newsbot index, update or remove) to finish it, or rebuild "
+                    "the archive "
                     "('newsbot migrate --to milvus --drop' from a complete store)"
                 )
         self._put(pushing=0)
@@ -139,6 +147,7 @@ class Lease:
         now = self.clock()
         value = {
             "holder": self.holder,
+            "store": self.store_id,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "expires": now + (self.ttl if ttl is None else ttl),
@@ -152,12 +161,17 @@ def _who(lease: dict) -> str:
     return f"process {lease.get('pid', '?')} on {lease.get('host', '?')}"
 
 
+def _store_of(lease: dict) -> str:
+    """The record store of a lease's holder."""
+    return str(lease.get("store") or str(lease.get("holder", "")).split(":")[0])
+
+
 class ArchiveSync:
     """Keeps a local record store and a Milvus archive level (see the module's docstring)."""
 
     def __init__(self, store: MilvusStore, records: RecordStore, on_pull: OnWrite | None = None) -> None:
         self.store, self.records, self.on_pull = store, records, on_pull
-        self.lease = Lease(store, holder=records.store_id)
+        self.lease = Lease(store, records.store_id)
         self.pulled = 0  # articles applied from the archive (tests, reports)
         self.pushed = 0  # articles sent to the archive
 
@@ -214,15 +228,16 @@ class ArchiveSync:
         self.records.set_archive(self.records.store_id, 0)
 
     # ---------- staying level ----------
-    def catch_up(self) -> bool:
-        """Pull what the archive published since this store's archive commit, or push this
-        store's commits the archive lacks. Whether anything changed locally."""
+    def catch_up(self, push: bool = False) -> bool:
+        """Pull what the archive published since this store's archive commit, or (`push`: a writer,
+        under the local write lock) push this store's commits the archive lacks; a reader leaves
+        those to the writer. Whether anything changed locally."""
         from retrieval.store.milvus import _guarded
 
         with _guarded(f"catching up with {self.where}"):
-            return self._catch_up()
+            return self._catch_up(push)
 
-    def _catch_up(self) -> bool:
+    def _catch_up(self, push: bool) -> bool:
         meta = self.store.get_meta()
         top = published(meta)
         archive_id, level = self.records.archive_state()
@@ -252,7 +267,8 @@ class ArchiveSync:
                     "have diverged; start this data dir again empty, or replace the archive with it "
                     "('newsbot migrate --to milvus --drop')"
                 )
-            self.push(level, local)
+            if push:
+                self.push(level, local)
             return False
         if top > level:
             self.pull(level, top, archive_id)
@@ -295,9 +311,9 @@ class ArchiveSync:
     def writing(self) -> Iterator[None]:
         """A writer's block: the lease taken, the store caught up first, pushed after."""
         with self.holding():
-            self.catch_up()
+            self.catch_up(push=True)
             yield
-            self.catch_up()
+            self.catch_up(push=True)
 
 
 class _Counted:

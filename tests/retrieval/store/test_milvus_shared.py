@@ -166,8 +166,10 @@ def test_a_killed_push_is_resumed_by_the_next_run(tmp_path: Path, monkeypatch: p
         replica.index_articles([_article(EXTRA)])
     replica.close()
 
-    writer = shared(tmp_path, "writer")  # the next run resumes the push
+    writer = shared(tmp_path, "writer")  # the next write resumes the push (a reader only pulls)
     writer.sources()
+    assert writer.index.archive is not None and writer.index.archive.pushed == 0
+    writer.remove([])
     writer.close()
     replica = shared(tmp_path, "replica")
     assert outcome(replica) == local_answers(tmp_path, "all", ARTICLES)
@@ -187,7 +189,7 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
     second.take()  # allowed after release
     now[0] += 61  # the second writer dies without releasing: its lease expires
     first.take()
-    assert first.read()["holder"] == "first"
+    assert first.read()["holder"] == first.holder and first.read()["store"] == "first"
     first.renew(pushing=5)  # ... and dies during a push: nobody else may write until it finishes
     now[0] += 61
     with pytest.raises(ArchiveBusyError, match="unfinished push to commit 5"):
@@ -380,3 +382,28 @@ def test_an_open_replica_does_not_mix_a_rebuilt_archive_with_the_old_one(tmp_pat
     assert ids_of(replica) == before  # nothing of the new archive mixed in
     for bot in (writer, replica):
         bot.close()
+
+
+def test_a_reader_on_the_writers_data_dir_neither_pushes_nor_releases_its_lease(tmp_path: Path) -> None:
+    cli = shared(tmp_path, "writer")
+    cli.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES[:1])], progress=False)
+    bot = shared(tmp_path, "writer")  # `newsbot telegram` on the same data dir
+    bot.sources()
+    other = shared(tmp_path, "other")
+    other.sources()
+    assert cli.index.archive is not None and bot.index.archive is not None
+    assert cli.index.archive.lease.holder != bot.index.archive.lease.holder  # one holder a process
+    pushed = cli.index.archive.pushed
+    with cli._write_lock(), cli.index.writing():
+        cli._add(cli.index, [_article(EXTRA)], False)  # committed locally, pushed when the block ends
+        assert cli.index.archive.pushed == pushed
+        assert "salzburg-1" in [a.id for a in bot.sources()]  # the bot reads the local store
+        assert bot.index.archive.pushed == 0
+        lease = cli.index.archive.lease.read()
+        assert lease["holder"] == cli.index.archive.lease.holder
+        with pytest.raises(ArchiveBusyError):
+            other.index_articles([_article(dict(EXTRA, id="o-1"))])
+    assert cli.index.archive.pushed == pushed + 1 and not cli.index.archive.lease.read()
+    assert "salzburg-1" in [a.id for a in other.sources()]
+    for bot_ in (cli, bot, other):
+        bot_.close()
