@@ -156,7 +156,10 @@ class NewsIndex:
             from retrieval.store.milvus_terms import MilvusTerms
 
             self.milvus_terms = MilvusTerms(self.milvus, self.records)
-        return {kind: MilvusVectors(self.milvus, kind, self.records, follow=True) for kind in KINDS}
+        return {
+            kind: MilvusVectors(self.milvus, kind, self.records, follow=True, archive=self.archive)
+            for kind in KINDS
+        }
 
     def _follow_archive(self, store: MilvusStore, replace: bool) -> None:
         """Attach the record store to the Milvus archive (a replica, its creator, or refused) and

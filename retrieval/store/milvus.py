@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from retrieval.store.milvus_index import MilvusIndex
 from retrieval.store.milvus_records import ARTICLES, add_row_fields, vector_rows
 from retrieval.store.records import KINDS
 from retrieval.store.vectors import VectorSource
+
+if TYPE_CHECKING:
+    from retrieval.store.replica import ArchiveSync
 
 log = logging.getLogger(__name__)
 
@@ -331,9 +334,17 @@ def drop_collections(target: MilvusTarget) -> None:
 class MilvusVectors:
     """One kind's vectors in Milvus, caught up from the record store by commit (a `VectorIndex`)."""
 
-    def __init__(self, store: MilvusStore, kind: str, source: VectorSource, *, follow: bool = False) -> None:
-        """`follow`: the archive is kept level by store/replica.py (pushes under the writer lease);
-        this index only searches the rows up to the store's commit."""
+    def __init__(
+        self,
+        store: MilvusStore,
+        kind: str,
+        source: VectorSource,
+        *,
+        follow: bool = False,
+        archive: ArchiveSync | None = None,
+    ) -> None:
+        """`follow`: the archive is kept level by store/replica.py (pushes under the writer lease of
+        `archive`); this index only searches the rows up to the store's commit."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.store, self.kind, self.source = store, kind, source
@@ -341,7 +352,7 @@ class MilvusVectors:
         self.dim = store.dim
         self.rows_added = 0
         self.rebuilds = 0
-        self.follow = follow
+        self.follow, self.archive = follow, archive
         self._commit: int | None = None
 
     # ---------- VectorIndex ----------
@@ -402,7 +413,11 @@ class MilvusVectors:
         return problems
 
     def rebuild(self) -> None:
-        """Drop the collection and fill it again from the store."""
+        """Drop the collection and fill it again from the store. A shared archive is not dropped
+        (its replicas search it): every row is pushed again (idempotent upserts) under the lease."""
+        if self.follow:
+            self._push_all()
+            return
         with _guarded(f"rebuilding {self.name}"):
             self.store.drop(self.kind)
             self.store.ensure(self.kind)
@@ -412,6 +427,19 @@ class MilvusVectors:
             self._apply(since=0, target=target)
             self._commit = target
             self.store.put_meta({f"{self.kind}_commit": str(target)})
+
+    def _push_all(self) -> None:
+        """Push every article's rows to the shared archive again, under its writer lease."""
+        from retrieval.store import milvus_records
+        from retrieval.store.records import RecordStore
+
+        if self.archive is None or not isinstance(self.source, RecordStore):
+            raise NewsbotError(f"rebuilding {self.name}: a shared archive is written by its record store")
+        with _guarded(f"rebuilding {self.name}"), self.archive.holding():
+            lease = self.archive.lease
+            milvus_records.push(self.store, self.source, 0, self.source.commit(), renew=lease.renew)
+            self.rebuilds += 1
+            self._commit = None  # read again
 
     def save(self, force: bool = False) -> bool:
         """Milvus keeps every write: catch up, nothing to snapshot."""

@@ -129,7 +129,7 @@ class Lease:
         if pushing is not None:
             self.pushing = pushing
         if pushing is not None or self.clock() - self._renewed > min(30.0, self.ttl / 4):
-            self._put(pushing=self.pushing)
+            self._put(pushing=self.pushing, check=True)
 
     def release(self) -> None:
         """Give the lease up (after the outermost take). A push that did not finish stays marked, so
@@ -139,11 +139,21 @@ class Lease:
         self.held -= 1
         if self.held == 0 and self.read().get("holder") == self.holder:
             if self.pushing:
-                self._put(pushing=self.pushing, ttl=0.0)
+                self._put(pushing=self.pushing, ttl=0.0, check=True)
             else:
                 self.store.put_meta({self.KEY: ""})
 
-    def _put(self, *, pushing: int, ttl: float | None = None) -> None:
+    def _put(self, *, pushing: int, ttl: float | None = None, check: bool = False) -> None:
+        """Write the lease; `check`: only while this process still holds it (ArchiveBusyError when
+        another newsbot took it over meanwhile)."""
+        if check:
+            current = self.read()
+            if current and current.get("holder") != self.holder:
+                target = self.store.target
+                where = f"the Milvus archive '{target.prefix}_*' at {safe_uri(target.uri)}"
+                raise ArchiveBusyError(
+                    f"{where}: {_who(current)} took the writer lease over from this one (it had expired)"
+                )
         now = self.clock()
         value = {
             "holder": self.holder,

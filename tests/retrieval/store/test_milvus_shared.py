@@ -407,3 +407,59 @@ def test_a_reader_on_the_writers_data_dir_neither_pushes_nor_releases_its_lease(
     assert "salzburg-1" in [a.id for a in other.sources()]
     for bot_ in (cli, bot, other):
         bot_.close()
+
+
+def test_repair_pushes_the_archive_again_without_dropping_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    expected = outcome(replica)
+    milvus = writer.index.milvus
+    assert milvus is not None
+
+    def dropped(kind: str) -> None:
+        raise AssertionError(f"the shared {kind} collection was dropped")
+
+    monkeypatch.setattr(milvus, "drop", dropped)
+    question = replica.index.embedder.embed(["Who proposed the military talks?"])[0]
+    hits = len(replica.index.vectors["chunk"].search(np.asarray(question), 10))
+    seen: list[tuple[int, dict]] = []
+    push = milvus_records.push
+
+    def watched(store, records, since, target, renew=lambda: None):
+        def renewing() -> None:  # between requests: the replica still finds every chunk
+            seen.append((len(replica.index.vectors["chunk"].search(np.asarray(question), 10)), {}))
+            renew()
+
+        done = push(store, records, since, target, renew=renewing)
+        seen.append((hits, writer.index.archive.lease.read() if writer.index.archive else {}))
+        return done
+
+    monkeypatch.setattr(milvus_records, "push", watched)
+    assert writer.repair()[-1].startswith("rebuilt the sentence vector index")
+    assert seen and all(n == hits for n, _ in seen)
+    assert all(lease.get("holder") == writer.index.archive.lease.holder for _, lease in seen if lease)
+    assert outcome(replica) == expected
+    for bot in (writer, replica):
+        bot.close()
+
+
+def test_a_lease_taken_over_is_not_overwritten(tmp_path: Path) -> None:
+    store = MilvusStore(MilvusTarget(str(tmp_path / "l.db")), embedder="e", dim=8, store_id="s")
+    now = [1000.0]
+    first = Lease(store, "first", ttl=60, clock=lambda: now[0])
+    second = Lease(store, "second", ttl=60, clock=lambda: now[0])
+    first.take()
+    now[0] += 61  # the first writer stalls past its lease; another one takes it
+    second.take()
+    with pytest.raises(ArchiveBusyError, match="took the writer lease over"):
+        first.renew(pushing=3)
+    assert second.read()["holder"] == second.holder
+    first.release()  # gives up nothing of the second's
+    assert second.read()["holder"] == second.holder
+    second.release()
+    store.close()
