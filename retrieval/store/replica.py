@@ -319,11 +319,26 @@ class ArchiveSync:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """A writer's block: the lease taken, the store caught up first, pushed after."""
+        """A writer's block: the lease taken, the store caught up first, pushed after. The lease is
+        marked `pushing` for the whole block (until the closing push succeeds): a writer killed
+        between its local commit and its push leaves the archive to its data dir, not to another
+        writer once the lease expires."""
         with self.holding():
             self.catch_up(push=True)
-            yield
+            outer = self.lease.held == 1
+            start = self.records.commit()
+            if outer:
+                self.lease.renew(pushing=self.records.archive_state()[1] + 1)
+            try:
+                yield
+            except BaseException:
+                if outer and self.records.commit() == start:
+                    with contextlib.suppress(NewsbotError):
+                        self.lease.renew(pushing=0)  # nothing committed here: no push owed
+                raise
             self.catch_up(push=True)
+            if outer:
+                self.lease.renew(pushing=0)
 
 
 class _Counted:

@@ -7,6 +7,7 @@ its own, empty data dir on the same .db: opened after the first one closed, or i
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -463,3 +464,53 @@ def test_a_lease_taken_over_is_not_overwritten(tmp_path: Path) -> None:
     assert second.read()["holder"] == second.holder
     second.release()
     store.close()
+
+
+def test_a_writer_killed_before_its_push_keeps_the_archive_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.store.replica import ArchiveSync
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    other = shared(tmp_path, "other")
+    other.sources()
+    with pytest.raises(RuntimeError), writer.index.writing():  # nothing committed: no push owed
+        raise RuntimeError("the embedder failed")
+    assert not writer.index.archive.lease.read()
+
+    def killed(self, since: int, target: int) -> None:
+        raise KeyboardInterrupt  # after the local commit, before the push marked the lease
+
+    monkeypatch.setattr(ArchiveSync, "push", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.index_articles([_article(EXTRA)])
+    monkeypatch.undo()
+    lease = writer.index.archive.lease.read()
+    assert float(lease["expires"]) <= time.time() and int(lease["pushing"]) == 2
+    with pytest.raises(ArchiveBusyError, match="unfinished push to commit 2"):
+        other.index_articles([_article(dict(EXTRA, id="o-1"))])
+    writer.remove([])  # this data dir finishes its push
+    assert "salzburg-1" in [a.id for a in other.sources()]
+    other.index_articles([_article(dict(EXTRA, id="o-1", text="Ein Bericht aus Linz. Die Donau steigt."))])
+    assert "o-1" in [a.id for a in writer.sources()]
+    for bot in (writer, other):
+        bot.close()
+
+
+def test_a_long_write_keeps_other_writers_out_after_its_lease_expires(tmp_path: Path) -> None:
+    first = shared(tmp_path, "a")
+    first.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES[:1])], progress=False)
+    second = shared(tmp_path, "b")
+    second.sources()
+    assert first.index.archive is not None
+    first.index.archive.lease.ttl = 0.5  # stands for a long embedding run
+    with first._write_lock(), first.index.writing():
+        time.sleep(0.7)
+        with pytest.raises(ArchiveBusyError, match="unfinished push"):
+            second.index_articles([_article(dict(EXTRA, id="b-1"))])
+        first._add(first.index, [_article(EXTRA)], False)
+    assert "salzburg-1" in [a.id for a in second.sources()]
+    assert ids_of(first) == ids_of(second)
+    for bot in (first, second):
+        bot.close()
