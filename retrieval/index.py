@@ -229,7 +229,7 @@ class NewsIndex:
         """Catch up with commits made since the last look (by this or another process); cheap when
         nothing changed. Returns whether anything had."""
         if self.archive is not None:
-            self.archive.catch_up(push=False)  # a reader only pulls: writing() pushes, under the write lock
+            self.archive.catch_up()  # pushes only inside this thread's writing() (under the write lock)
         commit = self.records.commit()
         if commit == self._seen:
             return False

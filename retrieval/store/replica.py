@@ -28,6 +28,7 @@ import logging
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -94,30 +95,34 @@ class Lease:
         return bool(current) and current.get("holder") != self.holder and live
 
     def take(self) -> None:
-        """Hold the lease (re-entrant); ArchiveBusyError while another holder's lease is live, or when
-        a dead holder left a push unfinished."""
+        """Hold the lease (re-entrant); ArchiveBusyError while another record store's lease is live,
+        or when one left a push unfinished. A lease of this record store is taken over at once (and
+        its unfinished push kept marked until finished): its writers are one at a time already (the
+        local write lock), so it was left by one that died."""
         if self.held:
             self.held += 1
             return
         meta = self.store.get_meta()
         current = self.read(meta)
         where = f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
-        if current and current.get("holder") != self.holder:
+        mine = _store_of(current) == self.store_id
+        unfinished = int(current.get("pushing", 0)) > published(meta)
+        if current and current.get("holder") != self.holder and not mine:
             if float(current.get("expires", 0)) > self.clock():
                 raise ArchiveBusyError(
                     f"{where} is being written by {_who(current)} until "
                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(current['expires'])))}; "
                     "one writer at a time: try again when it has finished"
                 )
-            unfinished = int(current.get("pushing", 0)) > published(meta)
-            if unfinished and _store_of(current) != self.store_id:
+            if unfinished:
                 raise ArchiveBusyError(
                     f"{where} has an unfinished push to commit {current['pushing']} by {_who(current)}; "
                     "write with that data dir (newsbot index, update or remove) to finish it, or rebuild "
                     "the archive "
                     "('newsbot migrate --to milvus --drop' from a complete store)"
                 )
-        self._put(pushing=0)
+        self.pushing = int(current.get("pushing", 0)) if mine and unfinished else 0
+        self._put(pushing=self.pushing)
         if self.read().get("holder") != self.holder:
             raise ArchiveBusyError(f"{where}: another newsbot took the writer lease at the same time")
         self.held = 1
@@ -182,6 +187,7 @@ class ArchiveSync:
     def __init__(self, store: MilvusStore, records: RecordStore, on_pull: OnWrite | None = None) -> None:
         self.store, self.records, self.on_pull = store, records, on_pull
         self.lease = Lease(store, records.store_id)
+        self._writer: int | None = None  # the thread inside writing()
         self.pulled = 0  # articles applied from the archive (tests, reports)
         self.pushed = 0  # articles sent to the archive
 
@@ -238,12 +244,15 @@ class ArchiveSync:
         self.records.set_archive(self.records.store_id, 0)
 
     # ---------- staying level ----------
-    def catch_up(self, push: bool = False) -> bool:
+    def catch_up(self, push: bool | None = None) -> bool:
         """Pull what the archive published since this store's archive commit, or (`push`: a writer,
         under the local write lock) push this store's commits the archive lacks; a reader leaves
-        those to the writer. Whether anything changed locally."""
+        those to the writer. By default it pushes only inside writing(), in the thread that writes.
+        Whether anything changed locally."""
         from retrieval.store.milvus import _guarded
 
+        if push is None:
+            push = self._writer == threading.get_ident()
         with _guarded(f"catching up with {self.where}"):
             return self._catch_up(push)
 
@@ -300,7 +309,8 @@ class ArchiveSync:
             sent = milvus_records.push(self.store, self.records, since, target, renew=self.lease.renew)
             commits = {key: str(target) for key in _COMMIT_KEYS}
             self.store.put_meta(commits)
-            self.lease.renew(pushing=0)
+            # inside writing() the lease stays marked for the commits still to come
+            self.lease.renew(pushing=target + 1 if self._writer is not None else 0)
         archive_id, level = self.records.archive_state()
         if level < target:
             self.records.set_archive(archive_id or self.records.store_id, target)
@@ -326,17 +336,20 @@ class ArchiveSync:
         with self.holding():
             self.catch_up(push=True)
             outer = self.lease.held == 1
-            start = self.records.commit()
             if outer:
                 self.lease.renew(pushing=self.records.archive_state()[1] + 1)
+                self._writer = threading.get_ident()
             try:
                 yield
+                self.catch_up(push=True)
             except BaseException:
-                if outer and self.records.commit() == start:
+                if outer and self.records.commit() <= self.records.archive_state()[1]:
                     with contextlib.suppress(NewsbotError):
-                        self.lease.renew(pushing=0)  # nothing committed here: no push owed
+                        self.lease.renew(pushing=0)  # everything committed here is pushed
                 raise
-            self.catch_up(push=True)
+            finally:
+                if outer:
+                    self._writer = None
             if outer:
                 self.lease.renew(pushing=0)
 

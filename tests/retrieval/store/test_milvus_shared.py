@@ -385,7 +385,9 @@ def test_an_open_replica_does_not_mix_a_rebuilt_archive_with_the_old_one(tmp_pat
         bot.close()
 
 
-def test_a_reader_on_the_writers_data_dir_neither_pushes_nor_releases_its_lease(tmp_path: Path) -> None:
+def test_a_reader_on_the_writers_data_dir_neither_pushes_nor_releases_its_lease(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cli = shared(tmp_path, "writer")
     cli.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES[:1])], progress=False)
     bot = shared(tmp_path, "writer")  # `newsbot telegram` on the same data dir
@@ -396,6 +398,7 @@ def test_a_reader_on_the_writers_data_dir_neither_pushes_nor_releases_its_lease(
     assert cli.index.archive.lease.holder != bot.index.archive.lease.holder  # one holder a process
     pushed = cli.index.archive.pushed
     with cli._write_lock(), cli.index.writing():
+        monkeypatch.setattr(cli.index, "_after_write", lambda: None)  # no push after the commit yet
         cli._add(cli.index, [_article(EXTRA)], False)  # committed locally, pushed when the block ends
         assert cli.index.archive.pushed == pushed
         assert "salzburg-1" in [a.id for a in bot.sources()]  # the bot reads the local store
@@ -514,3 +517,4 @@ def test_a_long_write_keeps_other_writers_out_after_its_lease_expires(tmp_path: 
     assert ids_of(first) == ids_of(second)
     for bot in (first, second):
         bot.close()
+
