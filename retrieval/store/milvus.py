@@ -483,7 +483,8 @@ class MilvusVectors:
                 return
 
     def _apply(self, *, since: int, target: int) -> None:
-        """Delete the ids removed after `since`, upsert the rows added after it (stamped `target`)."""
+        """Delete the ids removed after `since`, upsert the rows added after it (each stamped with the
+        commit that added it, at most `target`)."""
         client = self.store.client
         removed = np.asarray(self.source.removed_since(self.kind, since), dtype=np.int64)
         for start in range(0, len(removed), DELETE_IDS):

@@ -518,3 +518,36 @@ def test_a_long_write_keeps_other_writers_out_after_its_lease_expires(tmp_path: 
     for bot in (first, second):
         bot.close()
 
+
+def test_rows_pushed_again_keep_their_commit_for_replicas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from tests.retrieval.store.test_sources import COPIES, WIRE
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "wire.jsonl", WIRE)], progress=False)
+    replica = shared(tmp_path, "replica")
+    question = "Wann soll die Linie U5 eröffnet werden?"
+    before = replica.answer(question)
+    vector = np.asarray(replica.index.embedder.embed([question])[0])
+    found = sorted(i for i, _ in replica.index.vectors["chunk"].search(vector, 50))
+    assert found and before.citations
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the push dies after the vectors (merged sources: new display fields)
+
+    monkeypatch.setattr(milvus_records, "record_rows", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.index_paths([write_corpus(tmp_path / "copies.jsonl", COPIES)], progress=False)
+    monkeypatch.undo()
+    milvus = writer.index.milvus
+    assert milvus is not None
+    rows = milvus.client.query("newsbot_chunk", filter="id >= 0", output_fields=["id", "commit"])
+    assert {int(r["commit"]) for r in rows if int(r["id"]) in found} == {1}  # pushed again, commit kept
+    assert sorted(i for i, _ in replica.index.vectors["chunk"].search(vector, 50)) == found
+    after = replica.answer(question)
+    assert [c.article_id for c in after.citations] == [c.article_id for c in before.citations]
+    for bot in (writer, replica):
+        bot.close()
