@@ -349,10 +349,12 @@ class Newsbot:
         )
 
     def _rebuild(self, articles: Sequence[Article], progress: bool) -> IndexReport:
-        """Build a new index beside the old one and swap it in only when complete."""
+        """Build a new index beside the old one and swap it in only when complete. With Milvus it is
+        built in the local store alone, then pushed: the shared archive is replaced only for the push
+        (not during the embedding)."""
         fresh_dir = self.index_dir.with_name(self.index_dir.name + ".rebuild")
         shutil.rmtree(fresh_dir, ignore_errors=True)
-        fresh = self._open_with(self.settings, fresh_dir, create=True, replace_archive=True)
+        fresh = self._open_with(self.settings.model_copy(update={"store": "local"}), fresh_dir, create=True)
         try:
             with fresh.writing():
                 report = self._add(fresh, articles, progress)
@@ -367,6 +369,13 @@ class Newsbot:
             self.index_dir.rename(old_dir)
         fresh_dir.rename(self.index_dir)
         shutil.rmtree(old_dir, ignore_errors=True)
+        if self.settings.milvus_target(self.index_dir) is not None:
+            index = self._open_with(self.settings, self.index_dir, replace_archive=True)
+            try:
+                with index.writing():
+                    pass  # the archive was pushed on opening; the derived collections catch up
+            finally:
+                index.close()
         return report
 
     def ensure_index(self, progress: bool = True) -> IndexOutcome | None:

@@ -234,14 +234,18 @@ class ArchiveSync:
         return {k: records.meta[k] for k in ("chunk_sentences", "chunk_overlap")}
 
     def replace(self) -> None:
-        """Drop the archive (under its lease) and create it again for this store, which then
-        pushes everything on its first catch-up."""
+        """Drop the archive (under its lease), create it again for this store and push everything
+        (the lease taken again at once: replicas answer from their own stores meanwhile)."""
         with self.holding():
             log.warning("%s: dropping it to build it again from %s", self.where, self.records.directory)
             self.store.drop_all()
             self.lease.held = 0  # the lease row went with the meta collection
-        self.store.create_meta()
-        self.records.set_archive(self.records.store_id, 0)
+            self.store.create_meta()
+            self.lease.take()
+            self.records.set_archive(self.records.store_id, 0)
+            local = self.records.commit()
+            if local:
+                self.push(0, local)
 
     # ---------- staying level ----------
     def catch_up(self, push: bool | None = None) -> bool:

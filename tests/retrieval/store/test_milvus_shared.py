@@ -551,3 +551,32 @@ def test_rows_pushed_again_keep_their_commit_for_replicas(
     assert [c.article_id for c in after.citations] == [c.article_id for c in before.citations]
     for bot in (writer, replica):
         bot.close()
+
+
+def test_a_rebuild_keeps_the_archive_up_while_it_embeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    expected = outcome(replica)
+    add = writer._add
+    seen = []
+
+    def building(index, articles, progress):  # type: ignore[no-untyped-def]
+        assert index.milvus is None  # the fresh store is built without Milvus ...
+        report = add(index, articles, progress)
+        seen.append(outcome(replica))  # ... while the replicas answer from the archive as it was
+        return report
+
+    monkeypatch.setattr(writer, "_add", building)
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", [EXTRA])], rebuild=True, progress=False)
+    assert seen == [expected]
+    assert [a.id for a in writer.sources()] == ["salzburg-1"]
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        replica.sources()
+    fresh = shared(tmp_path, "fresh")
+    assert [a.id for a in fresh.sources()] == ["salzburg-1"]
+    assert ids_of(fresh) == ids_of(writer)
+    for bot in (writer, replica, fresh):
+        bot.close()
