@@ -145,7 +145,11 @@ class NewsIndex:
         from retrieval.store.milvus import MilvusStore, MilvusVectors
 
         self.milvus = MilvusStore(
-            milvus, embedder=self.embedder.name, dim=self.records.dim, store_id=self.records.store_id
+            milvus,
+            embedder=self.embedder.name,
+            dim=self.records.dim,
+            store_id=self.records.store_id,
+            check=not replace_archive,  # replaced under its lease, whatever schema or embedder it has
         )
         try:
             self._follow_archive(self.milvus, replace_archive)

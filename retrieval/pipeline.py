@@ -270,11 +270,13 @@ class Newsbot:
         milvus = self.settings.model_copy(update={"store": "milvus"}).milvus_target(self.index_dir)
         done: list[str] = []
         with self._write_lock():
-            if to == "milvus" and drop and milvus is not None:
-                done.append(self._drop_archive(milvus))
+            replace = to == "milvus" and drop and milvus is not None
             if to == "local" and milvus is not None:
                 done += self._pull_archive()
-            index = self._open_with(self.settings.model_copy(update={"store": to}), self.index_dir)
+            settings = self.settings.model_copy(update={"store": to})
+            index = self._open_with(settings, self.index_dir, replace_archive=replace)  # under its lease
+            if replace:
+                done.append(_dropped(milvus))
             try:
                 with index.writing():
                     for kind, vectors in index.vectors.items():
@@ -294,10 +296,9 @@ class Newsbot:
     def _drop_archive(self, milvus) -> str:
         """Drop the Milvus collections (whatever they hold); the line to report."""
         from retrieval.store.milvus import drop_collections
-        from retrieval.store.milvus_conn import safe_uri
 
         drop_collections(milvus)
-        return f"dropped the Milvus collections '{milvus.prefix}_*' at {safe_uri(milvus.uri)}"
+        return _dropped(milvus)
 
     def _pull_archive(self) -> list[str]:
         """Catch an empty or replica data dir up from the Milvus archive (a store with articles of its
@@ -560,3 +561,10 @@ def timed_answer(bot: Newsbot, question: str, history: Sequence[Turn] = ()) -> t
     started = time.perf_counter()
     result = bot.answer(question, history) if history else bot.answer(question)
     return result, (time.perf_counter() - started) * 1000
+
+
+def _dropped(milvus) -> str:
+    """The line reporting that the Milvus collections were dropped (and built again)."""
+    from retrieval.store.milvus_conn import safe_uri
+
+    return f"dropped the Milvus collections '{milvus.prefix}_*' at {safe_uri(milvus.uri)}"

@@ -130,7 +130,11 @@ class MilvusTarget:
 class MilvusStore:
     """The connection and the meta collection: created on first use, checked on every start."""
 
-    def __init__(self, target: MilvusTarget, *, embedder: str, dim: int, store_id: str) -> None:
+    def __init__(
+        self, target: MilvusTarget, *, embedder: str, dim: int, store_id: str, check: bool = True
+    ) -> None:
+        """`check`: compare the meta collection with this newsbot's settings (not when the archive is
+        about to be replaced, whatever schema or embedder it has)."""
         self.target = target
         self.embedder, self.dim, self.store_id = embedder, int(dim), store_id
         pymilvus = _pymilvus()
@@ -152,7 +156,7 @@ class MilvusStore:
                     "milvus_lite"
                 )  # milvus-lite, embedded or served over TCP: one tokenizer, statistics per segment
             with _guarded("reading the meta collection"):
-                self._check_meta()
+                self._check_meta(check)
         except BaseException:
             self.close()
             raise
@@ -168,12 +172,14 @@ class MilvusStore:
             **self.target.index.meta(),
         }
 
-    def _check_meta(self) -> None:
+    def _check_meta(self, check: bool = True) -> None:
         """Create the meta collection, or compare what it records with this newsbot's settings."""
         if not self.client.has_collection(self.meta_name):
             self.create_meta()
             return
         self._load(self.meta_name)  # collections come back released after a restart
+        if not check:
+            return
         found = self.get_meta()
         wanted = self.wanted_meta()
         where = f"the Milvus collections '{self.target.prefix}_*' at {safe_uri(self.target.uri)}"

@@ -580,3 +580,25 @@ def test_a_rebuild_keeps_the_archive_up_while_it_embeds(
     assert ids_of(fresh) == ids_of(writer)
     for bot in (writer, replica, fresh):
         bot.close()
+
+
+def test_migrate_drop_replaces_the_archive_under_its_lease(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    other = make_bot(tmp_path, "local", name="other")
+    other.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    other.close()
+    other = shared(tmp_path, "other")
+    with writer.index.writing(), pytest.raises(ArchiveBusyError):  # a writer is at work: not dropped
+        other.migrate("milvus", drop=True)
+    assert [a.id for a in writer.sources()] == [ARTICLES[0]["id"]]
+    milvus = writer.index.milvus
+    assert milvus is not None
+    milvus.put_meta({"schema": "0"})  # an archive this newsbot cannot read is replaced all the same
+    writer.close()
+    lines = other.migrate("milvus", drop=True)
+    assert lines[0].startswith("dropped the Milvus collections") and lines[-1].endswith(": 1")
+    replica = shared(tmp_path, "replica")
+    assert [a.id for a in replica.sources()] == ["graz-1"]
+    for bot in (other, replica):
+        bot.close()
