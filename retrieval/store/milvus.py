@@ -230,8 +230,7 @@ class MilvusStore:
 
     def get_meta(self) -> dict[str, str]:
         """Every key/value pair of the meta collection."""
-        rows = self.client.query(self.meta_name, filter='key != ""', output_fields=["key", "value"])
-        return {str(r["key"]): str(r["value"]) for r in rows}
+        return get_meta(self.client, self.meta_name)
 
     def put_meta(self, values: dict[str, str]) -> None:
         """Write key/value pairs into the meta collection."""
@@ -294,6 +293,12 @@ class MilvusStore:
         if self._lite_path:
             _closed_lite(self._lite_path)
             self._lite_path = ""
+
+
+def get_meta(client: Any, name: str) -> dict[str, str]:
+    """Every key/value pair of a meta collection."""
+    rows = client.query(name, filter='key != ""', output_fields=["key", "value"])
+    return {str(r["key"]): str(r["value"]) for r in rows}
 
 
 def _opened_lite(target: MilvusTarget) -> str:

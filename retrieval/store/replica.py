@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.errors import IndexBusyError, NewsbotError
 from retrieval.store import milvus_records
-from retrieval.store.milvus_conn import safe_uri
+from retrieval.store.milvus_conn import connect, safe_uri
 from retrieval.store.records import KINDS
 
 if TYPE_CHECKING:
@@ -373,12 +373,12 @@ class _Counted:
 def archive_exists(target) -> bool:
     """Whether the target holds an archive with something published (cheap when a milvus-lite file
     is missing)."""
-    from retrieval.store.milvus import _closed_lite, _guarded, _opened_lite, _pymilvus
+    from retrieval.store.milvus import _closed_lite, _guarded, _opened_lite, _pymilvus, get_meta
 
     if target.is_lite and not os.path.exists(target.uri):
         return False
     with _guarded(f"connecting to {safe_uri(target.uri)}"):
-        client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+        client = connect(_pymilvus(), target.uri, target.token, target.retry)
     path = _opened_lite(target)
     try:
         with _guarded("reading the meta collection"):
@@ -386,8 +386,7 @@ def archive_exists(target) -> bool:
             if not client.has_collection(name):
                 return False
             client.load_collection(name)
-            rows = client.query(name, filter='key != ""', output_fields=["key", "value"])
-        return published({str(r["key"]): str(r["value"]) for r in rows}) > 0
+            return published(get_meta(client, name)) > 0
     finally:
         with contextlib.suppress(Exception):
             client.close()

@@ -602,3 +602,24 @@ def test_migrate_drop_replaces_the_archive_under_its_lease(tmp_path: Path) -> No
     assert [a.id for a in replica.sources()] == ["graz-1"]
     for bot in (other, replica):
         bot.close()
+
+
+def test_archive_exists_connects_like_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval.store import replica
+
+    target = MilvusTarget(str(tmp_path / "archive.db"))
+    assert not replica.archive_exists(target)  # no file yet
+    writer = shared(tmp_path, "writer")
+    writer.index_articles([_article(EXTRA)])
+    writer.close()
+    used = []
+    real = replica.connect
+
+    def counted(pymilvus, uri, token, policy):  # type: ignore[no-untyped-def]
+        used.append(policy)
+        return real(pymilvus, uri, token, policy)
+
+    monkeypatch.setattr(replica, "connect", counted)  # the retrying client of milvus_conn
+    assert replica.archive_exists(target)
+    assert used == [target.retry]
+    assert not replica.archive_exists(MilvusTarget(str(tmp_path / "archive.db"), prefix="other"))
