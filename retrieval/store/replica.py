@@ -12,12 +12,17 @@ archive: its meta says which (`archive_id`) and the archive commit its content e
   store with articles of its own is refused (`ArchiveMismatchError`), never silently replaced.
 - Catching up (on open and on every `refresh`): pulls the articles changed after the local
   `archive_commit` up to the published commit and applies them in one SQLite transaction, keeping
-  the archive's ids; a store with local commits not yet in the archive pushes them instead.
-- Writing: a writer takes the lease (a row in the meta collection: holder, expiry), catches up,
-  writes locally, pushes, and releases the lease. A second writer is refused while the lease is
-  live. Milvus has no transactions: the lease is a convention between newsbots, not a lock Milvus
-  enforces, and the lease check and take are two requests (a race of two writers starting within
-  the same instant is not excluded).
+  the archive's ids. An archive replaced meanwhile (another `store_id`) is never mixed in: the
+  store answers from what it has while a writer holds the lease, then refuses. Local commits not
+  yet in the archive are pushed only by the writer (inside `writing()`, under the local write
+  lock), never by a reader.
+- Writing: a writer takes the lease (a row in the meta collection: holder, the holder's record
+  store, expiry, pushing), catches up, writes locally, pushes after each commit, and releases the
+  lease. The lease is held by a process, and marked `pushing` for the whole write: a writer that
+  dies before its push leaves the archive to its own data dir. A second writer is refused while
+  the lease is live or marked. Milvus has no transactions: the lease is a convention between
+  newsbots, not a lock Milvus enforces, and the lease check and take are two requests (a race of
+  two writers starting within the same instant is not excluded).
 """
 
 from __future__ import annotations
