@@ -145,7 +145,11 @@ class NewsIndex:
         from retrieval.store.milvus import MilvusStore, MilvusVectors
 
         self.milvus = MilvusStore(
-            milvus, embedder=self.embedder.name, dim=self.records.dim, store_id=self.records.store_id
+            milvus,
+            embedder=self.embedder.name,
+            dim=self.records.dim,
+            store_id=self.records.store_id,
+            check=not replace_archive,  # replaced under its lease, whatever schema or embedder it has
         )
         try:
             self._follow_archive(self.milvus, replace_archive)
@@ -156,7 +160,10 @@ class NewsIndex:
             from retrieval.store.milvus_terms import MilvusTerms
 
             self.milvus_terms = MilvusTerms(self.milvus, self.records)
-        return {kind: MilvusVectors(self.milvus, kind, self.records, follow=True) for kind in KINDS}
+        return {
+            kind: MilvusVectors(self.milvus, kind, self.records, follow=True, archive=self.archive)
+            for kind in KINDS
+        }
 
     def _follow_archive(self, store: MilvusStore, replace: bool) -> None:
         """Attach the record store to the Milvus archive (a replica, its creator, or refused) and
@@ -169,7 +176,7 @@ class NewsIndex:
         chunking = self.archive.attach()
         self.chunk_sentences = int(chunking["chunk_sentences"])
         self.chunk_overlap = int(chunking["chunk_overlap"])
-        self.archive.catch_up()
+        self.archive.catch_up(push=False)  # commits not yet pushed wait for the next writing()
 
     def _pulled(self, db: sqlite3.Connection, chunk_ids: list[int], removed: list[int]) -> None:
         """The lexical index follows articles pulled from the archive (inside their transaction)."""
@@ -234,7 +241,7 @@ class NewsIndex:
         """Catch up with commits made since the last look (by this or another process); cheap when
         nothing changed. Returns whether anything had."""
         if self.archive is not None:
-            self.archive.catch_up()
+            self.archive.catch_up()  # pushes only inside this thread's writing() (under the write lock)
         commit = self.records.commit()
         if commit == self._seen:
             return False

@@ -270,11 +270,13 @@ class Newsbot:
         milvus = self.settings.model_copy(update={"store": "milvus"}).milvus_target(self.index_dir)
         done: list[str] = []
         with self._write_lock():
-            if to == "milvus" and drop and milvus is not None:
-                done.append(self._drop_archive(milvus))
+            replace = to == "milvus" and drop and milvus is not None
             if to == "local" and milvus is not None:
                 done += self._pull_archive()
-            index = self._open_with(self.settings.model_copy(update={"store": to}), self.index_dir)
+            settings = self.settings.model_copy(update={"store": to})
+            index = self._open_with(settings, self.index_dir, replace_archive=replace)  # under its lease
+            if replace:
+                done.append(_dropped(milvus))
             try:
                 with index.writing():
                     for kind, vectors in index.vectors.items():
@@ -295,10 +297,9 @@ class Newsbot:
     def _drop_archive(self, milvus) -> str:
         """Drop the Milvus collections (whatever they hold); the line to report."""
         from retrieval.store.milvus import drop_collections
-        from retrieval.store.milvus_conn import safe_uri
 
         drop_collections(milvus)
-        return f"dropped the Milvus collections '{milvus.prefix}_*' at {safe_uri(milvus.uri)}"
+        return _dropped(milvus)
 
     def _pull_archive(self) -> list[str]:
         """Catch an empty or replica data dir up from the Milvus archive (a store with articles of its
@@ -350,10 +351,12 @@ class Newsbot:
         )
 
     def _rebuild(self, articles: Sequence[Article], progress: bool) -> IndexReport:
-        """Build a new index beside the old one and swap it in only when complete."""
+        """Build a new index beside the old one and swap it in only when complete. With Milvus it is
+        built in the local store alone, then pushed: the shared archive is replaced only for the push
+        (not during the embedding)."""
         fresh_dir = self.index_dir.with_name(self.index_dir.name + ".rebuild")
         shutil.rmtree(fresh_dir, ignore_errors=True)
-        fresh = self._open_with(self.settings, fresh_dir, create=True, replace_archive=True)
+        fresh = self._open_with(self.settings.model_copy(update={"store": "local"}), fresh_dir, create=True)
         try:
             with fresh.writing():
                 report = self._add(fresh, articles, progress)
@@ -368,6 +371,13 @@ class Newsbot:
             self.index_dir.rename(old_dir)
         fresh_dir.rename(self.index_dir)
         shutil.rmtree(old_dir, ignore_errors=True)
+        if self.settings.milvus_target(self.index_dir) is not None:
+            index = self._open_with(self.settings, self.index_dir, replace_archive=True)
+            try:
+                with index.writing():
+                    pass  # the archive was pushed on opening; the derived collections catch up
+            finally:
+                index.close()
         return report
 
     def ensure_index(self, progress: bool = True) -> IndexOutcome | None:
@@ -552,3 +562,10 @@ def timed_answer(bot: Newsbot, question: str, history: Sequence[Turn] = ()) -> t
     started = time.perf_counter()
     result = bot.answer(question, history) if history else bot.answer(question)
     return result, (time.perf_counter() - started) * 1000
+
+
+def _dropped(milvus) -> str:
+    """The line reporting that the Milvus collections were dropped (and built again)."""
+    from retrieval.store.milvus_conn import safe_uri
+
+    return f"dropped the Milvus collections '{milvus.prefix}_*' at {safe_uri(milvus.uri)}"

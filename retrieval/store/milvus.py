@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from retrieval.store.milvus_index import MilvusIndex
 from retrieval.store.milvus_records import ARTICLES, add_row_fields, vector_rows
 from retrieval.store.records import KINDS
 from retrieval.store.vectors import VectorSource
+
+if TYPE_CHECKING:
+    from retrieval.store.replica import ArchiveSync
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,11 @@ class MilvusTarget:
 class MilvusStore:
     """The connection and the meta collection: created on first use, checked on every start."""
 
-    def __init__(self, target: MilvusTarget, *, embedder: str, dim: int, store_id: str) -> None:
+    def __init__(
+        self, target: MilvusTarget, *, embedder: str, dim: int, store_id: str, check: bool = True
+    ) -> None:
+        """`check`: compare the meta collection with this newsbot's settings (not when the archive is
+        about to be replaced, whatever schema or embedder it has)."""
         self.target = target
         self.embedder, self.dim, self.store_id = embedder, int(dim), store_id
         pymilvus = _pymilvus()
@@ -149,7 +156,7 @@ class MilvusStore:
                     "milvus_lite"
                 )  # milvus-lite, embedded or served over TCP: one tokenizer, statistics per segment
             with _guarded("reading the meta collection"):
-                self._check_meta()
+                self._check_meta(check)
         except BaseException:
             self.close()
             raise
@@ -165,12 +172,14 @@ class MilvusStore:
             **self.target.index.meta(),
         }
 
-    def _check_meta(self) -> None:
+    def _check_meta(self, check: bool = True) -> None:
         """Create the meta collection, or compare what it records with this newsbot's settings."""
         if not self.client.has_collection(self.meta_name):
             self.create_meta()
             return
         self._load(self.meta_name)  # collections come back released after a restart
+        if not check:
+            return
         found = self.get_meta()
         wanted = self.wanted_meta()
         where = f"the Milvus collections '{self.target.prefix}_*' at {safe_uri(self.target.uri)}"
@@ -221,8 +230,7 @@ class MilvusStore:
 
     def get_meta(self) -> dict[str, str]:
         """Every key/value pair of the meta collection."""
-        rows = self.client.query(self.meta_name, filter='key != ""', output_fields=["key", "value"])
-        return {str(r["key"]): str(r["value"]) for r in rows}
+        return get_meta(self.client, self.meta_name)
 
     def put_meta(self, values: dict[str, str]) -> None:
         """Write key/value pairs into the meta collection."""
@@ -287,6 +295,12 @@ class MilvusStore:
             self._lite_path = ""
 
 
+def get_meta(client: Any, name: str) -> dict[str, str]:
+    """Every key/value pair of a meta collection."""
+    rows = client.query(name, filter='key != ""', output_fields=["key", "value"])
+    return {str(r["key"]): str(r["value"]) for r in rows}
+
+
 def _opened_lite(target: MilvusTarget) -> str:
     """Count one more store on a milvus-lite file; its absolute path ("" for a server)."""
     if not target.is_lite:
@@ -331,9 +345,17 @@ def drop_collections(target: MilvusTarget) -> None:
 class MilvusVectors:
     """One kind's vectors in Milvus, caught up from the record store by commit (a `VectorIndex`)."""
 
-    def __init__(self, store: MilvusStore, kind: str, source: VectorSource, *, follow: bool = False) -> None:
-        """`follow`: the archive is kept level by store/replica.py (pushes under the writer lease);
-        this index only searches the rows up to the store's commit."""
+    def __init__(
+        self,
+        store: MilvusStore,
+        kind: str,
+        source: VectorSource,
+        *,
+        follow: bool = False,
+        archive: ArchiveSync | None = None,
+    ) -> None:
+        """`follow`: the archive is kept level by store/replica.py (pushes under the writer lease of
+        `archive`); this index only searches the rows up to the store's commit."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.store, self.kind, self.source = store, kind, source
@@ -341,7 +363,7 @@ class MilvusVectors:
         self.dim = store.dim
         self.rows_added = 0
         self.rebuilds = 0
-        self.follow = follow
+        self.follow, self.archive = follow, archive
         self._commit: int | None = None
 
     # ---------- VectorIndex ----------
@@ -402,7 +424,11 @@ class MilvusVectors:
         return problems
 
     def rebuild(self) -> None:
-        """Drop the collection and fill it again from the store."""
+        """Drop the collection and fill it again from the store. A shared archive is not dropped
+        (its replicas search it): every row is pushed again (idempotent upserts) under the lease."""
+        if self.follow:
+            self._push_all()
+            return
         with _guarded(f"rebuilding {self.name}"):
             self.store.drop(self.kind)
             self.store.ensure(self.kind)
@@ -412,6 +438,19 @@ class MilvusVectors:
             self._apply(since=0, target=target)
             self._commit = target
             self.store.put_meta({f"{self.kind}_commit": str(target)})
+
+    def _push_all(self) -> None:
+        """Push every article's rows to the shared archive again, under its writer lease."""
+        from retrieval.store import milvus_records
+        from retrieval.store.records import RecordStore
+
+        if self.archive is None or not isinstance(self.source, RecordStore):
+            raise NewsbotError(f"rebuilding {self.name}: a shared archive is written by its record store")
+        with _guarded(f"rebuilding {self.name}"), self.archive.holding():
+            lease = self.archive.lease
+            milvus_records.push(self.store, self.source, 0, self.source.commit(), renew=lease.renew)
+            self.rebuilds += 1
+            self._commit = None  # read again
 
     def save(self, force: bool = False) -> bool:
         """Milvus keeps every write: catch up, nothing to snapshot."""
@@ -455,7 +494,8 @@ class MilvusVectors:
                 return
 
     def _apply(self, *, since: int, target: int) -> None:
-        """Delete the ids removed after `since`, upsert the rows added after it (stamped `target`)."""
+        """Delete the ids removed after `since`, upsert the rows added after it (each stamped with the
+        commit that added it, at most `target`)."""
         client = self.store.client
         removed = np.asarray(self.source.removed_since(self.kind, since), dtype=np.int64)
         for start in range(0, len(removed), DELETE_IDS):

@@ -10,10 +10,13 @@ record store from.
   parts of at most 16,000 characters, so at most 64,000 bytes): key "{sha1(id)}:{part}", akey, the
   article id, part, parts, commit, data. A removed article leaves a tombstone: part 0 with parts 0.
 
-Every row carries the commit at which it was written. A push writes rows with the commit it brings
-the archive to and publishes that commit in the meta collection last; a replica pulls the rows
-with a commit after its own and up to the published one. Rows of an unfinished push (a later
-commit) are ignored until it is published; re-pushing is idempotent (upserts by key and id).
+Every row carries a commit. A record row has the commit the push brings the archive to; a chunk or
+sentence row the commit that added its id in the record store (a row pushed again because only its
+display fields changed, a merged source, keeps it, so a replica searching the rows up to its own
+commit never loses it meanwhile). The push publishes its commit in the meta collection last; a
+replica pulls the records with a commit after its own and up to the published one. Rows of an
+unfinished push (a later commit) are ignored until it is published; re-pushing is idempotent
+(upserts by key and id).
 """
 
 from __future__ import annotations
@@ -97,8 +100,9 @@ def akey(article_id: str) -> str:
 def vector_rows(
     source: object, kind: str, ids: Sequence[int] | np.ndarray, vectors: np.ndarray, commit: int
 ) -> list[dict]:
-    """Chunk or sentence rows for Milvus: id, vector, display fields, commit. A source that is not a
-    record store (a test's fake) gives empty display fields."""
+    """Chunk or sentence rows for Milvus: id, vector, display fields, and the commit that added the
+    id in the record store (`commit` for a source that is not a record store, a test's fake, which
+    also gives empty display fields)."""
     found = _describe(source, kind, [int(i) for i in ids])
     rows = []
     for i, vector in zip(ids, np.asarray(vectors, dtype=np.float32), strict=True):
@@ -108,13 +112,13 @@ def vector_rows(
             row[name] = cut(values.get(name, ""), limit)
         for name in INT_FIELDS[kind]:
             row[name] = int(values.get(name, 0))
-        row["commit"] = int(commit)
+        row["commit"] = int(values.get("added") or commit)
         rows.append(row)
     return rows
 
 
 def _describe(source: object, kind: str, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each row's display fields, read from the record store."""
+    """Each row's display fields and the commit that added it, read from the record store."""
     from retrieval.store.records import RecordStore
     from retrieval.store.sqlutil import batches, marks
 
@@ -126,16 +130,16 @@ def _describe(source: object, kind: str, ids: list[int]) -> dict[int, dict[str, 
     for part in batches(ids):
         rows = source.db.execute(
             "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start), a.id, a.title, a.date, a.source, "
-            f"json_extract(a.meta, '$.url'), a.lang{links} FROM {table} c "
-            f"JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks(len(part))})",
+            f"json_extract(a.meta, '$.url'), a.lang, v.added{links} FROM {table} c "
+            f"JOIN articles a ON a.id = c.article_id LEFT JOIN {kind}_vectors v ON v.id = c.id "
+            f"WHERE c.id IN ({marks(len(part))})",
             part,
         )
         for r in rows:
-            values = dict(
-                zip(("text", "article_id", "title", "date", "source", "url", "lang"), r[1:8], strict=True)
-            )
+            names = ("text", "article_id", "title", "date", "source", "url", "lang", "added")
+            values = dict(zip(names, r[1:9], strict=True))
             if kind == "chunk":
-                values.update(first_sentence=r[8], last_sentence=r[9])
+                values.update(first_sentence=r[9], last_sentence=r[10])
             out[int(r[0])] = values
     return out
 
@@ -169,9 +173,10 @@ def record_rows(article_id: str, record: dict | None, commit: int) -> list[dict]
 # ---------- pushing ----------
 def push(store: MilvusStore, records: RecordStore, since: int, target: int, renew=lambda: None) -> int:
     """Bring the archive's rows from the store's commit `since` to `target`: removed vectors
-    deleted, changed articles' records (or tombstones) and their chunk and sentence rows upserted,
-    each row stamped with `target`. Does not publish the commit (the caller does, last). Returns the
-    number of articles sent. `renew` is called between requests (the writer lease)."""
+    deleted, changed articles' records (or tombstones, stamped `target`) and their chunk and sentence
+    rows (each stamped with the commit that added it) upserted. Does not publish the commit (the
+    caller does, last). Returns the number of articles sent. `renew` is called between requests
+    (the writer lease)."""
     from retrieval.store.milvus import DELETE_IDS
 
     client = store.client

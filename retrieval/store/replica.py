@@ -12,12 +12,17 @@ archive: its meta says which (`archive_id`) and the archive commit its content e
   store with articles of its own is refused (`ArchiveMismatchError`), never silently replaced.
 - Catching up (on open and on every `refresh`): pulls the articles changed after the local
   `archive_commit` up to the published commit and applies them in one SQLite transaction, keeping
-  the archive's ids; a store with local commits not yet in the archive pushes them instead.
-- Writing: a writer takes the lease (a row in the meta collection: holder, expiry), catches up,
-  writes locally, pushes, and releases the lease. A second writer is refused while the lease is
-  live. Milvus has no transactions: the lease is a convention between newsbots, not a lock Milvus
-  enforces, and the lease check and take are two requests (a race of two writers starting within
-  the same instant is not excluded).
+  the archive's ids. An archive replaced meanwhile (another `store_id`) is never mixed in: the
+  store answers from what it has while a writer holds the lease, then refuses. Local commits not
+  yet in the archive are pushed only by the writer (inside `writing()`, under the local write
+  lock), never by a reader.
+- Writing: a writer takes the lease (a row in the meta collection: holder, the holder's record
+  store, expiry, pushing), catches up, writes locally, pushes after each commit, and releases the
+  lease. The lease is held by a process, and marked `pushing` for the whole write: a writer that
+  dies before its push leaves the archive to its own data dir. A second writer is refused while
+  the lease is live or marked. Milvus has no transactions: the lease is a convention between
+  newsbots, not a lock Milvus enforces, and the lease check and take are two requests (a race of
+  two writers starting within the same instant is not excluded).
 """
 
 from __future__ import annotations
@@ -28,13 +33,15 @@ import logging
 import os
 import socket
 import sqlite3
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from retrieval.errors import IndexBusyError, NewsbotError
 from retrieval.store import milvus_records
-from retrieval.store.milvus_conn import safe_uri
+from retrieval.store.milvus_conn import connect, safe_uri
 from retrieval.store.records import KINDS
 
 if TYPE_CHECKING:
@@ -62,12 +69,17 @@ def published(meta: dict[str, str]) -> int:
 
 
 class Lease:
-    """The writer lease: one meta row {holder, host, pid, expires, pushing}."""
+    """The writer lease: one meta row {holder, store, host, pid, expires, pushing}. The holder is
+    this process (several processes may use one data dir: a bot answering beside a CLI writer);
+    `store` is its record store, which alone may finish a push it left unfinished."""
 
     KEY = "lease"
 
-    def __init__(self, store: MilvusStore, holder: str, ttl: float = LEASE_SECONDS, clock=time.time) -> None:
-        self.store, self.holder, self.ttl, self.clock = store, holder, ttl, clock
+    def __init__(
+        self, store: MilvusStore, store_id: str, ttl: float = LEASE_SECONDS, clock=time.time
+    ) -> None:
+        self.store, self.store_id, self.ttl, self.clock = store, store_id, ttl, clock
+        self.holder = f"{store_id}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self.held = 0  # nesting depth
         self.pushing = 0  # the commit of a push under way (0: none)
         self._renewed = 0.0
@@ -88,28 +100,34 @@ class Lease:
         return bool(current) and current.get("holder") != self.holder and live
 
     def take(self) -> None:
-        """Hold the lease (re-entrant); ArchiveBusyError while another holder's lease is live, or when
-        a dead holder left a push unfinished."""
+        """Hold the lease (re-entrant); ArchiveBusyError while another record store's lease is live,
+        or when one left a push unfinished. A lease of this record store is taken over at once (and
+        its unfinished push kept marked until finished): its writers are one at a time already (the
+        local write lock), so it was left by one that died."""
         if self.held:
             self.held += 1
             return
         meta = self.store.get_meta()
         current = self.read(meta)
         where = f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
-        if current and current.get("holder") != self.holder:
+        mine = _store_of(current) == self.store_id
+        unfinished = int(current.get("pushing", 0)) > published(meta)
+        if current and current.get("holder") != self.holder and not mine:
             if float(current.get("expires", 0)) > self.clock():
                 raise ArchiveBusyError(
                     f"{where} is being written by {_who(current)} until "
                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(current['expires'])))}; "
                     "one writer at a time: try again when it has finished"
                 )
-            if int(current.get("pushing", 0)) > published(meta):
+            if unfinished:
                 raise ArchiveBusyError(
                     f"{where} has an unfinished push to commit {current['pushing']} by {_who(current)}; "
-                    "run newsbot with that data dir to finish it, or rebuild the archive "
+                    "write with that data dir (newsbot index, update or remove) to finish it, or rebuild "
+                    "the archive "
                     "('newsbot migrate --to milvus --drop' from a complete store)"
                 )
-        self._put(pushing=0)
+        self.pushing = int(current.get("pushing", 0)) if mine and unfinished else 0
+        self._put(pushing=self.pushing)
         if self.read().get("holder") != self.holder:
             raise ArchiveBusyError(f"{where}: another newsbot took the writer lease at the same time")
         self.held = 1
@@ -121,7 +139,7 @@ class Lease:
         if pushing is not None:
             self.pushing = pushing
         if pushing is not None or self.clock() - self._renewed > min(30.0, self.ttl / 4):
-            self._put(pushing=self.pushing)
+            self._put(pushing=self.pushing, check=True)
 
     def release(self) -> None:
         """Give the lease up (after the outermost take). A push that did not finish stays marked, so
@@ -131,14 +149,25 @@ class Lease:
         self.held -= 1
         if self.held == 0 and self.read().get("holder") == self.holder:
             if self.pushing:
-                self._put(pushing=self.pushing, ttl=0.0)
+                self._put(pushing=self.pushing, ttl=0.0, check=True)
             else:
                 self.store.put_meta({self.KEY: ""})
 
-    def _put(self, *, pushing: int, ttl: float | None = None) -> None:
+    def _put(self, *, pushing: int, ttl: float | None = None, check: bool = False) -> None:
+        """Write the lease; `check`: only while this process still holds it (ArchiveBusyError when
+        another newsbot took it over meanwhile)."""
+        if check:
+            current = self.read()
+            if current and current.get("holder") != self.holder:
+                target = self.store.target
+                where = f"the Milvus archive '{target.prefix}_*' at {safe_uri(target.uri)}"
+                raise ArchiveBusyError(
+                    f"{where}: {_who(current)} took the writer lease over from this one (it had expired)"
+                )
         now = self.clock()
         value = {
             "holder": self.holder,
+            "store": self.store_id,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "expires": now + (self.ttl if ttl is None else ttl),
@@ -152,12 +181,18 @@ def _who(lease: dict) -> str:
     return f"process {lease.get('pid', '?')} on {lease.get('host', '?')}"
 
 
+def _store_of(lease: dict) -> str:
+    """The record store of a lease's holder."""
+    return str(lease.get("store") or str(lease.get("holder", "")).split(":")[0])
+
+
 class ArchiveSync:
     """Keeps a local record store and a Milvus archive level (see the module's docstring)."""
 
     def __init__(self, store: MilvusStore, records: RecordStore, on_pull: OnWrite | None = None) -> None:
         self.store, self.records, self.on_pull = store, records, on_pull
-        self.lease = Lease(store, holder=records.store_id)
+        self.lease = Lease(store, records.store_id)
+        self._writer: int | None = None  # the thread inside writing()
         self.pulled = 0  # articles applied from the archive (tests, reports)
         self.pushed = 0  # articles sent to the archive
 
@@ -204,28 +239,44 @@ class ArchiveSync:
         return {k: records.meta[k] for k in ("chunk_sentences", "chunk_overlap")}
 
     def replace(self) -> None:
-        """Drop the archive (under its lease) and create it again for this store, which then
-        pushes everything on its first catch-up."""
+        """Drop the archive (under its lease), create it again for this store and push everything
+        (the lease taken again at once: replicas answer from their own stores meanwhile)."""
         with self.holding():
             log.warning("%s: dropping it to build it again from %s", self.where, self.records.directory)
             self.store.drop_all()
             self.lease.held = 0  # the lease row went with the meta collection
-        self.store.create_meta()
-        self.records.set_archive(self.records.store_id, 0)
+            self.store.create_meta()
+            self.lease.take()
+            self.records.set_archive(self.records.store_id, 0)
+            local = self.records.commit()
+            if local:
+                self.push(0, local)
 
     # ---------- staying level ----------
-    def catch_up(self) -> bool:
-        """Pull what the archive published since this store's archive commit, or push this
-        store's commits the archive lacks. Whether anything changed locally."""
+    def catch_up(self, push: bool | None = None) -> bool:
+        """Pull what the archive published since this store's archive commit, or (`push`: a writer,
+        under the local write lock) push this store's commits the archive lacks; a reader leaves
+        those to the writer. By default it pushes only inside writing(), in the thread that writes.
+        Whether anything changed locally."""
         from retrieval.store.milvus import _guarded
 
+        if push is None:
+            push = self._writer == threading.get_ident()
         with _guarded(f"catching up with {self.where}"):
-            return self._catch_up()
+            return self._catch_up(push)
 
-    def _catch_up(self) -> bool:
+    def _catch_up(self, push: bool) -> bool:
         meta = self.store.get_meta()
         top = published(meta)
         archive_id, level = self.records.archive_state()
+        found_id = meta.get("store_id", "")
+        if found_id != archive_id:
+            if self.lease.live_elsewhere(meta):
+                return False  # the archive is being replaced (`index --rebuild`): answer from this store
+            raise ArchiveMismatchError(
+                f"{self.where} was replaced (it now holds the record store {found_id or 'none'}, this "
+                f"data dir follows {archive_id or 'none'}): start the replica again from an empty data dir"
+            )
         local = self.records.commit()
         if top < level:
             if self.lease.live_elsewhere(meta):
@@ -244,17 +295,18 @@ class ArchiveSync:
                     "have diverged; start this data dir again empty, or replace the archive with it "
                     "('newsbot migrate --to milvus --drop')"
                 )
-            self.push(level, local)
+            if push:
+                self.push(level, local)
             return False
         if top > level:
-            self.pull(level, top)
+            self.pull(level, top, archive_id)
             return True
         return False
 
-    def pull(self, since: int, upto: int) -> None:
-        """Apply the archive's changes after `since` up to `upto` in one local transaction."""
+    def pull(self, since: int, upto: int, archive_id: str) -> None:
+        """Apply the archive's changes after `since` up to `upto` in one local transaction (the
+        archive `archive_id`, the one this store follows)."""
         counted = _Counted(milvus_records.pull(self.store, since, upto, self.records.dim))
-        archive_id = self.store.get_meta().get("store_id", "")
         self.records.apply_pulled(counted, commit=upto, archive_id=archive_id, on_write=self.on_pull)
         self.pulled += counted.n
         log.info("%s: pulled %d changed articles (commit %d to %d)", self.where, counted.n, since, upto)
@@ -266,7 +318,8 @@ class ArchiveSync:
             sent = milvus_records.push(self.store, self.records, since, target, renew=self.lease.renew)
             commits = {key: str(target) for key in _COMMIT_KEYS}
             self.store.put_meta(commits)
-            self.lease.renew(pushing=0)
+            # inside writing() the lease stays marked for the commits still to come
+            self.lease.renew(pushing=target + 1 if self._writer is not None else 0)
         archive_id, level = self.records.archive_state()
         if level < target:
             self.records.set_archive(archive_id or self.records.store_id, target)
@@ -285,11 +338,29 @@ class ArchiveSync:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """A writer's block: the lease taken, the store caught up first, pushed after."""
+        """A writer's block: the lease taken, the store caught up first, pushed after. The lease is
+        marked `pushing` for the whole block (until the closing push succeeds): a writer killed
+        between its local commit and its push leaves the archive to its data dir, not to another
+        writer once the lease expires."""
         with self.holding():
-            self.catch_up()
-            yield
-            self.catch_up()
+            self.catch_up(push=True)
+            outer = self.lease.held == 1
+            if outer:
+                self.lease.renew(pushing=self.records.archive_state()[1] + 1)
+                self._writer = threading.get_ident()
+            try:
+                yield
+                self.catch_up(push=True)
+            except BaseException:
+                if outer and self.records.commit() <= self.records.archive_state()[1]:
+                    with contextlib.suppress(NewsbotError):
+                        self.lease.renew(pushing=0)  # everything committed here is pushed
+                raise
+            finally:
+                if outer:
+                    self._writer = None
+            if outer:
+                self.lease.renew(pushing=0)
 
 
 class _Counted:
@@ -307,12 +378,12 @@ class _Counted:
 def archive_exists(target) -> bool:
     """Whether the target holds an archive with something published (cheap when a milvus-lite file
     is missing)."""
-    from retrieval.store.milvus import _closed_lite, _guarded, _opened_lite, _pymilvus
+    from retrieval.store.milvus import _closed_lite, _guarded, _opened_lite, _pymilvus, get_meta
 
     if target.is_lite and not os.path.exists(target.uri):
         return False
     with _guarded(f"connecting to {safe_uri(target.uri)}"):
-        client = _pymilvus().MilvusClient(uri=target.uri, token=target.token or "")
+        client = connect(_pymilvus(), target.uri, target.token, target.retry)
     path = _opened_lite(target)
     try:
         with _guarded("reading the meta collection"):
@@ -320,8 +391,7 @@ def archive_exists(target) -> bool:
             if not client.has_collection(name):
                 return False
             client.load_collection(name)
-            rows = client.query(name, filter='key != ""', output_fields=["key", "value"])
-        return published({str(r["key"]): str(r["value"]) for r in rows}) > 0
+            return published(get_meta(client, name)) > 0
     finally:
         with contextlib.suppress(Exception):
             client.close()

@@ -7,6 +7,7 @@ its own, empty data dir on the same .db: opened after the first one closed, or i
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -166,8 +167,10 @@ def test_a_killed_push_is_resumed_by_the_next_run(tmp_path: Path, monkeypatch: p
         replica.index_articles([_article(EXTRA)])
     replica.close()
 
-    writer = shared(tmp_path, "writer")  # the next run resumes the push
+    writer = shared(tmp_path, "writer")  # the next write resumes the push (a reader only pulls)
     writer.sources()
+    assert writer.index.archive is not None and writer.index.archive.pushed == 0
+    writer.remove([])
     writer.close()
     replica = shared(tmp_path, "replica")
     assert outcome(replica) == local_answers(tmp_path, "all", ARTICLES)
@@ -187,7 +190,7 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
     second.take()  # allowed after release
     now[0] += 61  # the second writer dies without releasing: its lease expires
     first.take()
-    assert first.read()["holder"] == "first"
+    assert first.read()["holder"] == first.holder and first.read()["store"] == "first"
     first.renew(pushing=5)  # ... and dies during a push: nobody else may write until it finishes
     now[0] += 61
     with pytest.raises(ArchiveBusyError, match="unfinished push to commit 5"):
@@ -362,3 +365,261 @@ def test_a_replica_keeps_answering_while_the_writer_repairs(tmp_path: Path) -> N
     assert outcome(replica) == expected
     for bot in (writer, replica):
         bot.close()
+
+
+def test_an_open_replica_does_not_mix_a_rebuilt_archive_with_the_old_one(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES[:2])], progress=False)
+    replica = shared(tmp_path, "replica")  # stays open (a telegram bot) across the rebuild
+    before = ids_of(replica)
+    assert before[0] == sorted(a["id"] for a in ARTICLES[:2])
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", [EXTRA])], rebuild=True, progress=False)
+    second = dict(EXTRA, id="x2", text="Ein zweiter Bericht aus Linz. Die Donau steigt.")
+    writer.index_articles([_article(second)])
+    with writer.index.writing():  # while a writer holds the new archive's lease: the old store answers
+        assert [a.id for a in replica.sources()] == before[0]
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        replica.sources()
+    assert ids_of(replica) == before  # nothing of the new archive mixed in
+    for bot in (writer, replica):
+        bot.close()
+
+
+def test_a_reader_on_the_writers_data_dir_neither_pushes_nor_releases_its_lease(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = shared(tmp_path, "writer")
+    cli.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES[:1])], progress=False)
+    bot = shared(tmp_path, "writer")  # `newsbot telegram` on the same data dir
+    bot.sources()
+    other = shared(tmp_path, "other")
+    other.sources()
+    assert cli.index.archive is not None and bot.index.archive is not None
+    assert cli.index.archive.lease.holder != bot.index.archive.lease.holder  # one holder a process
+    pushed = cli.index.archive.pushed
+    with cli._write_lock(), cli.index.writing():
+        monkeypatch.setattr(cli.index, "_after_write", lambda: None)  # no push after the commit yet
+        cli._add(cli.index, [_article(EXTRA)], False)  # committed locally, pushed when the block ends
+        assert cli.index.archive.pushed == pushed
+        assert "salzburg-1" in [a.id for a in bot.sources()]  # the bot reads the local store
+        assert bot.index.archive.pushed == 0
+        lease = cli.index.archive.lease.read()
+        assert lease["holder"] == cli.index.archive.lease.holder
+        with pytest.raises(ArchiveBusyError):
+            other.index_articles([_article(dict(EXTRA, id="o-1"))])
+    assert cli.index.archive.pushed == pushed + 1 and not cli.index.archive.lease.read()
+    assert "salzburg-1" in [a.id for a in other.sources()]
+    for bot_ in (cli, bot, other):
+        bot_.close()
+
+
+def test_repair_pushes_the_archive_again_without_dropping_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    expected = outcome(replica)
+    milvus = writer.index.milvus
+    assert milvus is not None
+
+    def dropped(kind: str) -> None:
+        raise AssertionError(f"the shared {kind} collection was dropped")
+
+    monkeypatch.setattr(milvus, "drop", dropped)
+    question = replica.index.embedder.embed(["Who proposed the military talks?"])[0]
+    hits = len(replica.index.vectors["chunk"].search(np.asarray(question), 10))
+    seen: list[tuple[int, dict]] = []
+    push = milvus_records.push
+
+    def watched(store, records, since, target, renew=lambda: None):
+        def renewing() -> None:  # between requests: the replica still finds every chunk
+            seen.append((len(replica.index.vectors["chunk"].search(np.asarray(question), 10)), {}))
+            renew()
+
+        done = push(store, records, since, target, renew=renewing)
+        seen.append((hits, writer.index.archive.lease.read() if writer.index.archive else {}))
+        return done
+
+    monkeypatch.setattr(milvus_records, "push", watched)
+    assert writer.repair()[-1].startswith("rebuilt the sentence vector index")
+    assert seen and all(n == hits for n, _ in seen)
+    assert all(lease.get("holder") == writer.index.archive.lease.holder for _, lease in seen if lease)
+    assert outcome(replica) == expected
+    for bot in (writer, replica):
+        bot.close()
+
+
+def test_a_lease_taken_over_is_not_overwritten(tmp_path: Path) -> None:
+    store = MilvusStore(MilvusTarget(str(tmp_path / "l.db")), embedder="e", dim=8, store_id="s")
+    now = [1000.0]
+    first = Lease(store, "first", ttl=60, clock=lambda: now[0])
+    second = Lease(store, "second", ttl=60, clock=lambda: now[0])
+    first.take()
+    now[0] += 61  # the first writer stalls past its lease; another one takes it
+    second.take()
+    with pytest.raises(ArchiveBusyError, match="took the writer lease over"):
+        first.renew(pushing=3)
+    assert second.read()["holder"] == second.holder
+    first.release()  # gives up nothing of the second's
+    assert second.read()["holder"] == second.holder
+    second.release()
+    store.close()
+
+
+def test_a_writer_killed_before_its_push_keeps_the_archive_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.store.replica import ArchiveSync
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    other = shared(tmp_path, "other")
+    other.sources()
+    with pytest.raises(RuntimeError), writer.index.writing():  # nothing committed: no push owed
+        raise RuntimeError("the embedder failed")
+    assert not writer.index.archive.lease.read()
+
+    def killed(self, since: int, target: int) -> None:
+        raise KeyboardInterrupt  # after the local commit, before the push marked the lease
+
+    monkeypatch.setattr(ArchiveSync, "push", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.index_articles([_article(EXTRA)])
+    monkeypatch.undo()
+    lease = writer.index.archive.lease.read()
+    assert float(lease["expires"]) <= time.time() and int(lease["pushing"]) == 2
+    with pytest.raises(ArchiveBusyError, match="unfinished push to commit 2"):
+        other.index_articles([_article(dict(EXTRA, id="o-1"))])
+    writer.remove([])  # this data dir finishes its push
+    assert "salzburg-1" in [a.id for a in other.sources()]
+    other.index_articles([_article(dict(EXTRA, id="o-1", text="Ein Bericht aus Linz. Die Donau steigt."))])
+    assert "o-1" in [a.id for a in writer.sources()]
+    for bot in (writer, other):
+        bot.close()
+
+
+def test_a_long_write_keeps_other_writers_out_after_its_lease_expires(tmp_path: Path) -> None:
+    first = shared(tmp_path, "a")
+    first.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES[:1])], progress=False)
+    second = shared(tmp_path, "b")
+    second.sources()
+    assert first.index.archive is not None
+    first.index.archive.lease.ttl = 0.5  # stands for a long embedding run
+    with first._write_lock(), first.index.writing():
+        time.sleep(0.7)
+        with pytest.raises(ArchiveBusyError, match="unfinished push"):
+            second.index_articles([_article(dict(EXTRA, id="b-1"))])
+        first._add(first.index, [_article(EXTRA)], False)
+    assert "salzburg-1" in [a.id for a in second.sources()]
+    assert ids_of(first) == ids_of(second)
+    for bot in (first, second):
+        bot.close()
+
+
+def test_rows_pushed_again_keep_their_commit_for_replicas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from tests.retrieval.store.test_sources import COPIES, WIRE
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "wire.jsonl", WIRE)], progress=False)
+    replica = shared(tmp_path, "replica")
+    question = "Wann soll die Linie U5 eröffnet werden?"
+    before = replica.answer(question)
+    vector = np.asarray(replica.index.embedder.embed([question])[0])
+    found = sorted(i for i, _ in replica.index.vectors["chunk"].search(vector, 50))
+    assert found and before.citations
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the push dies after the vectors (merged sources: new display fields)
+
+    monkeypatch.setattr(milvus_records, "record_rows", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.index_paths([write_corpus(tmp_path / "copies.jsonl", COPIES)], progress=False)
+    monkeypatch.undo()
+    milvus = writer.index.milvus
+    assert milvus is not None
+    rows = milvus.client.query("newsbot_chunk", filter="id >= 0", output_fields=["id", "commit"])
+    assert {int(r["commit"]) for r in rows if int(r["id"]) in found} == {1}  # pushed again, commit kept
+    assert sorted(i for i, _ in replica.index.vectors["chunk"].search(vector, 50)) == found
+    after = replica.answer(question)
+    assert [c.article_id for c in after.citations] == [c.article_id for c in before.citations]
+    for bot in (writer, replica):
+        bot.close()
+
+
+def test_a_rebuild_keeps_the_archive_up_while_it_embeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    expected = outcome(replica)
+    add = writer._add
+    seen = []
+
+    def building(index, articles, progress):  # type: ignore[no-untyped-def]
+        assert index.milvus is None  # the fresh store is built without Milvus ...
+        report = add(index, articles, progress)
+        seen.append(outcome(replica))  # ... while the replicas answer from the archive as it was
+        return report
+
+    monkeypatch.setattr(writer, "_add", building)
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", [EXTRA])], rebuild=True, progress=False)
+    assert seen == [expected]
+    assert [a.id for a in writer.sources()] == ["salzburg-1"]
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        replica.sources()
+    fresh = shared(tmp_path, "fresh")
+    assert [a.id for a in fresh.sources()] == ["salzburg-1"]
+    assert ids_of(fresh) == ids_of(writer)
+    for bot in (writer, replica, fresh):
+        bot.close()
+
+
+def test_migrate_drop_replaces_the_archive_under_its_lease(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    other = make_bot(tmp_path, "local", name="other")
+    other.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES[1:])], progress=False)
+    other.close()
+    other = shared(tmp_path, "other")
+    with writer.index.writing(), pytest.raises(ArchiveBusyError):  # a writer is at work: not dropped
+        other.migrate("milvus", drop=True)
+    assert [a.id for a in writer.sources()] == [ARTICLES[0]["id"]]
+    milvus = writer.index.milvus
+    assert milvus is not None
+    milvus.put_meta({"schema": "0"})  # an archive this newsbot cannot read is replaced all the same
+    writer.close()
+    lines = other.migrate("milvus", drop=True)
+    assert lines[0].startswith("dropped the Milvus collections") and lines[-1].endswith(": 1")
+    replica = shared(tmp_path, "replica")
+    assert [a.id for a in replica.sources()] == ["graz-1"]
+    for bot in (other, replica):
+        bot.close()
+
+
+def test_archive_exists_connects_like_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval.store import replica
+
+    target = MilvusTarget(str(tmp_path / "archive.db"))
+    assert not replica.archive_exists(target)  # no file yet
+    writer = shared(tmp_path, "writer")
+    writer.index_articles([_article(EXTRA)])
+    writer.close()
+    used = []
+    real = replica.connect
+
+    def counted(pymilvus, uri, token, policy):  # type: ignore[no-untyped-def]
+        used.append(policy)
+        return real(pymilvus, uri, token, policy)
+
+    monkeypatch.setattr(replica, "connect", counted)  # the retrying client of milvus_conn
+    assert replica.archive_exists(target)
+    assert used == [target.retry]
+    assert not replica.archive_exists(MilvusTarget(str(tmp_path / "archive.db"), prefix="other"))
