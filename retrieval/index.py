@@ -447,6 +447,8 @@ class NewsIndex:
         found += self.lexical.check()
         for vectors in self.vectors.values():
             found += vectors.check()
+        if self.milvus_terms is not None:
+            found += self.milvus_terms.check(self.records.counts()[1])
         return found
 
     def check(self) -> None:
@@ -471,6 +473,8 @@ class NewsIndex:
             progress(f"rebuilding the {kind} vectors")
             vectors.rebuild()
             done.append(f"rebuilt the {kind} vector index ({len(vectors)} vectors)")
+        if self.milvus_terms is not None:
+            self.milvus_terms.reset()  # written whole by the push that ends this write
         self.refresh()
         return done
 

@@ -27,7 +27,7 @@ again (logged).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,19 +83,46 @@ class MilvusTerms:
         self._loaded = False
 
     def usable(self) -> bool:
-        """Whether the collection holds this store's chunks, no more and no fewer."""
+        """Whether the collection holds this store's chunks, no more and no fewer (and is loaded)."""
         if self._covers is None:
             self.refresh()
-        return self._covers is not None and self._covers > 0 and self._covers == self.records.commit()
+        if self._covers is None or self._covers <= 0 or self._covers != self.records.commit():
+            return False
+        if not self._loaded:
+            self._load()
+        return self._loaded
 
     def refresh(self) -> None:
         """Read which commit the collection holds (one meta read; nothing is written)."""
         with _guarded(f"reading the commit of {self.name}"):
-            self._covers = self._recorded()
-            if self._covers > 0 and not self._loaded:  # collections come back released after a restart
-                self._ensure_collection()
+            self.observe(self.store.get_meta())
+
+    def observe(self, meta: Mapping[str, str], current: bool = True) -> None:
+        """Take the terms' commit from a meta read already made (the archive's catch-up reads it
+        before every question); `current`: whether the archive is the one this store follows."""
+        self._covers = int(meta.get(f"{TERMS}_commit", "-1") or -1) if current else -1
+
+    def _load(self) -> None:
+        """Load the collection (collections come back released after a restart); one that is
+        missing is not created here (only the writer's `push` creates it): not usable."""
+        with _guarded(f"loading {self.name}"):
+            if self.store.client.has_collection(self.name):
+                self.store._load(self.name)
                 self._loaded = True
-                self._covers = self._recorded()
+            else:
+                self._covers = -1
+
+    def reset(self) -> None:
+        """Have the writer's next push write the collection whole (`repair`, under the lease)."""
+        with _guarded(f"resetting {self.name}"):
+            self.store.put_meta({f"{TERMS}_commit": "0"})
+        self._covers = 0
+
+    def check(self, chunks: int) -> list[str]:
+        """Disagreements with the store's chunk count, while the collection is in use."""
+        if not self.usable() or (found := len(self)) == chunks:
+            return []
+        return [f"{self.name}: {found} chunks' terms at commit {self._covers}, the store has {chunks}"]
 
     def push(self) -> None:
         """Bring the collection to the store's commit (the writer, holding the lease): on milvus-lite
@@ -104,7 +131,8 @@ class MilvusTerms:
         with _guarded(f"updating {self.name}"):
             target, recorded = self.records.commit(), self._recorded()
             if recorded == target:
-                self.refresh()
+                self._covers = target
+                self.usable()  # loaded
                 return
             self._bring(recorded, target)
             self.store.put_meta({f"{TERMS}_commit": str(target)})

@@ -236,3 +236,30 @@ def test_evaluation_rows_on_milvus_bm25_equal_the_local_store(tmp_path: Path, wh
 
 def test_scores_equal_after_conversion_are_tied_and_ordered_by_id() -> None:
     assert ranked([(5, 2.5000001), (3, 2.5)], 2) == [(3, 1.0), (5, 1.0)]
+
+
+def test_a_reader_never_creates_a_missing_terms_collection(tmp_path: Path) -> None:
+    bot = mixed_bot(tmp_path, "milvus")
+    store, terms = bot.index.milvus, bot.index.milvus_terms
+    assert store is not None and isinstance(terms, MilvusTerms)
+    store.client.drop_collection(terms.name)  # as if a writer died between dropping and writing it
+    fresh = MilvusTerms(store, bot.index.records)
+    assert not fresh.usable()  # not created by a question
+    assert not store.client.has_collection(terms.name)
+    bot.index.milvus_terms = fresh  # a newsbot opened now
+    asked = query_terms(QUERIES[0])
+    assert bot.index.search_terms(asked, 5) == bot.index.lexical.search(asked, 5)
+    bot.close()
+
+
+def test_repair_writes_the_terms_again_and_check_compares_them(tmp_path: Path) -> None:
+    bot = mixed_bot(tmp_path, "milvus")
+    terms, store = bot.index.milvus_terms, bot.index.milvus
+    assert isinstance(terms, MilvusTerms) and store is not None
+    assert bot.check() == []
+    store.client.delete(terms.name, ids=[1])  # a lost row
+    assert any(terms.name in line for line in bot.check())
+    bot.repair()
+    assert bot.check() == [] and len(terms) == bot.index.counts()[1] and terms.usable()
+    assert_same(both(bot, 50))
+    bot.close()
