@@ -195,6 +195,11 @@ class ArchiveSync:
         self._writer: int | None = None  # the thread inside writing()
         self.pulled = 0  # articles applied from the archive (tests, reports)
         self.pushed = 0  # articles sent to the archive
+        # whether the archive matched this store at the last catch-up (false while another newsbot
+        # replaces or rebuilds it: its collections are then not searched), and the meta then read
+        self.current = False
+        self.meta: dict[str, str] = {}
+        self._busy = ""  # the busy message while not current
 
     @property
     def where(self) -> str:
@@ -266,13 +271,14 @@ class ArchiveSync:
             return self._catch_up(push)
 
     def _catch_up(self, push: bool) -> bool:
-        meta = self.store.get_meta()
+        self.current = False
+        meta = self.meta = self.store.get_meta()
         top = published(meta)
         archive_id, level = self.records.archive_state()
         found_id = meta.get("store_id", "")
         if found_id != archive_id:
             if self.lease.live_elsewhere(meta):
-                return False  # the archive is being replaced (`index --rebuild`): answer from this store
+                return self._wait(meta)  # the archive is being replaced (`index --rebuild`)
             raise ArchiveMismatchError(
                 f"{self.where} was replaced (it now holds the record store {found_id or 'none'}, this "
                 f"data dir follows {archive_id or 'none'}): start the replica again from an empty data dir"
@@ -280,13 +286,14 @@ class ArchiveSync:
         local = self.records.commit()
         if top < level:
             if self.lease.live_elsewhere(meta):
-                return False  # a writer is rebuilding a collection (`repair`): answer from this store
+                return self._wait(meta)  # a writer is rebuilding a collection (`repair`)
             if archive_id != self.records.store_id:
                 raise ArchiveMismatchError(
                     f"{self.where} is at commit {top}, older than this replica ({level}): it was "
                     "rebuilt or restored; start the replica again from an empty data dir"
                 )
             level = 0  # this store's archive was dropped and created again: send everything
+        self.current, self._busy = True, ""
         if local > level:
             if top > level:
                 raise ArchiveMismatchError(
@@ -302,6 +309,19 @@ class ArchiveSync:
             self.pull(level, top, archive_id)
             return True
         return False
+
+    def _wait(self, meta: dict[str, str]) -> bool:
+        """While another newsbot replaces or rebuilds the archive: this store keeps what it has (its
+        articles can be listed), but questions are refused (`check_current`): the collections being
+        refilled hold other articles under the same ids. Nothing changed locally."""
+        self._busy = f"{self.where} is being rebuilt by {_who(self.lease.read(meta))}; try again shortly"
+        return False
+
+    def check_current(self) -> None:
+        """ArchiveBusyError while the archive does not match this store (last catch-up): its
+        collections must not be searched."""
+        if not self.current:
+            raise ArchiveBusyError(self._busy or f"{self.where} is not level with this store; try again")
 
     def pull(self, since: int, upto: int, archive_id: str) -> None:
         """Apply the archive's changes after `since` up to `upto` in one local transaction (the

@@ -623,3 +623,40 @@ def test_archive_exists_connects_like_the_store(tmp_path: Path, monkeypatch: pyt
     assert replica.archive_exists(target)
     assert used == [target.retry]
     assert not replica.archive_exists(MilvusTarget(str(tmp_path / "archive.db"), prefix="other"))
+
+
+def test_an_open_replica_refuses_questions_while_the_archive_is_rebuilt_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")  # stays open (a telegram bot) across the rebuild
+    question = "Salzburger Festspiele Besucher"
+    replica.answer(question)
+    seen: list[str] = []
+    push = milvus_records.push
+
+    def pushing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:  # the new archive's ids collide with the old ones: no citation of the wrong article
+            seen.append(f"answered {replica.answer(question).citations}")
+        except ArchiveBusyError as exc:
+            seen.append(str(exc))
+        return push(*args, **kwargs)
+
+    monkeypatch.setattr(milvus_records, "push", pushing)
+    new = [EXTRA, dict(EXTRA, id="x2", text="Ein zweiter Bericht aus Linz. Die Donau steigt.")]
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", new)], rebuild=True, progress=False)
+    monkeypatch.setattr(milvus_records, "push", push)
+    assert len(seen) == 1 and "is being rebuilt by process" in seen[0] and "try again shortly" in seen[0]
+    with writer.index.writing():  # while the writer holds the new archive's lease
+        with pytest.raises(ArchiveBusyError, match="is being rebuilt by process"):
+            replica.answer(question)
+        with pytest.raises(ArchiveBusyError, match="is being rebuilt by process"):
+            replica.search(question)
+        archive = replica.index.archive
+        assert archive is not None and not archive.current and archive.meta.get("store_id")
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        replica.answer(question)
+    assert writer.index.archive is not None and writer.index.archive.current
+    for bot in (writer, replica):
+        bot.close()
