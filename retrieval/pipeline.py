@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import shutil
@@ -277,6 +278,7 @@ class Newsbot:
             index = self._open_with(settings, self.index_dir, replace_archive=replace)  # under its lease
             if replace:
                 done.append(_dropped(milvus))
+            store_id, dim = index.records.store_id, index.records.dim
             try:
                 with index.writing():
                     for kind, vectors in index.vectors.items():
@@ -291,14 +293,28 @@ class Newsbot:
             finally:
                 index.close()
             if to == "local" and drop and milvus is not None:
-                done.append(self._drop_archive(milvus))
+                done.append(self._drop_archive(milvus, store_id, dim))
         return done
 
-    def _drop_archive(self, milvus) -> str:
-        """Drop the Milvus collections (whatever they hold); the line to report."""
-        from retrieval.store.milvus import drop_collections
+    def _drop_archive(self, milvus, store_id: str, dim: int) -> str:
+        """Drop the Milvus collections (whatever they hold) under the archive's writer lease (not
+        while another newsbot writes to it); the line to report."""
+        from retrieval.store.milvus import MilvusStore
+        from retrieval.store.replica import Lease
 
-        drop_collections(milvus)
+        store = MilvusStore(milvus, embedder=self.embedder.name, dim=dim, store_id=store_id, check=False)
+        try:
+            lease = Lease(store, store_id)
+            lease.take()
+            try:
+                store.drop_all()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    lease.release()
+                raise
+            lease.held = 0  # the lease row went with the meta collection
+        finally:
+            store.close()
         return _dropped(milvus)
 
     def _pull_archive(self) -> list[str]:

@@ -99,17 +99,29 @@ class Lease:
         live = float(current.get("expires", 0)) > self.clock()
         return bool(current) and current.get("holder") != self.holder and live
 
-    def take(self) -> None:
+    @property
+    def where(self) -> str:
+        return f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
+
+    def take(self, replace: bool = False) -> None:
         """Hold the lease (re-entrant); ArchiveBusyError while another record store's lease is live,
         or when one left a push unfinished. A lease of this record store is taken over at once (and
         its unfinished push kept marked until finished): its writers are one at a time already (the
-        local write lock), so it was left by one that died."""
+        local write lock), so it was left by one that died. `replace` (the archive is about to be
+        dropped and built again): an expired lease with an unfinished push is taken over too (its
+        data dir may be lost; a live one is still refused)."""
+        from retrieval.store.milvus import _guarded
+
+        with _guarded(f"taking the writer lease of {self.where}"):
+            self._take(replace)
+
+    def _take(self, replace: bool) -> None:
         if self.held:
             self.held += 1
             return
         meta = self.store.get_meta()
         current = self.read(meta)
-        where = f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
+        where = self.where
         mine = _store_of(current) == self.store_id
         unfinished = int(current.get("pushing", 0)) > published(meta)
         if current and current.get("holder") != self.holder and not mine:
@@ -119,7 +131,7 @@ class Lease:
                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(current['expires'])))}; "
                     "one writer at a time: try again when it has finished"
                 )
-            if unfinished:
+            if unfinished and not replace:
                 raise ArchiveBusyError(
                     f"{where} has an unfinished push to commit {current['pushing']} by {_who(current)}; "
                     "write with that data dir (newsbot index, update or remove) to finish it, or rebuild "
@@ -134,24 +146,32 @@ class Lease:
 
     def renew(self, pushing: int | None = None) -> None:
         """Extend the lease (at most every few seconds unless `pushing` changes)."""
+        from retrieval.store.milvus import _guarded
+
         if not self.held:
             return
         if pushing is not None:
             self.pushing = pushing
         if pushing is not None or self.clock() - self._renewed > min(30.0, self.ttl / 4):
-            self._put(pushing=self.pushing, check=True)
+            with _guarded(f"renewing the writer lease of {self.where}"):
+                self._put(pushing=self.pushing, check=True)
 
     def release(self) -> None:
         """Give the lease up (after the outermost take). A push that did not finish stays marked, so
         that no other writer publishes over it before this data dir finishes it."""
+        from retrieval.store.milvus import _guarded
+
         if not self.held:
             return
         self.held -= 1
-        if self.held == 0 and self.read().get("holder") == self.holder:
-            if self.pushing:
-                self._put(pushing=self.pushing, ttl=0.0, check=True)
-            else:
-                self.store.put_meta({self.KEY: ""})
+        if self.held == 0:
+            with _guarded(f"releasing the writer lease of {self.where}"):
+                if self.read().get("holder") != self.holder:
+                    return
+                if self.pushing:
+                    self._put(pushing=self.pushing, ttl=0.0, check=True)
+                else:
+                    self.store.put_meta({self.KEY: ""})
 
     def _put(self, *, pushing: int, ttl: float | None = None, check: bool = False) -> None:
         """Write the lease; `check`: only while this process still holds it (ArchiveBusyError when
@@ -245,8 +265,9 @@ class ArchiveSync:
 
     def replace(self) -> None:
         """Drop the archive (under its lease), create it again for this store and push everything
-        (the lease taken again at once: replicas answer from their own stores meanwhile)."""
-        with self.holding():
+        (the lease taken again at once: replicas refuse questions meanwhile). An expired lease with a
+        push left unfinished by another data dir (lost, perhaps) does not stop it."""
+        with self.holding(replace=True):
             log.warning("%s: dropping it to build it again from %s", self.where, self.records.directory)
             self.store.drop_all()
             self.lease.held = 0  # the lease row went with the meta collection
@@ -347,14 +368,18 @@ class ArchiveSync:
         log.info("%s: pushed %d changed articles (commit %d to %d)", self.where, sent, since, target)
 
     @contextlib.contextmanager
-    def holding(self) -> Iterator[None]:
-        """Hold the writer lease for the block."""
-        self.lease.take()
+    def holding(self, replace: bool = False) -> Iterator[None]:
+        """Hold the writer lease for the block (`replace`: see Lease.take). A release that fails
+        does not hide the block's own error."""
+        self.lease.take(replace)
         try:
             yield
-        finally:
-            with contextlib.suppress(NewsbotError):
+        except BaseException:
+            with contextlib.suppress(Exception):
                 self.lease.release()
+            raise
+        with contextlib.suppress(NewsbotError):
+            self.lease.release()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
