@@ -376,8 +376,16 @@ class Newsbot:
         try:
             with fresh.writing():
                 report = self._add(fresh, articles, progress)
+            store_id, dim = fresh.records.store_id, fresh.records.dim
         finally:
             fresh.close()
+        target = self.settings.milvus_target(self.index_dir)
+        if target is not None:
+            try:
+                self._check_archive_free(target, store_id, dim)  # before the swap: the old dir stays
+            except BaseException:
+                shutil.rmtree(fresh_dir, ignore_errors=True)
+                raise
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -386,15 +394,54 @@ class Newsbot:
         if self.index_dir.exists():
             self.index_dir.rename(old_dir)
         fresh_dir.rename(self.index_dir)
-        shutil.rmtree(old_dir, ignore_errors=True)
-        if self.settings.milvus_target(self.index_dir) is not None:
-            index = self._open_with(self.settings, self.index_dir, replace_archive=True)
+        if target is not None:
             try:
-                with index.writing():
-                    pass  # the archive was pushed on opening; the derived collections catch up
-            finally:
-                index.close()
+                index = self._open_with(self.settings, self.index_dir, replace_archive=True)
+                try:
+                    with index.writing():
+                        pass  # the archive was pushed on opening; the derived collections catch up
+                finally:
+                    index.close()
+            except BaseException:
+                if not self._follows_own_archive(store_id):  # not replaced: the old dir comes back
+                    self.index_dir.rename(fresh_dir)
+                    if old_dir.exists():
+                        old_dir.rename(self.index_dir)
+                raise
+        shutil.rmtree(old_dir, ignore_errors=True)
         return report
+
+    def _check_archive_free(self, target, store_id: str, dim: int) -> None:
+        """ArchiveBusyError (or MilvusUnavailableError) when the store `store_id` could not replace
+        the archive now: another newsbot's lease is live. An archive in a milvus-lite file inside the
+        data dir is the data dir's own (a new file comes with the new store)."""
+        from retrieval.store.milvus import MilvusStore
+        from retrieval.store.replica import Lease
+
+        if target.is_lite and (
+            not Path(target.uri).exists()
+            or Path(target.uri).resolve().is_relative_to(self.index_dir.resolve())
+        ):
+            return
+        store = MilvusStore(target, embedder=self.embedder.name, dim=dim, store_id=store_id, check=False)
+        try:
+            Lease(store, store_id).check(replace=True)
+        finally:
+            store.close()
+
+    def _follows_own_archive(self, store_id: str) -> bool:
+        """Whether the data dir's store (`store_id`) already replaced the archive (it follows an
+        archive of its own: the next write finishes a push left unfinished)."""
+        from retrieval.store.records import RecordStore
+
+        try:
+            records = RecordStore(self.index_dir)
+        except Exception:
+            return False
+        try:
+            return records.store_id == store_id and records.archive_state()[0] == store_id
+        finally:
+            records.close()
 
     def ensure_index(self, progress: bool = True) -> IndexOutcome | None:
         """Index the bundled seed articles when there is no index yet."""

@@ -115,12 +115,33 @@ class Lease:
         with _guarded(f"taking the writer lease of {self.where}"):
             self._take(replace)
 
+    def check(self, replace: bool = False) -> None:
+        """ArchiveBusyError when `take(replace)` would be refused now (nothing is written)."""
+        from retrieval.store.milvus import _guarded
+
+        if self.held:
+            return
+        with _guarded(f"reading the writer lease of {self.where}"):
+            meta = self.store.get_meta()
+            self._refuse(meta, self.read(meta), replace)
+
     def _take(self, replace: bool) -> None:
         if self.held:
             self.held += 1
             return
         meta = self.store.get_meta()
         current = self.read(meta)
+        self._refuse(meta, current, replace)
+        mine = _store_of(current) == self.store_id
+        unfinished = int(current.get("pushing", 0)) > published(meta)
+        self.pushing = int(current.get("pushing", 0)) if mine and unfinished else 0
+        self._put(pushing=self.pushing)
+        if self.read().get("holder") != self.holder:
+            raise ArchiveBusyError(f"{self.where}: another newsbot took the writer lease at the same time")
+        self.held = 1
+
+    def _refuse(self, meta: dict[str, str], current: dict, replace: bool) -> None:
+        """ArchiveBusyError when the lease `current` keeps this holder out (see take)."""
         where = self.where
         mine = _store_of(current) == self.store_id
         unfinished = int(current.get("pushing", 0)) > published(meta)
@@ -138,11 +159,6 @@ class Lease:
                     "the archive "
                     "('newsbot migrate --to milvus --drop' from a complete store)"
                 )
-        self.pushing = int(current.get("pushing", 0)) if mine and unfinished else 0
-        self._put(pushing=self.pushing)
-        if self.read().get("holder") != self.holder:
-            raise ArchiveBusyError(f"{where}: another newsbot took the writer lease at the same time")
-        self.held = 1
 
     def renew(self, pushing: int | None = None) -> None:
         """Extend the lease (at most every few seconds unless `pushing` changes)."""

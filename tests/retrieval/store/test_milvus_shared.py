@@ -731,3 +731,37 @@ def test_lease_errors_are_newsbot_errors_and_do_not_hide_the_blocks_own(tmp_path
     with pytest.raises(NewsbotError, match="writer lease"):
         Lease(milvus, "other").take(replace=True)
     writer.close()
+
+
+def test_a_rebuild_refused_or_failing_keeps_the_old_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.store.milvus_conn import MilvusUnavailableError
+    from retrieval.store.replica import ArchiveSync
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    before = ids_of(writer)
+    other = shared(tmp_path, "other")
+    other.sources()
+    new = write_corpus(tmp_path / "new.jsonl", [EXTRA])
+    busy = pytest.raises(ArchiveBusyError, match="is being written by")
+    with other._write_lock(), other.index.writing(), busy:  # another data dir is writing (an update)
+        writer.index_paths([new], rebuild=True, progress=False)
+    assert sorted(p.name for p in (tmp_path / "writer").iterdir()) == ["index", "index.lock"]
+    assert ids_of(writer) == before  # the old store, still following the archive
+
+    def down(self) -> None:
+        raise MilvusUnavailableError("Milvus failed while dropping the collections: down")
+
+    monkeypatch.setattr(ArchiveSync, "replace", down)
+    with pytest.raises(MilvusUnavailableError, match="down"):
+        writer.index_paths([new], rebuild=True, progress=False)
+    monkeypatch.undo()
+    assert not (tmp_path / "writer" / "index.old").exists()
+    assert ids_of(writer) == before and ids_of(other) == before
+    writer.index_paths([new], rebuild=True, progress=False)
+    assert [a.id for a in writer.sources()] == ["salzburg-1"]
+    assert not (tmp_path / "writer" / "index.old").exists()
+    for bot in (writer, other):
+        bot.close()
