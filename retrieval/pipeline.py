@@ -23,7 +23,7 @@ from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.duplicates import backfill, merged_source, plan_duplicates, with_language
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import IndexMissingError, InputError, NewsbotError
-from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
+from retrieval.index import VECTORS_DIR, ArticleSummary, NewsIndex, SourcePage, SourceQuery
 from retrieval.ingest import embedded_batches
 from retrieval.search import Hit, Searcher
 from retrieval.store.lock import lock_path, write_lock
@@ -395,6 +395,7 @@ class Newsbot:
             self.index_dir.rename(old_dir)
         fresh_dir.rename(self.index_dir)
         if target is not None:
+            shutil.rmtree(self.index_dir / VECTORS_DIR, ignore_errors=True)  # Milvus holds the vectors
             try:
                 index = self._open_with(self.settings, self.index_dir, replace_archive=True)
                 try:

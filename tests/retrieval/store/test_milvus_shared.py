@@ -762,6 +762,7 @@ def test_a_rebuild_refused_or_failing_keeps_the_old_data_dir(
     assert ids_of(writer) == before and ids_of(other) == before
     writer.index_paths([new], rebuild=True, progress=False)
     assert [a.id for a in writer.sources()] == ["salzburg-1"]
+    assert not list((tmp_path / "writer" / "index").rglob("*.faiss"))  # Milvus holds the vectors
     assert not (tmp_path / "writer" / "index.old").exists()
     for bot in (writer, other):
         bot.close()
