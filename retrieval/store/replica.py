@@ -12,8 +12,9 @@ archive: its meta says which (`archive_id`) and the archive commit its content e
   store with articles of its own is refused (`ArchiveMismatchError`), never silently replaced.
 - Catching up (on open and on every `refresh`): pulls the articles changed after the local
   `archive_commit` up to the published commit and applies them in one SQLite transaction, keeping
-  the archive's ids. An archive replaced meanwhile (another `store_id`) is never mixed in: the
-  store answers from what it has while a writer holds the lease, then refuses. Local commits not
+  the archive's ids. An archive replaced meanwhile (another `store_id`) is never mixed in: while
+  a writer holds the lease the store keeps what it has but refuses questions (`ArchiveBusyError`:
+  the collections being refilled reuse its ids), then refuses to follow. Local commits not
   yet in the archive are pushed only by the writer (inside `writing()`, under the local write
   lock), never by a reader.
 - Writing: a writer takes the lease (a row in the meta collection: holder, the holder's record
