@@ -273,6 +273,8 @@ class NewsIndex:
         """Answer one question from one consistent state of the store."""
         with self.guard():
             self.refresh()
+            if self.archive is not None:
+                self.archive.check_current()  # not while another newsbot replaces the archive
             with self.records.reading():
                 yield
 

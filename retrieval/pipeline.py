@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import shutil
@@ -22,7 +23,7 @@ from retrieval.documents import Article, Problem, load_articles, lone_surrogate
 from retrieval.duplicates import backfill, merged_source, plan_duplicates, with_language
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.errors import IndexMissingError, InputError, NewsbotError
-from retrieval.index import ArticleSummary, NewsIndex, SourcePage, SourceQuery
+from retrieval.index import VECTORS_DIR, ArticleSummary, NewsIndex, SourcePage, SourceQuery
 from retrieval.ingest import embedded_batches
 from retrieval.search import Hit, Searcher
 from retrieval.store.lock import lock_path, write_lock
@@ -277,6 +278,7 @@ class Newsbot:
             index = self._open_with(settings, self.index_dir, replace_archive=replace)  # under its lease
             if replace:
                 done.append(_dropped(milvus))
+            store_id, dim = index.records.store_id, index.records.dim
             try:
                 with index.writing():
                     for kind, vectors in index.vectors.items():
@@ -291,14 +293,28 @@ class Newsbot:
             finally:
                 index.close()
             if to == "local" and drop and milvus is not None:
-                done.append(self._drop_archive(milvus))
+                done.append(self._drop_archive(milvus, store_id, dim))
         return done
 
-    def _drop_archive(self, milvus) -> str:
-        """Drop the Milvus collections (whatever they hold); the line to report."""
-        from retrieval.store.milvus import drop_collections
+    def _drop_archive(self, milvus, store_id: str, dim: int) -> str:
+        """Drop the Milvus collections (whatever they hold) under the archive's writer lease (not
+        while another newsbot writes to it); the line to report."""
+        from retrieval.store.milvus import MilvusStore
+        from retrieval.store.replica import Lease
 
-        drop_collections(milvus)
+        store = MilvusStore(milvus, embedder=self.embedder.name, dim=dim, store_id=store_id, check=False)
+        try:
+            lease = Lease(store, store_id)
+            lease.take()
+            try:
+                store.drop_all()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    lease.release()
+                raise
+            lease.held = 0  # the lease row went with the meta collection
+        finally:
+            store.close()
         return _dropped(milvus)
 
     def _pull_archive(self) -> list[str]:
@@ -360,8 +376,16 @@ class Newsbot:
         try:
             with fresh.writing():
                 report = self._add(fresh, articles, progress)
+            store_id, dim = fresh.records.store_id, fresh.records.dim
         finally:
             fresh.close()
+        target = self.settings.milvus_target(self.index_dir)
+        if target is not None:
+            try:
+                self._check_archive_free(target, store_id, dim)  # before the swap: the old dir stays
+            except BaseException:
+                shutil.rmtree(fresh_dir, ignore_errors=True)
+                raise
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -370,15 +394,55 @@ class Newsbot:
         if self.index_dir.exists():
             self.index_dir.rename(old_dir)
         fresh_dir.rename(self.index_dir)
-        shutil.rmtree(old_dir, ignore_errors=True)
-        if self.settings.milvus_target(self.index_dir) is not None:
-            index = self._open_with(self.settings, self.index_dir, replace_archive=True)
+        if target is not None:
+            shutil.rmtree(self.index_dir / VECTORS_DIR, ignore_errors=True)  # Milvus holds the vectors
             try:
-                with index.writing():
-                    pass  # the archive was pushed on opening; the derived collections catch up
-            finally:
-                index.close()
+                index = self._open_with(self.settings, self.index_dir, replace_archive=True)
+                try:
+                    with index.writing():
+                        pass  # the archive was pushed on opening; the derived collections catch up
+                finally:
+                    index.close()
+            except BaseException:
+                if not self._follows_own_archive(store_id):  # not replaced: the old dir comes back
+                    self.index_dir.rename(fresh_dir)
+                    if old_dir.exists():
+                        old_dir.rename(self.index_dir)
+                raise
+        shutil.rmtree(old_dir, ignore_errors=True)
         return report
+
+    def _check_archive_free(self, target, store_id: str, dim: int) -> None:
+        """ArchiveBusyError (or MilvusUnavailableError) when the store `store_id` could not replace
+        the archive now: another newsbot's lease is live. An archive in a milvus-lite file inside the
+        data dir is the data dir's own (a new file comes with the new store)."""
+        from retrieval.store.milvus import MilvusStore
+        from retrieval.store.replica import Lease
+
+        if target.is_lite and (
+            not Path(target.uri).exists()
+            or Path(target.uri).resolve().is_relative_to(self.index_dir.resolve())
+        ):
+            return
+        store = MilvusStore(target, embedder=self.embedder.name, dim=dim, store_id=store_id, check=False)
+        try:
+            Lease(store, store_id).check(replace=True)
+        finally:
+            store.close()
+
+    def _follows_own_archive(self, store_id: str) -> bool:
+        """Whether the data dir's store (`store_id`) already replaced the archive (it follows an
+        archive of its own: the next write finishes a push left unfinished)."""
+        from retrieval.store.records import RecordStore
+
+        try:
+            records = RecordStore(self.index_dir)
+        except Exception:
+            return False
+        try:
+            return records.store_id == store_id and records.archive_state()[0] == store_id
+        finally:
+            records.close()
 
     def ensure_index(self, progress: bool = True) -> IndexOutcome | None:
         """Index the bundled seed articles when there is no index yet."""

@@ -12,8 +12,9 @@ archive: its meta says which (`archive_id`) and the archive commit its content e
   store with articles of its own is refused (`ArchiveMismatchError`), never silently replaced.
 - Catching up (on open and on every `refresh`): pulls the articles changed after the local
   `archive_commit` up to the published commit and applies them in one SQLite transaction, keeping
-  the archive's ids. An archive replaced meanwhile (another `store_id`) is never mixed in: the
-  store answers from what it has while a writer holds the lease, then refuses. Local commits not
+  the archive's ids. An archive replaced meanwhile (another `store_id`) is never mixed in: while
+  a writer holds the lease the store keeps what it has but refuses questions (`ArchiveBusyError`:
+  the collections being refilled reuse its ids), then refuses to follow. Local commits not
   yet in the archive are pushed only by the writer (inside `writing()`, under the local write
   lock), never by a reader.
 - Writing: a writer takes the lease (a row in the meta collection: holder, the holder's record
@@ -99,17 +100,50 @@ class Lease:
         live = float(current.get("expires", 0)) > self.clock()
         return bool(current) and current.get("holder") != self.holder and live
 
-    def take(self) -> None:
+    @property
+    def where(self) -> str:
+        return f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
+
+    def take(self, replace: bool = False) -> None:
         """Hold the lease (re-entrant); ArchiveBusyError while another record store's lease is live,
         or when one left a push unfinished. A lease of this record store is taken over at once (and
         its unfinished push kept marked until finished): its writers are one at a time already (the
-        local write lock), so it was left by one that died."""
+        local write lock), so it was left by one that died. `replace` (the archive is about to be
+        dropped and built again): an expired lease with an unfinished push is taken over too (its
+        data dir may be lost; a live one is still refused)."""
+        from retrieval.store.milvus import _guarded
+
+        with _guarded(f"taking the writer lease of {self.where}"):
+            self._take(replace)
+
+    def check(self, replace: bool = False) -> None:
+        """ArchiveBusyError when `take(replace)` would be refused now (nothing is written)."""
+        from retrieval.store.milvus import _guarded
+
+        if self.held:
+            return
+        with _guarded(f"reading the writer lease of {self.where}"):
+            meta = self.store.get_meta()
+            self._refuse(meta, self.read(meta), replace)
+
+    def _take(self, replace: bool) -> None:
         if self.held:
             self.held += 1
             return
         meta = self.store.get_meta()
         current = self.read(meta)
-        where = f"the Milvus archive '{self.store.target.prefix}_*' at {safe_uri(self.store.target.uri)}"
+        self._refuse(meta, current, replace)
+        mine = _store_of(current) == self.store_id
+        unfinished = int(current.get("pushing", 0)) > published(meta)
+        self.pushing = int(current.get("pushing", 0)) if mine and unfinished else 0
+        self._put(pushing=self.pushing)
+        if self.read().get("holder") != self.holder:
+            raise ArchiveBusyError(f"{self.where}: another newsbot took the writer lease at the same time")
+        self.held = 1
+
+    def _refuse(self, meta: dict[str, str], current: dict, replace: bool) -> None:
+        """ArchiveBusyError when the lease `current` keeps this holder out (see take)."""
+        where = self.where
         mine = _store_of(current) == self.store_id
         unfinished = int(current.get("pushing", 0)) > published(meta)
         if current and current.get("holder") != self.holder and not mine:
@@ -119,39 +153,42 @@ class Lease:
                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(current['expires'])))}; "
                     "one writer at a time: try again when it has finished"
                 )
-            if unfinished:
+            if unfinished and not replace:
                 raise ArchiveBusyError(
                     f"{where} has an unfinished push to commit {current['pushing']} by {_who(current)}; "
                     "write with that data dir (newsbot index, update or remove) to finish it, or rebuild "
                     "the archive "
                     "('newsbot migrate --to milvus --drop' from a complete store)"
                 )
-        self.pushing = int(current.get("pushing", 0)) if mine and unfinished else 0
-        self._put(pushing=self.pushing)
-        if self.read().get("holder") != self.holder:
-            raise ArchiveBusyError(f"{where}: another newsbot took the writer lease at the same time")
-        self.held = 1
 
     def renew(self, pushing: int | None = None) -> None:
         """Extend the lease (at most every few seconds unless `pushing` changes)."""
+        from retrieval.store.milvus import _guarded
+
         if not self.held:
             return
         if pushing is not None:
             self.pushing = pushing
         if pushing is not None or self.clock() - self._renewed > min(30.0, self.ttl / 4):
-            self._put(pushing=self.pushing, check=True)
+            with _guarded(f"renewing the writer lease of {self.where}"):
+                self._put(pushing=self.pushing, check=True)
 
     def release(self) -> None:
         """Give the lease up (after the outermost take). A push that did not finish stays marked, so
         that no other writer publishes over it before this data dir finishes it."""
+        from retrieval.store.milvus import _guarded
+
         if not self.held:
             return
         self.held -= 1
-        if self.held == 0 and self.read().get("holder") == self.holder:
-            if self.pushing:
-                self._put(pushing=self.pushing, ttl=0.0, check=True)
-            else:
-                self.store.put_meta({self.KEY: ""})
+        if self.held == 0:
+            with _guarded(f"releasing the writer lease of {self.where}"):
+                if self.read().get("holder") != self.holder:
+                    return
+                if self.pushing:
+                    self._put(pushing=self.pushing, ttl=0.0, check=True)
+                else:
+                    self.store.put_meta({self.KEY: ""})
 
     def _put(self, *, pushing: int, ttl: float | None = None, check: bool = False) -> None:
         """Write the lease; `check`: only while this process still holds it (ArchiveBusyError when
@@ -195,6 +232,11 @@ class ArchiveSync:
         self._writer: int | None = None  # the thread inside writing()
         self.pulled = 0  # articles applied from the archive (tests, reports)
         self.pushed = 0  # articles sent to the archive
+        # whether the archive matched this store at the last catch-up (false while another newsbot
+        # replaces or rebuilds it: its collections are then not searched), and the meta then read
+        self.current = False
+        self.meta: dict[str, str] = {}
+        self._busy = ""  # the busy message while not current
 
     @property
     def where(self) -> str:
@@ -240,8 +282,9 @@ class ArchiveSync:
 
     def replace(self) -> None:
         """Drop the archive (under its lease), create it again for this store and push everything
-        (the lease taken again at once: replicas answer from their own stores meanwhile)."""
-        with self.holding():
+        (the lease taken again at once: replicas refuse questions meanwhile). An expired lease with a
+        push left unfinished by another data dir (lost, perhaps) does not stop it."""
+        with self.holding(replace=True):
             log.warning("%s: dropping it to build it again from %s", self.where, self.records.directory)
             self.store.drop_all()
             self.lease.held = 0  # the lease row went with the meta collection
@@ -266,13 +309,14 @@ class ArchiveSync:
             return self._catch_up(push)
 
     def _catch_up(self, push: bool) -> bool:
-        meta = self.store.get_meta()
+        self.current = False
+        meta = self.meta = self.store.get_meta()
         top = published(meta)
         archive_id, level = self.records.archive_state()
         found_id = meta.get("store_id", "")
         if found_id != archive_id:
             if self.lease.live_elsewhere(meta):
-                return False  # the archive is being replaced (`index --rebuild`): answer from this store
+                return self._wait(meta)  # the archive is being replaced (`index --rebuild`)
             raise ArchiveMismatchError(
                 f"{self.where} was replaced (it now holds the record store {found_id or 'none'}, this "
                 f"data dir follows {archive_id or 'none'}): start the replica again from an empty data dir"
@@ -280,13 +324,14 @@ class ArchiveSync:
         local = self.records.commit()
         if top < level:
             if self.lease.live_elsewhere(meta):
-                return False  # a writer is rebuilding a collection (`repair`): answer from this store
+                return self._wait(meta)  # a writer is rebuilding a collection (`repair`)
             if archive_id != self.records.store_id:
                 raise ArchiveMismatchError(
                     f"{self.where} is at commit {top}, older than this replica ({level}): it was "
                     "rebuilt or restored; start the replica again from an empty data dir"
                 )
             level = 0  # this store's archive was dropped and created again: send everything
+        self.current, self._busy = True, ""
         if local > level:
             if top > level:
                 raise ArchiveMismatchError(
@@ -302,6 +347,19 @@ class ArchiveSync:
             self.pull(level, top, archive_id)
             return True
         return False
+
+    def _wait(self, meta: dict[str, str]) -> bool:
+        """While another newsbot replaces or rebuilds the archive: this store keeps what it has (its
+        articles can be listed), but questions are refused (`check_current`): the collections being
+        refilled hold other articles under the same ids. Nothing changed locally."""
+        self._busy = f"{self.where} is being rebuilt by {_who(self.lease.read(meta))}; try again shortly"
+        return False
+
+    def check_current(self) -> None:
+        """ArchiveBusyError while the archive does not match this store (last catch-up): its
+        collections must not be searched."""
+        if not self.current:
+            raise ArchiveBusyError(self._busy or f"{self.where} is not level with this store; try again")
 
     def pull(self, since: int, upto: int, archive_id: str) -> None:
         """Apply the archive's changes after `since` up to `upto` in one local transaction (the
@@ -327,14 +385,18 @@ class ArchiveSync:
         log.info("%s: pushed %d changed articles (commit %d to %d)", self.where, sent, since, target)
 
     @contextlib.contextmanager
-    def holding(self) -> Iterator[None]:
-        """Hold the writer lease for the block."""
-        self.lease.take()
+    def holding(self, replace: bool = False) -> Iterator[None]:
+        """Hold the writer lease for the block (`replace`: see Lease.take). A release that fails
+        does not hide the block's own error."""
+        self.lease.take(replace)
         try:
             yield
-        finally:
-            with contextlib.suppress(NewsbotError):
+        except BaseException:
+            with contextlib.suppress(Exception):
                 self.lease.release()
+            raise
+        with contextlib.suppress(NewsbotError):
+            self.lease.release()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:

@@ -623,3 +623,146 @@ def test_archive_exists_connects_like_the_store(tmp_path: Path, monkeypatch: pyt
     assert replica.archive_exists(target)
     assert used == [target.retry]
     assert not replica.archive_exists(MilvusTarget(str(tmp_path / "archive.db"), prefix="other"))
+
+
+def test_an_open_replica_refuses_questions_while_the_archive_is_rebuilt_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")  # stays open (a telegram bot) across the rebuild
+    question = "Salzburger Festspiele Besucher"
+    replica.answer(question)
+    seen: list[str] = []
+    push = milvus_records.push
+
+    def pushing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:  # the new archive's ids collide with the old ones: no citation of the wrong article
+            seen.append(f"answered {replica.answer(question).citations}")
+        except ArchiveBusyError as exc:
+            seen.append(str(exc))
+        return push(*args, **kwargs)
+
+    monkeypatch.setattr(milvus_records, "push", pushing)
+    new = [EXTRA, dict(EXTRA, id="x2", text="Ein zweiter Bericht aus Linz. Die Donau steigt.")]
+    writer.index_paths([write_corpus(tmp_path / "new.jsonl", new)], rebuild=True, progress=False)
+    monkeypatch.setattr(milvus_records, "push", push)
+    assert len(seen) == 1 and "is being rebuilt by process" in seen[0] and "try again shortly" in seen[0]
+    with writer.index.writing():  # while the writer holds the new archive's lease
+        with pytest.raises(ArchiveBusyError, match="is being rebuilt by process"):
+            replica.answer(question)
+        with pytest.raises(ArchiveBusyError, match="is being rebuilt by process"):
+            replica.search(question)
+        archive = replica.index.archive
+        assert archive is not None and not archive.current and archive.meta.get("store_id")
+    with pytest.raises(ArchiveMismatchError, match="empty data dir"):
+        replica.answer(question)
+    assert writer.index.archive is not None and writer.index.archive.current
+    for bot in (writer, replica):
+        bot.close()
+
+
+def _lost_push(milvus: MilvusStore) -> None:
+    """A data dir died after its local commit, before its push (the lease marked, then expired), and
+    its disk is lost."""
+    lease = {"holder": "lost:h:1:x", "store": "lost", "host": "h", "pid": 1}
+    lease.update(expires=time.time() - 1, pushing=published(milvus.get_meta()) + 1)
+    milvus.put_meta({"lease": json.dumps(lease)})
+
+
+def test_a_push_left_unfinished_by_a_lost_data_dir_does_not_block_a_rebuild(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES[:1])], progress=False)
+    assert writer.index.milvus is not None
+    _lost_push(writer.index.milvus)
+    writer.close()
+    other = make_bot(tmp_path, "local", name="other")
+    other.index_paths([write_corpus(tmp_path / "b.jsonl", ARTICLES)], progress=False)
+    other.close()
+    replica = shared(tmp_path, "replica")
+    with pytest.raises(ArchiveBusyError, match="unfinished push"):  # a plain write waits for it
+        replica.index_articles([_article(EXTRA)])
+    replica.close()
+    other = shared(tmp_path, "other")
+    lines = other.migrate("milvus", drop=True)  # what that error advises
+    assert lines[0].startswith("dropped the Milvus collections")
+    assert f"article records in the milvus store: {len(ARTICLES)}" in lines
+    assert other.index.milvus is not None
+    _lost_push(other.index.milvus)
+    other.index_paths([write_corpus(tmp_path / "c.jsonl", [EXTRA])], rebuild=True, progress=False)
+    fresh = shared(tmp_path, "fresh")
+    assert [a.id for a in fresh.sources()] == ["salzburg-1"]
+    for bot in (other, fresh):
+        bot.close()
+
+
+def test_migrate_to_local_drops_the_archive_only_under_its_lease(tmp_path: Path) -> None:
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "a.jsonl", ARTICLES)], progress=False)
+    replica = shared(tmp_path, "replica")
+    replica.sources()
+    milvus = writer.index.milvus
+    assert milvus is not None
+    with writer._write_lock(), writer.index.writing():
+        with pytest.raises(ArchiveBusyError, match="is being written by"):
+            replica.migrate("local", drop=True)
+        assert milvus.client.has_collection("newsbot_meta")  # kept for the writer
+        assert milvus.get_meta()["store_id"] == writer.index.records.store_id
+    lines = replica.migrate("local", drop=True)
+    assert lines[-1].startswith("dropped the Milvus collections")
+    assert not milvus.client.has_collection("newsbot_meta")
+    for bot in (writer, replica):
+        bot.close()
+
+
+def test_lease_errors_are_newsbot_errors_and_do_not_hide_the_blocks_own(tmp_path: Path) -> None:
+    from retrieval.errors import NewsbotError
+    from retrieval.store.replica import ArchiveSync
+
+    writer = shared(tmp_path, "writer")
+    writer.index_articles([_article(EXTRA)])
+    archive, milvus = writer.index.archive, writer.index.milvus
+    assert isinstance(archive, ArchiveSync) and milvus is not None
+    with pytest.raises(ValueError, match="the block's own"), archive.holding():
+        milvus.client.drop_collection("newsbot_meta")  # the lease row cannot be released
+        raise ValueError("the block's own")
+    with pytest.raises(NewsbotError, match="writer lease"):
+        archive.lease.take()
+    with pytest.raises(NewsbotError, match="writer lease"):
+        Lease(milvus, "other").take(replace=True)
+    writer.close()
+
+
+def test_a_rebuild_refused_or_failing_keeps_the_old_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.store.milvus_conn import MilvusUnavailableError
+    from retrieval.store.replica import ArchiveSync
+
+    writer = shared(tmp_path, "writer")
+    writer.index_paths([write_corpus(tmp_path / "c.jsonl", ARTICLES)], progress=False)
+    before = ids_of(writer)
+    other = shared(tmp_path, "other")
+    other.sources()
+    new = write_corpus(tmp_path / "new.jsonl", [EXTRA])
+    busy = pytest.raises(ArchiveBusyError, match="is being written by")
+    with other._write_lock(), other.index.writing(), busy:  # another data dir is writing (an update)
+        writer.index_paths([new], rebuild=True, progress=False)
+    assert sorted(p.name for p in (tmp_path / "writer").iterdir()) == ["index", "index.lock"]
+    assert ids_of(writer) == before  # the old store, still following the archive
+
+    def down(self) -> None:
+        raise MilvusUnavailableError("Milvus failed while dropping the collections: down")
+
+    monkeypatch.setattr(ArchiveSync, "replace", down)
+    with pytest.raises(MilvusUnavailableError, match="down"):
+        writer.index_paths([new], rebuild=True, progress=False)
+    monkeypatch.undo()
+    assert not (tmp_path / "writer" / "index.old").exists()
+    assert ids_of(writer) == before and ids_of(other) == before
+    writer.index_paths([new], rebuild=True, progress=False)
+    assert [a.id for a in writer.sources()] == ["salzburg-1"]
+    assert not list((tmp_path / "writer" / "index").rglob("*.faiss"))  # Milvus holds the vectors
+    assert not (tmp_path / "writer" / "index.old").exists()
+    for bot in (writer, other):
+        bot.close()
