@@ -242,14 +242,14 @@ class NewsIndex:
         nothing changed. Returns whether anything had."""
         if self.archive is not None:
             self.archive.catch_up()  # pushes only inside this thread's writing() (under the write lock)
+            if self.milvus_terms is not None:  # which commit Milvus' terms hold, from the same meta read
+                self.milvus_terms.observe(self.archive.meta, self.archive.current)
         commit = self.records.commit()
         if commit == self._seen:
             return False
         for vectors in self.vectors.values():
             vectors.refresh()
         self.lexical.refresh()
-        if self.milvus_terms is not None:
-            self.milvus_terms.refresh()  # which commit Milvus' terms hold (the writer pushes them)
         for cache in self._caches():
             cache.clear()
         self._seen = commit
@@ -475,7 +475,7 @@ class NewsIndex:
             progress(f"rebuilding the {kind} vectors")
             vectors.rebuild()
             done.append(f"rebuilt the {kind} vector index ({len(vectors)} vectors)")
-        if self.milvus_terms is not None:
+        if self.milvus_terms is not None and self.milvus_terms.check(self.records.counts()[1]):
             self.milvus_terms.reset()  # written whole by the push that ends this write
         self.refresh()
         return done
