@@ -31,7 +31,7 @@ import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309: parse at least 500 KiB
 _DECIMAL_DELAY = re.compile(r"^(\s*crawl-delay\s*:\s*)(\d*\.\d+)", re.IGNORECASE | re.MULTILINE)
@@ -130,7 +130,7 @@ def parse_robots(origin: str, data: bytes) -> RobotsRules:
         return f"{m[1]}/newsbot-robots-rule-{len(paths) - 1}"
 
     parser = urllib.robotparser.RobotFileParser()
-    parser.parse(_RULE_LINE.sub(placeholder, text).splitlines())
+    parser.parse(_RULE_LINE.sub(placeholder, "\n".join(text.splitlines())).splitlines())
     # robotparser's groups (not in its typed interface, hence getattr)
     for entry in [*getattr(parser, "entries", []), getattr(parser, "default_entry", None)]:
         if entry is not None:
@@ -143,7 +143,7 @@ def parse_robots(origin: str, data: bytes) -> RobotsRules:
 def _own_rule(rule: Any, paths: list[str]) -> PathRule:
     """Our rule for one of robotparser's RuleLines (its path a placeholder, or empty: "Disallow:" allows)."""
     found = _PLACEHOLDER.fullmatch(rule.path)
-    return PathRule(paths[int(found[1])] if found else "", rule.allowance)
+    return PathRule(paths[int(found[1])] if found else unquote(rule.path), rule.allowance)
 
 
 # fetch(robots_url) -> body; raises RobotsUnreachable, or LookupError for an unavailable (4xx) file.

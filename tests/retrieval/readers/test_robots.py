@@ -90,3 +90,10 @@ def test_an_empty_disallow_allows_and_group_selection_still_holds() -> None:
     assert rules.allows("http://example.com/a.html", "newsbot/1.0")
     assert not rules.allows("http://example.com/a.pdf", "newsbot/1.0")
     assert not rules.allows("http://example.com/a.html", "otherbot")
+
+
+def test_crlf_line_ends_and_comments_after_a_path_are_read() -> None:
+    body = b"User-agent: *\r\nDisallow: /*.gif$  # no images\r\nAllow: /ok\r\n"
+    rules = parse_robots("http://example.com", body)
+    assert not rules.allows("http://example.com/a.gif", "newsbot")
+    assert rules.allows("http://example.com/a.html", "newsbot")
