@@ -18,8 +18,9 @@ Resolution, with `ref` the reference day (ranges are inclusive):
 - "latest", "newest", "most recent", "recent(ly)", "neueste", "aktuellste", "zuletzt" ask for the
   newest relevant articles (a preference, not a range);
 - from timespans.py: spans ("between March and May 2015", "vom 3. bis 10. September"), before/after
-  X, thirds of a month ("Anfang September") - tried first - and weekdays ("am Montag", "last
-  Friday") and weekends - tried last, so a date or period also named wins.
+  X, thirds of a month ("Anfang September") and of a year ("Anfang 2015", "late last year") -
+  tried first - and weekdays ("am Montag", "last Friday", "this Monday") and weekends - tried
+  last, so a date or period also named wins.
 A question with none of these gets None: it is searched exactly as without this module.
 """
 

@@ -13,9 +13,17 @@ German), as rules for timeframe.py's table (the same form: pattern -> resolver(m
 - weekdays: "on Monday", "am Montag(abend)", "last Friday", "letzten/vergangenen Freitag": the
   latest such day before ref (never ref itself), as a news day; "last weekend"/"am Wochenende":
   the latest Saturday before ref, Sunday and Monday.
+- "this Monday"/"diesen Montag"/"an diesem Montag": that weekday of ref's week when it is not after
+  ref (ref itself included), else the one of the week before, as a news day ("this Friday" on a
+  Wednesday is the Friday before).
 - parts of a month: "Anfang/Mitte/Ende September", "early/mid/late September 2015" are days 1-10,
   11-20 and 21 to the last; "Anfang des Monats", "early this month", "Ende letzten Monats" the same
   of ref's month or the one before, up to ref.
+- parts of a year: "Anfang/Mitte/Ende 2015", "early/mid-/late 2015", "the end of 2015" are its
+  thirds, January-April, May-August and September-December; "Anfang des Jahres", "early this
+  year", "Ende letzten Jahres", "late last year" the same of ref's year or the one before; all up
+  to ref (None when the third starts after it). Only a part word right before the year (or "des
+  Jahres"/"the year") counts: "Ende der Saison 2015" is no third.
 Month names that are rather English verbs ("may", "march" in lower case) are no months here either.
 """
 
@@ -192,6 +200,12 @@ def _since_weekday(m: re.Match[str], ref: dt.date) -> Range:
     return _weekday(m, ref)[0], ref
 
 
+def _this_weekday(m: re.Match[str], ref: dt.date) -> Range:
+    """That weekday of ref's week if not after ref, else of the week before."""
+    day = ref - dt.timedelta(days=ref.weekday()) + dt.timedelta(days=_WEEKDAYS[m["wd"].lower()])
+    return news_day(day if day <= ref else day - dt.timedelta(days=7))
+
+
 def _weekend(_m: re.Match[str], ref: dt.date) -> Range:
     """The latest Saturday before ref, its Sunday and the Monday after."""
     saturday = ref - dt.timedelta(days=(ref.weekday() - 5) % 7 or 7)
@@ -224,6 +238,24 @@ def _part_of_this_month(m: re.Match[str], ref: dt.date) -> Range | None:
     return (start, min(end, ref)) if start <= ref else None
 
 
+def _year_third(year: int, part: int, ref: dt.date) -> Range | None:
+    """January-April, May-August or September-December of a year, up to ref."""
+    start = dt.date(year, 1 + 4 * part, 1)
+    end = month_range(year, 4 + 4 * part)[1]
+    return (start, min(end, ref)) if start <= ref else None
+
+
+def _part_of_year(m: re.Match[str], ref: dt.date) -> Range | None:
+    """A third of a year: "Anfang 2015", "mid-2015", "the end of 2015"."""
+    year = int(m["year"])
+    return _year_third(year, _PARTS[_part_word(m["part"])], ref) if year_ok(year, ref) else None
+
+
+def _part_of_this_year(m: re.Match[str], ref: dt.date) -> Range | None:
+    """A third of ref's year or the one before ("Anfang des Jahres", "late last year")."""
+    return _year_third(ref.year - (1 if m["last"] else 0), _PARTS[_part_word(m["part"])], ref)
+
+
 def _part_word(word: str) -> str:
     return " ".join(word.lower().replace("-", " ").split()).removeprefix("the ")
 
@@ -252,12 +284,19 @@ FIRST_RULES: list[tuple[str, Resolver]] = [
         rf"letzten|vergangenen)\s+)(?:month|monats)\b",
         _part_of_this_month,
     ),
+    (rf"(?<!-)\b{_PART}\s*(?:(?:des\s+jahres|the\s+year)\s+)?(?P<year>{_Y})(?!\w|\.\d)", _part_of_year),
+    (
+        rf"\b{_PART}\s+(?:(?:this|the|dieses|des)\s+|(?P<last>last|des\s+letzten|des\s+vergangenen|"
+        rf"letzten|vergangenen|vorigen)\s+)(?:year|jahres)\b",
+        _part_of_this_year,
+    ),
 ]
 # Tried after the dates of timeframe.py ("am Montag, dem 14. September 2015" is that date).
 # Not the papers and shows named after a day: "Welt am Sonntag", "Bild am Sonntag", "NZZ am Sonntag",
 # "Die Presse am Sonntag", "Kurier am Sonntag", "the Mail on Sunday", "Saturday Night Live".
 _TITLE = r"(?<!\bwelt\s)(?<!\bbild\s)(?<!\bnzz\s)(?<!\bpresse\s)(?<!\bkurier\s)(?<!\bmail\s)"
 WEEKDAY_RULES: list[tuple[str, Resolver]] = [
+    (rf"\b(?:this|diesen|(?:an\s+)?diesem)\s+{_WD}\b", _this_weekday),
     (
         rf"{_TITLE}\b(?:(?:on|am)\s+(?:(?:the\s+)?{_LAST}\s+)?|{_LAST}\s+){_WD}"
         r"(?:abend|morgen|nachmittag|vormittag|mittag|früh|nacht)?\b(?!\s+night\s+live)",

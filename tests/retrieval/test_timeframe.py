@@ -246,3 +246,64 @@ def test_a_part_of_the_month_not_yet_begun_is_no_frame() -> None:
     assert parse_time("Was geschah Anfang des Monats?", D(2015, 9, 5)) == TimeFrame(
         D(2015, 9, 1), D(2015, 9, 5), phrase="Anfang des Monats"
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        # thirds of a year: January-April, May-August, September-December (never past the reference day)
+        ("Was geschah Anfang 2015?", D(2015, 1, 1), D(2015, 4, 30)),
+        ("Was geschah Mitte 2014?", D(2014, 5, 1), D(2014, 8, 31)),
+        ("Was geschah Ende 2014 in Syrien?", D(2014, 9, 1), D(2014, 12, 31)),
+        ("Was geschah Ende des Jahres 2014?", D(2014, 9, 1), D(2014, 12, 31)),
+        ("What happened in early 2015?", D(2015, 1, 1), D(2015, 4, 30)),
+        ("What happened in mid-2014?", D(2014, 5, 1), D(2014, 8, 31)),
+        ("What happened in late 2014.", D(2014, 9, 1), D(2014, 12, 31)),
+        ("What happened at the end of 2014?", D(2014, 9, 1), D(2014, 12, 31)),
+        ("Who won the early 2015 elections?", D(2015, 1, 1), D(2015, 4, 30)),  # the year names a time
+        ("Was geschah Ende 2015?", D(2015, 9, 1), D(2015, 9, 30)),  # up to the reference day
+        ("Was geschah Anfang des Jahres?", D(2015, 1, 1), D(2015, 4, 30)),
+        ("Was geschah Anfang dieses Jahres?", D(2015, 1, 1), D(2015, 4, 30)),
+        ("What happened early this year?", D(2015, 1, 1), D(2015, 4, 30)),
+        ("Was geschah Ende letzten Jahres?", D(2014, 9, 1), D(2014, 12, 31)),
+        ("Was geschah Mitte vergangenen Jahres?", D(2014, 5, 1), D(2014, 8, 31)),
+        ("What happened late last year?", D(2014, 9, 1), D(2014, 12, 31)),
+        ("What happened at the end of last year?", D(2014, 9, 1), D(2014, 12, 31)),
+        # a part of a month still wins over the year after it
+        ("Was geschah Anfang September 2014?", D(2014, 9, 1), D(2014, 9, 10)),
+        # this Monday: that weekday of the reference day's week if not after it (a Wednesday), else
+        # the week before; the reference day itself counts
+        ("What did Merkel say this Monday?", D(2015, 9, 28), D(2015, 9, 29)),
+        ("Was sagte Merkel diesen Montag?", D(2015, 9, 28), D(2015, 9, 29)),
+        ("Was geschah an diesem Mittwoch?", D(2015, 9, 30), D(2015, 10, 1)),
+        ("What happened this Friday?", D(2015, 9, 25), D(2015, 9, 26)),
+        ("Was geschah diesen Sonntag?", D(2015, 9, 27), D(2015, 9, 28)),
+    ],
+)
+def test_parts_of_years_and_this_weekday(question: str, start: dt.date, end: dt.date) -> None:
+    frame = parse_time(question, REF)
+    assert frame is not None
+    assert (frame.start, frame.end) == (start, end)
+    assert frame.phrase and frame.phrase.lower() in question.lower()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Was geschah Ende der Saison 2015 in der Bundesliga",  # a season's end, not the year's
+        "Wer foulte zum Ende des vierten Quarters?",
+        "Who scored late in the fourth quarter?",
+        "Was geschah in Berlin-Mitte 2015 Mal?",  # a district, then a count
+    ],
+)
+def test_parts_of_other_things_are_no_thirds_of_a_year(question: str) -> None:
+    assert parse_time(question, REF) is None
+
+
+def test_a_season_end_is_the_year_and_a_third_not_begun_is_no_frame() -> None:
+    frame = parse_time("Was geschah Ende der Saison 2015?", D(2016, 6, 15))
+    assert frame is not None and (frame.start, frame.end) == (D(2015, 1, 1), D(2015, 12, 31))
+    assert parse_time("Was geschah Ende des Jahres?", D(2015, 8, 15)) is None  # not begun yet
+    assert parse_time("Was geschah Ende des Jahres?", D(2015, 12, 31)) == TimeFrame(
+        D(2015, 9, 1), D(2015, 12, 31), phrase="Ende des Jahres"
+    )

@@ -93,6 +93,27 @@ def test_rules_for_newsbot_beat_the_catch_all_and_the_longest_path_wins(server: 
             fetcher.fetch(server.url("/archiv/2014/c.html"))
 
 
+def test_a_url_a_wildcard_rule_disallows_is_skipped_with_its_line(server: WebServer) -> None:
+    server.routes["/robots.txt"] = robots("User-agent: *\nDisallow: /*.pdf$\n")
+    server.routes["/files/report.pdf"] = Reply(body=b"%PDF-1.4", content_type="application/pdf")
+    server.article(
+        "/files/report.pdf.html",
+        "Spitalsärzte in Salzburg streiken",
+        "2015-10-01",
+        "Die Salzburger Spitalsärzte haben am Donnerstag die Arbeit niedergelegt. Geplante Operationen "
+        "wurden verschoben, die Notfallversorgung bleibt aufrecht, sagte ein Sprecher des Landes.",
+    )
+    result = LoadResult()
+    urls = [server.url("/files/report.pdf"), server.url("/files/report.pdf.html")]
+    with local(host_delay=0.0) as fetcher:
+        read_urls(urls, fetcher, result)
+    [problem] = result.problems
+    host = server.base.removeprefix("http://")
+    assert str(problem) == f"{urls[0]}: robots.txt of {host} disallows {urls[0]}"
+    assert server.hits["/files/report.pdf"] == 0 and server.hits["/files/report.pdf.html"] == 1
+    assert [a.title for a in result.articles] == ["Spitalsärzte in Salzburg streiken"]
+
+
 def test_a_missing_robots_txt_allows_everything(server: WebServer) -> None:
     server.routes["/page.html"] = PAGE
     with local(host_delay=0.0) as fetcher:
