@@ -99,9 +99,22 @@ _NEWS_TYPE = re.compile(
 )
 
 
+# Typography a title is compared without: curly and angle quotes as straight ones, dashes as
+# hyphens, invisible characters (soft hyphens, zero-width spaces) left out.
+_TYPOGRAPHY = str.maketrans(
+    {**dict.fromkeys("’‘‚‛′", "'"), **dict.fromkeys("“”„‟«»″", '"'), **dict.fromkeys("–—‒―", "-"),
+     **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff", None)}
+)
+
+
 def _fold(text: str) -> str:
     """Text compared without case or whitespace differences."""
     return " ".join(text.split()).casefold()
+
+
+def _fold_title(text: str) -> str:
+    """A title compared without case, whitespace or typography differences, nor a trailing '...'."""
+    return _fold(text.translate(_TYPOGRAPHY)).removesuffix("...").removesuffix("…").rstrip()
 
 
 def _find(name: str, folders: list[Path]) -> Path | None:
@@ -154,14 +167,14 @@ def evaluate(cases: dict[str, dict], folders: list[Path], news: bool = False, sh
         n["without_left_out"] += sum(_fold(s) not in text for s in case.get("without", []))
         if want := _expected(case, "title"):
             n["titled"] += 1
-            got, want = _fold(page.title), _fold(want)
+            got, want = _fold_title(page.title), _fold_title(want)
             n["title_equal"] += got == want
             n["title_overlap"] += bool(got) and (got in want or want in got)
             if show and got != want:
                 print(f"TITLE {url}\n  want {want!r}\n  got  {got!r}", file=sys.stderr)
         if _expected(case, "title") and _expected(case, "date"):
             n["both"] += 1
-            n["both_right"] += (_fold(page.title) == _fold(_expected(case, "title"))
+            n["both_right"] += (_fold_title(page.title) == _fold_title(_expected(case, "title"))
                                 and page.date == _expected(case, "date"))
         if want := _expected(case, "date"):
             n["dated"] += 1
