@@ -116,7 +116,7 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
     meta = found.headline or title or found.head_title
     names = _names(site, host)
     for parts in found.h1:
-        for h1 in _headings(parts, names):
+        for h1 in _same_first(_headings(parts, names), meta):
             if len(h1) <= MAX_TITLE_CHARS and _squash(h1) not in names and agrees(h1, meta):
                 if meta.casefold() in h1.casefold() and len(h1) > len(meta):
                     if _kicker_first(h1, meta, _clean_title(title, site, host)):
@@ -124,6 +124,13 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
                     return _title(title or found.headline, found.head_title, site, host)
                 return h1
     return _sole_heading(found.h1, names) or _title(title or found.headline, found.head_title, site, host)
+
+
+def _same_first(headings: list[str], meta: str) -> list[str]:
+    """A heading's texts (without its kicker, then whole), the one equal to the metadata's title
+    first: where the metadata has the kicker too, the site counts it as part of the title."""
+    same = [h for h in headings if h.casefold() == meta.casefold()]
+    return same + [h for h in headings if h not in same]
 
 
 def _sole_heading(h1s: list[list[str]], names: set[str]) -> str:
