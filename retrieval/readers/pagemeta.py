@@ -116,14 +116,23 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
     meta = found.headline or title or found.head_title
     names = _names(site, host)
     for parts in found.h1:
-        for h1 in _same_first(_headings(parts, names), meta):
+        for h1 in _same_first(_headings(parts, names), _clean_title(meta, site, host)):
             if len(h1) <= MAX_TITLE_CHARS and _squash(h1) not in names and agrees(h1, meta):
                 if meta.casefold() in h1.casefold() and len(h1) > len(meta):
                     if _kicker_first(h1, meta, _clean_title(title, site, host)):
                         return _clean_title(meta, site, host)
                     return _title(title or found.headline, found.head_title, site, host)
-                return h1
+                return _with_kicker(h1, _clean_title(meta, site, host))
     return _sole_heading(found.h1, names) or _title(title or found.headline, found.head_title, site, host)
+
+
+def _with_kicker(h1: str, meta: str) -> str:
+    """The <h1> with the kicker the metadata's title puts before it ("Kenia: " + "Nairobi von
+    unten"), where it has one of at most MAX_KICKER_WORDS words; else the <h1>."""
+    kicker, sep, rest = meta.partition(": ")
+    if sep and rest.casefold() == h1.casefold() and len(kicker.split()) <= MAX_KICKER_WORDS:
+        return f"{kicker}: {h1}"
+    return h1
 
 
 def _same_first(headings: list[str], meta: str) -> list[str]:
