@@ -8,7 +8,7 @@ boilerplate snippets left out; plus how many pages were refused as having no art
 expected title or date (missing, empty or NaN, as in htmldate's eval_mediacloud_2020.json) are not
 counted for that field. A date "another date" is wrong, which is worse than one left empty.
 
-    python -m benchmarks.pages [--news] [--show] [--half=0|1] EVALDATA.json FOLDER [FOLDER ...]
+    python -m benchmarks.pages [--news|--articles] [--show] [--half=0|1] EVALDATA.json FOLDER [FOLDER ...]
 
 Also printed: the share of pages whose title and date are both right (of those with both expected).
 --news keeps only the pages that declare themselves news articles: a JSON-LD "@type" of NewsArticle
@@ -90,20 +90,25 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from retrieval.readers.html import PageError, read_page
 
-_NEWS_TYPE = re.compile(
-    r'"@type"\s*:\s*\[?\s*(?:"[^"]*"\s*,\s*)*"(?:[A-Za-z]+)?NewsArticle"'
-)
+_META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_OG_TYPE = re.compile(r"""property\s*=\s*["']?og:type\b""", re.IGNORECASE)
+_NEWS_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*(?:"[^"]*"\s*,\s*)*"(?:[A-Za-z]+)?NewsArticle"')
 
 
 # Typography a title is compared without: curly and angle quotes as straight ones, dashes as
 # hyphens, invisible characters (soft hyphens, zero-width spaces) left out.
 _TYPOGRAPHY = str.maketrans(
-    {**dict.fromkeys("’‘‚‛′", "'"), **dict.fromkeys("“”„‟«»″", '"'), **dict.fromkeys("–—‒―", "-"),
-     **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff", None)}
+    {
+        **dict.fromkeys("’‘‚‛′", "'"),
+        **dict.fromkeys("“”„‟«»″", '"'),
+        **dict.fromkeys("–—‒―", "-"),
+        **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff", None),
+    }
 )
 
 
@@ -122,6 +127,14 @@ def _find(name: str, folders: list[Path]) -> Path | None:
     return next((folder / name for folder in folders if (folder / name).is_file()), None)
 
 
+def is_article(data: bytes) -> bool:
+    """Whether a page declares itself an article in its Open Graph type (og:type "article")."""
+    for tag in _META_TAG.findall(data.decode("utf-8", "replace")):
+        if _OG_TYPE.search(tag):
+            return bool(re.search(r"""content\s*=\s*["']?article\b""", tag, re.IGNORECASE))
+    return False
+
+
 def is_news(data: bytes) -> bool:
     """Whether a page declares itself a news article in its JSON-LD."""
     return bool(_NEWS_TYPE.search(data.decode("utf-8", "replace")))
@@ -138,15 +151,20 @@ def half(url: str) -> int:
     return hashlib.sha1(url.encode("utf-8")).digest()[0] % 2
 
 
-def evaluate(cases: dict[str, dict], folders: list[Path], news: bool = False, show: bool = False) -> Counter:
-    """Counts of what the reader got right and wrong over the cases."""
+def evaluate(
+    cases: dict[str, dict],
+    folders: list[Path],
+    keep: Callable[[bytes], bool] | None = None,
+    show: bool = False,
+) -> Counter:
+    """Counts of what the reader got right and wrong over the cases (the pages `keep` keeps)."""
     n: Counter = Counter()
     for url, case in cases.items():
         path = _find(case["file"], folders)
         if path is None:
             n["missing"] += 1
             continue
-        if news and not is_news(path.read_bytes()):
+        if keep is not None and not keep(path.read_bytes()):
             n["not_news"] += 1
             continue
         n["pages"] += 1
@@ -174,8 +192,9 @@ def evaluate(cases: dict[str, dict], folders: list[Path], news: bool = False, sh
                 print(f"TITLE {url}\n  want {want!r}\n  got  {got!r}", file=sys.stderr)
         if _expected(case, "title") and _expected(case, "date"):
             n["both"] += 1
-            n["both_right"] += (_fold_title(page.title) == _fold_title(_expected(case, "title"))
-                                and page.date == _expected(case, "date"))
+            n["both_right"] += _fold_title(page.title) == _fold_title(
+                _expected(case, "title")
+            ) and page.date == _expected(case, "date")
         if want := _expected(case, "date"):
             n["dated"] += 1
             n["date_equal"] += page.date == want
@@ -192,20 +211,27 @@ def _share(n: Counter, part: str, whole: str) -> str:
 
 def main(argv: list[str]) -> int:
     """Print the figures for one evaluation file and its page folders."""
-    flags = {a for a in argv if a in ("--news", "--show") or a.startswith("--half=")}
+    flags = {a for a in argv if a in ("--news", "--articles", "--show") or a.startswith("--half=")}
     args = [a for a in argv if a not in flags]
     cases = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     halves = [int(a.removeprefix("--half=")) for a in flags if a.startswith("--half=")]
     if halves:
         cases = {url: case for url, case in cases.items() if half(url) == halves[0]}
-    n = evaluate(cases, [Path(a) for a in args[1:]], "--news" in flags, "--show" in flags)
+    keep = is_news if "--news" in flags else is_article if "--articles" in flags else None
+    n = evaluate(cases, [Path(a) for a in args[1:]], keep, "--show" in flags)
     read = n["pages"] - n["refused"]
-    print(f"pages {n['pages']} (missing files {n['missing']}, not news {n['not_news']}); "
-          f"refused as no article: {n['refused']}")
-    print(f"titles equal: {_share(n, 'title_equal', 'titled')}; "
-          f"one within the other: {_share(n, 'title_overlap', 'titled')}")
-    print(f"dates equal: {_share(n, 'date_equal', 'dated')} (left empty: {n['date_empty']}, "
-          f"another date: {n['dated'] - n['date_equal'] - n['date_empty']})")
+    print(
+        f"pages {n['pages']} (missing files {n['missing']}, left out {n['not_news']}); "
+        f"refused as no article: {n['refused']}"
+    )
+    print(
+        f"titles equal: {_share(n, 'title_equal', 'titled')}; "
+        f"one within the other: {_share(n, 'title_overlap', 'titled')}"
+    )
+    print(
+        f"dates equal: {_share(n, 'date_equal', 'dated')} (left empty: {n['date_empty']}, "
+        f"another date: {n['dated'] - n['date_equal'] - n['date_empty']})"
+    )
     print(f"title and date both equal: {_share(n, 'both_right', 'both')} (pages with both expected)")
     print(f"text snippets found: {_share(n, 'with_found', 'with')}")
     print(f"boilerplate snippets left out: {_share(n, 'without_left_out', 'without')}")

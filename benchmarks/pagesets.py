@@ -36,7 +36,8 @@ Sets (sources, versions, licences; where each expected value comes from):
   is paired with the URL and fixture read in its own describe/it block or the nearest enclosing one
   (skipped when that is ambiguous; null asserts leave the field empty). 148 titles, 134 dates, 139
   snippets. The fixtures are Mercury's cleaned page, not the raw one: scripts (so JSON-LD) removed
-  and meta tags rewritten by its normalizeMetaTags (content= -> value=, property= -> name=).
+  and meta tags rewritten by its normalizeMetaTags (content= -> value=, property= -> name=), which
+  the conversion undoes (value= -> content=, name= -> property= for og: and article: names).
   Dates: Mercury asserts a UTC instant, our reader gives the page's local day. The expected day is
   the own day of a date-time the page writes with an explicit offset or Z (ISO 8601, +0200 or RFC
   2822 forms) equal to the instant to the second (else to the minute), preferring non-zero offsets;
@@ -377,6 +378,24 @@ def _one(values: set[str]) -> str:
     return values.pop() if len(values) == 1 else ""
 
 
+_META = re.compile(rb"<meta\b[^>]*>", re.IGNORECASE)
+
+
+def _restored_metas(html: bytes) -> bytes:
+    """A Mercury fixture's <meta> tags as the page had them: its normalizeMetaTags turned every
+    content= into value= and property= into name=; back to content=, and to property= for the
+    Open Graph and article: names, which pages give as properties."""
+
+    def one(match: re.Match[bytes]) -> bytes:
+        tag = match[0]
+        if not re.search(rb"\scontent=", tag, re.IGNORECASE):
+            tag = re.sub(rb"(\s)value=", rb"\1content=", tag, count=1, flags=re.IGNORECASE)
+        og_name = rb"(\s)name=([\"']?)(og:|article:)"
+        return re.sub(og_name, rb"\1property=\2\3", tag, count=1, flags=re.IGNORECASE)
+
+    return _META.sub(one, html)
+
+
 def mercury(source: Path, out: Path) -> dict[str, dict]:
     """Cases of Postlight Parser's custom-extractor tests (SOURCE = its git directory or a checkout)."""
     names, read = _git_reader(source)
@@ -390,7 +409,8 @@ def mercury(source: Path, out: Path) -> dict[str, dict]:
                 print(f"skipped {url}: fixtures {fixtures[url]} and {fixture}", file=sys.stderr)
                 cases.pop(url, None)
                 continue
-            html, title, date = read(fixture), _one(want.get("title", set())), _one(want.get("day", set()))
+            html = _restored_metas(read(fixture))
+            title, date = _one(want.get("title", set())), _one(want.get("day", set()))
             snippets = sorted(s for s in want.get("with", set()) if len(s) >= _MIN_SNIPPET)
             if instant := _one(want.get("instant", set())):
                 extractor = read(test.replace("index.test.js", "index.js")).decode("utf-8")
@@ -399,8 +419,13 @@ def mercury(source: Path, out: Path) -> dict[str, dict]:
                 how[found] += 1
             how["asserted as a day"] += bool(date) and not instant
             if title or date or snippets:
-                cases[url] = {"file": _save(html, Path(fixture).name, out), "title": title, "date": date,
-                              "with": snippets, "site": test.split("/")[3]}
+                cases[url] = {
+                    "file": _save(html, Path(fixture).name, out),
+                    "title": title,
+                    "date": date,
+                    "with": snippets,
+                    "site": test.split("/")[3],
+                }
     print(f"expected days: {dict(how)}", file=sys.stderr)
     return cases
 
