@@ -93,7 +93,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.readers.html import PageError, read_page
+from retrieval.readers.html import Page, PageError, decode_html, domain, read_page
+from retrieval.readers.pagemeta import MAX_KICKER_WORDS, titles_given
 
 _META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
 _OG_TYPE = re.compile(r"""property\s*=\s*["']?og:type\b""", re.IGNORECASE)
@@ -146,6 +147,33 @@ def _expected(case: dict, key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def miss_kind(got: str, want: str, given: tuple[list[str], list[str]]) -> str:
+    """What a title not equal to the expected one is (both folded): the same with a kicker before it
+    or a site or section name after it on one side only; another title the page gives its article
+    (the reader's is one its metadata states, the expected one another it states or its <h1>:
+    og:title against JSON-LD headline or <h1>); else wrong."""
+    longer, shorter = (got, want) if len(got) > len(want) else (want, got)
+    if shorter and longer.endswith(shorter):
+        head = longer[: -len(shorter)].rstrip()
+        if head[-1:] in (":", "-", "|", "/") and len(head.split()) <= MAX_KICKER_WORDS + 1:
+            return "kicker on one side"
+    if shorter and longer.startswith(shorter) and longer[len(shorter) :].lstrip()[:1] in ("-", "|", "/"):
+        return "site or section name on one side"
+    stated, shown = given
+    if got in stated and (want in stated or want in shown):
+        return "another title the page gives"
+    return "wrong"
+
+
+def _given(data: bytes, page: Page) -> tuple[list[str], list[str]]:
+    """The titles a saved page's metadata states for its article and those it shows, folded."""
+    import trafilatura
+
+    tree = trafilatura.load_html(decode_html(data)[0])
+    stated, shown = titles_given(tree, page.source, domain(page.meta.get("url", "")))
+    return [_fold_title(t) for t in stated], [_fold_title(t) for t in shown]
+
+
 def half(url: str) -> int:
     """The half (0 or 1) a page's URL falls in: the parity of the first byte of its SHA-1."""
     return hashlib.sha1(url.encode("utf-8")).digest()[0] % 2
@@ -183,18 +211,22 @@ def evaluate(
         n["with_found"] += sum(_fold(s) in text for s in case.get("with", []))
         n["without"] += len(case.get("without", []))
         n["without_left_out"] += sum(_fold(s) not in text for s in case.get("without", []))
+        kind = "equal"
         if want := _expected(case, "title"):
             n["titled"] += 1
             got, want = _fold_title(page.title), _fold_title(want)
             n["title_equal"] += got == want
             n["title_overlap"] += bool(got) and (got in want or want in got)
+            if got != want:
+                kind = miss_kind(got, want, _given(path.read_bytes(), page))
+                n[f"miss: {kind}"] += 1
+            n["title_not_wrong"] += kind != "wrong"
             if show and got != want:
-                print(f"TITLE {url}\n  want {want!r}\n  got  {got!r}", file=sys.stderr)
+                print(f"TITLE {url} ({kind})\n  want {want!r}\n  got  {got!r}", file=sys.stderr)
         if _expected(case, "title") and _expected(case, "date"):
             n["both"] += 1
-            n["both_right"] += _fold_title(page.title) == _fold_title(
-                _expected(case, "title")
-            ) and page.date == _expected(case, "date")
+            n["both_right"] += kind == "equal" and page.date == _expected(case, "date")
+            n["both_not_wrong"] += kind != "wrong" and page.date == _expected(case, "date")
         if want := _expected(case, "date"):
             n["dated"] += 1
             n["date_equal"] += page.date == want
@@ -233,6 +265,13 @@ def main(argv: list[str]) -> int:
         f"another date: {n['dated'] - n['date_equal'] - n['date_empty']})"
     )
     print(f"title and date both equal: {_share(n, 'both_right', 'both')} (pages with both expected)")
+    misses = ", ".join(f"{k[6:]} {v}" for k, v in sorted(n.items()) if k.startswith("miss: "))
+    print(f"titles not equal: {misses or 'none'}")
+    print(
+        "titles equal or another title the page gives its article: "
+        f"{_share(n, 'title_not_wrong', 'titled')}; "
+        f"with the date equal too: {_share(n, 'both_not_wrong', 'both')}"
+    )
     print(f"text snippets found: {_share(n, 'with_found', 'with')}")
     print(f"boilerplate snippets left out: {_share(n, 'without_left_out', 'without')}")
     print(f"mean time per page: {n['ms'] / max(1, n['pages']):.0f} ms ({read} articles read)")

@@ -133,6 +133,22 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
     return _sole_heading(found.h1, names) or _title(title or found.headline, found.head_title, site, host)
 
 
+def titles_given(tree: Any, site: str, host: str) -> tuple[list[str], list[str]]:
+    """The titles a parsed page's metadata states for its article (JSON-LD headline, Open Graph and
+    Twitter titles) and those it shows (its <h1> headings, whole and without a kicker), each
+    without the site's name. For measuring: which of them a reference title is."""
+    found, names = hints(tree), _names(site, host)
+    metas = {(m.get("property") or m.get("name") or "").lower(): m.get("content") for m in tree.iter("meta")}
+    stated = [found.headline, *(str(metas.get(key) or "") for key in ("og:title", "twitter:title"))]
+    shown = [h for parts in found.h1 for h in _headings(parts, names)]
+    return _cleaned(stated, site, host), _cleaned(shown, site, host)
+
+
+def _cleaned(titles: list[str], site: str, host: str) -> list[str]:
+    """Titles without the site's name, each once, empty ones left out."""
+    return list(dict.fromkeys(_clean_title(clean_text(t), site, host) for t in titles if t.strip()))
+
+
 def _sole_heading(h1s: list[list[str]], names: set[str]) -> str:
     """The page's one <h1> where it disagrees with the metadata's title (which is then mostly one
     written for search engines or for sharing: the <h1> is the title the reader sees), '' when the
