@@ -185,7 +185,8 @@ def _page(doc: Any, body: str, head: tuple[str, Hints], encoding: str, today: dt
     page.meta = {k: v for k, v in (("url", url), ("author", (doc.author or "").strip())) if v}
     if encoding not in ("utf-8", "ascii"):
         page.meta["encoding"] = encoding
-    page.date = page_date(doc.date, found.published, found.modified, page_lang, today, page.notes)
+    dates = (found.published, found.modified)
+    page.date = page_date(doc.date, *dates, page_lang, today, page.notes, found.times)
     return page
 
 

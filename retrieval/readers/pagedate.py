@@ -17,12 +17,20 @@ where the day is not the one the page shows. So:
   `NEAR_MIDNIGHT` from the day boundary towards htmldate's day (no nearby time zone puts it there).
 
 Slash dates in the metadata are read day first on a page whose language is not English.
+
+The page's <time datetime> values (`times`) settle two more cases: a published time written in UTC
+that the page also writes with its own offset (`<time datetime="2016-09-19T07:46:01-04:00">` for
+"2016-09-19T11:46:01Z") is taken in that form, so its day is the local one; and where there is no
+published time, htmldate's date with day and month swapped (it read "10/04/2016" day first on an
+English page) gives way to the day a <time> element states, when the page states htmldate's day
+nowhere.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from retrieval.readers.dates import DateError, iso_date
@@ -33,15 +41,23 @@ NEAR_MIDNIGHT = dt.timedelta(hours=2)
 
 
 def page_date(
-    found: Any, published: list[str], modified: list[str], lang: str, today: dt.date | None, notes: list[str]
+    found: Any,
+    published: list[str],
+    modified: list[str],
+    lang: str,
+    today: dt.date | None,
+    notes: list[str],
+    times: Sequence[str] = (),
 ) -> str:
     """The page's publication date as an ISO date ('' when there is none); `notes` says why when
     dates were there but none could be taken."""
     problems: list[str] = []
     guessed = _date(found, today, problems, False)
     dayfirst = bool(lang) and lang != "en"
-    dates = [(raw, _date(raw, today, problems, dayfirst)) for raw in published]
-    dates = [(raw, date) for raw, date in dates if date]
+    dates = [(raw, _date(_local_form(raw, times), today, problems, dayfirst)) for raw in published]
+    dates = [(_local_form(raw, times), date) for raw, date in dates if date]
+    if not dates and guessed:
+        return _unswapped(guessed, [_date(t, today, [], dayfirst) for t in times])
     if not dates or not guessed:
         date = guessed or (dates[0][1] if dates else "")
         if not date and problems:
@@ -58,6 +74,31 @@ def page_date(
     edited = {_date(value, today, [], dayfirst) for value in modified}
     if guessed in edited and _offset(raw) == dt.timedelta(0) and not _near_midnight(raw, guessed > date):
         return date
+    return guessed
+
+
+def _local_form(raw: str, times: Sequence[str]) -> str:
+    """A time written in UTC as the page also writes it with a non-zero offset (the same instant to
+    the minute), else as it is."""
+    if _offset(raw) != dt.timedelta(0) or not times:
+        return raw
+    instant = _moment(raw)
+    for value in times:
+        moment = _moment(value)
+        if instant is None or moment is None or _offset(value) in (None, dt.timedelta(0)):
+            continue
+        if abs(moment - instant) < dt.timedelta(minutes=1):
+            return value
+    return raw
+
+
+def _unswapped(guessed: str, stated: list[str]) -> str:
+    """htmldate's date, or the same with day and month swapped where the page states that day in a
+    <time> element and htmldate's nowhere (a slash date read the other way round)."""
+    year, month, day = guessed.split("-")
+    swapped = f"{year}-{day}-{month}"
+    if day != month and int(day) <= 12 and swapped in stated and guessed not in stated:
+        return swapped
     return guessed
 
 

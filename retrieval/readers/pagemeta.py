@@ -21,11 +21,15 @@ _MODIFIED_META = ("article:modified_time", "og:article:modified_time", "og:updat
 # A JSON-LD "@type" of an article (NewsArticle, BlogPosting, ReportageNewsArticle, Report, ...).
 _ARTICLE_TYPE = re.compile(r"(Article|BlogPosting|Report)$")
 _WORD = re.compile(r"\w+")
+# Scripts written without spaces between words (Chinese, Japanese) and full-width punctuation.
+_UNSPACED = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _OPENING_QUOTES = "\"'„“«»‘‚"
 _QUOTES = {*_OPENING_QUOTES, "”", "’"}
 # A heading's element of punctuation only (" – ", ":") and the most words of a kicker before a title.
 _PUNCTUATION = re.compile(r"^[\W_]+$")
 MAX_KICKER_WORDS = 5
+# The most <time datetime> values of a page read (a long live blog has hundreds).
+MAX_TIMES = 50
 # The fewest words of a page's one <h1> taken as its title against the metadata's.
 MIN_HEADING_WORDS = 3
 # A longer title (a page's heading, a plain-text article's first line, a JSONL title) is not
@@ -40,13 +44,15 @@ class Hints:
     """What the page itself says of its article, before trafilatura reads it: its <title>, its
     <h1> headings (each as the texts of its elements), the JSON-LD article's headline and
     publication dates (datePublished, then dateCreated) and the article:published_time <meta>,
-    and the times it was modified (JSON-LD dateModified, article:modified_time)."""
+    and the times it was modified (JSON-LD dateModified, article:modified_time), and the first
+    MAX_TIMES datetime values of its <time> elements."""
 
     head_title: str = ""
     h1: list[list[str]] = field(default_factory=list)
     headline: str = ""
     published: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
 
 
 def hints(tree: Any) -> Hints:
@@ -61,6 +67,7 @@ def hints(tree: Any) -> Hints:
     found.published += [metas[k] for k in _PUBLISHED_META if isinstance(metas.get(k), str)]
     found.modified = [v for v in (article.get("dateModified"),) if isinstance(v, str)]
     found.modified += [metas[k] for k in _MODIFIED_META if isinstance(metas.get(k), str)]
+    found.times = [str(t.get("datetime")).strip() for t in tree.iter("time") if t.get("datetime")][:MAX_TIMES]
     return found
 
 
@@ -126,6 +133,22 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
     return _sole_heading(found.h1, names) or _title(title or found.headline, found.head_title, site, host)
 
 
+def titles_given(tree: Any, site: str, host: str) -> tuple[list[str], list[str]]:
+    """The titles a parsed page's metadata states for its article (JSON-LD headline, Open Graph and
+    Twitter titles) and those it shows (its <h1> headings, whole and without a kicker), each
+    without the site's name. For measuring: which of them a reference title is."""
+    found, names = hints(tree), _names(site, host)
+    metas = {(m.get("property") or m.get("name") or "").lower(): m.get("content") for m in tree.iter("meta")}
+    stated = [found.headline, *(str(metas.get(key) or "") for key in ("og:title", "twitter:title"))]
+    shown = [h for parts in found.h1 for h in _headings(parts, names)]
+    return _cleaned(stated, site, host), _cleaned(shown, site, host)
+
+
+def _cleaned(titles: list[str], site: str, host: str) -> list[str]:
+    """Titles without the site's name, each once, empty ones left out."""
+    return list(dict.fromkeys(_clean_title(clean_text(t), site, host) for t in titles if t.strip()))
+
+
 def _sole_heading(h1s: list[list[str]], names: set[str]) -> str:
     """The page's one <h1> where it disagrees with the metadata's title (which is then mostly one
     written for search engines or for sharing: the <h1> is the title the reader sees), '' when the
@@ -173,10 +196,11 @@ def _after_kicker(parts: list[str]) -> list[str]:
 
 def _joined(parts: list[str]) -> str:
     """The texts of a heading's elements as one; where two meet without a space between words, one
-    is put."""
+    is put (not between Chinese or Japanese characters, written without spaces)."""
     text = ""
     for part in parts:
-        if text and not text[-1].isspace() and (part[0].isalnum() or part[0] in _OPENING_QUOTES):
+        apart = (part[0].isalnum() or part[0] in _OPENING_QUOTES) and not _UNSPACED.match(part)
+        if text and not text[-1].isspace() and not _UNSPACED.match(text[-1]) and apart:
             text += " "
         text += part
     return clean_text(text)

@@ -309,6 +309,10 @@ def test_a_published_time_with_an_offset_gives_the_local_day_not_the_utc_one() -
          "Autohäuser rechnen mit langsamem Anlaufen"),
         ("Wien baut die U5", "<h1><span>Verkehr</span><span>:</span> <span>Wien baut die U5</span></h1>",
          "Wien baut die U5"),
+        # Japanese: no space put where the heading's elements meet
+        ("インテルNUCで比較してみた：さらば平成、さらば水冷 - ITmedia",
+         "<h1><span>インテルNUCで比較してみた：</span><span>さらば平成、さらば水冷</span></h1>",
+         "インテルNUCで比較してみた：さらば平成、さらば水冷"),
         # a first part ending in a colon belongs to the title
         ("Tanz in der Lokremise: Mit allen Wassern gewaschen",
          "<h1><span>Tanz in der Lokremise:</span> <span>Mit allen Wassern gewaschen</span></h1>",

@@ -54,3 +54,24 @@ def test_a_zone_name_dateutil_does_not_know_gives_the_date_and_no_warning() -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert page_date("", ["Tue Jan 28 15:28:56 CET 2020"], [], "de", TODAY, []) == "2020-01-28"
+
+
+def test_a_utc_published_time_the_page_also_writes_with_its_offset_gives_the_local_day() -> None:
+    times = ["2016-09-19T07:46:01-04:00"]
+    # htmldate read the URL's day (the print edition's); the page's <time> says 19 September locally
+    assert page_date("2016-09-20", ["2016-09-19T11:46:01.000Z"], [], "en", TODAY, [], times) == "2016-09-19"
+    # the same instant late in the evening in New York: the local day, not the UTC one
+    late = ["2016-09-19T23:30:00-04:00"]
+    assert page_date("", ["2016-09-20T03:30:00Z"], [], "en", TODAY, [], late) == "2016-09-19"
+    # a <time> of another moment changes nothing
+    other = ["2016-09-18T20:00:00-04:00"]
+    assert page_date("", ["2016-09-20T03:30:00Z"], [], "en", TODAY, [], other) == "2016-09-20"
+
+
+def test_htmldate_s_swapped_day_and_month_give_way_to_the_day_a_time_element_states() -> None:
+    # "By Steven Shepard 10/04/2016 05:07" read day first; <time datetime="2016-10-04 05:07:09">
+    assert page_date("2016-04-10", [], [], "en", TODAY, [], ["2016-10-04 05:07:09"]) == "2016-10-04"
+    # the page states htmldate's day too, or no <time> has the swapped one: htmldate's
+    assert page_date("2016-04-10", [], [], "en", TODAY, [], ["2016-04-10", "2016-10-04"]) == "2016-04-10"
+    assert page_date("2016-04-10", [], [], "en", TODAY, [], ["2016-10-05"]) == "2016-04-10"
+    assert page_date("2016-04-10", [], [], "en", TODAY, []) == "2016-04-10"
