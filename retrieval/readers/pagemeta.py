@@ -135,12 +135,13 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
 
 def titles_given(tree: Any, site: str, host: str) -> tuple[list[str], list[str]]:
     """The titles a parsed page's metadata states for its article (JSON-LD headline, Open Graph and
-    Twitter titles) and those it shows (its <h1> headings, whole and without a kicker), each
-    without the site's name. For measuring: which of them a reference title is."""
+    Twitter titles) and those it shows (its <h1> headings, whole and without a kicker, but not one
+    that is the site's name), each without the site's name. For measuring: which of them a
+    reference title is."""
     found, names = hints(tree), _names(site, host)
     metas = {(m.get("property") or m.get("name") or "").lower(): m.get("content") for m in tree.iter("meta")}
     stated = [found.headline, *(str(metas.get(key) or "") for key in ("og:title", "twitter:title"))]
-    shown = [h for parts in found.h1 for h in _headings(parts, names)]
+    shown = [h for parts in found.h1 for h in _headings(parts, names) if _squash(h) not in names]
     return _cleaned(stated, site, host), _cleaned(shown, site, host)
 
 

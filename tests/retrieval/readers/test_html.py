@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from retrieval.documents import load_articles
 from retrieval.readers.html import PageError, agrees, decode_html, hints, prose_chars, read_page
 from retrieval.readers.pagedate import page_date
-from retrieval.readers.pagemeta import Hints, choose_title
+from retrieval.readers.pagemeta import Hints, choose_title, titles_given
 
 PAGES = Path(__file__).resolve().parents[2] / "data" / "pages"
 BODY = ("Die Stadt Wien baut eine neue U-Bahn-Linie.", "Bürgermeister Michael Häupl sprach",
@@ -350,3 +350,13 @@ def test_a_title_cut_at_a_quotation_mark_is_taken_whole_from_the_head_title() ->
     assert choose_title("Senador califica a Biden de", found, "El Universal", "eluniversal.com") == (
         'Senador califica a Biden de "incapacitado"'
     )
+
+
+def test_the_titles_a_page_gives_its_article_are_what_its_metadata_states_and_its_h1_shows() -> None:
+    ld = '{"@type": "NewsArticle", "headline": "Wien baut die U5 - Der Standard"}'
+    head = f'<script type="application/ld+json">{ld}</script>'
+    head += '<meta property="og:title" content="U5: Wien baut neue Linie | Der Standard">'
+    page = _headed_page(head, "<h1><span>Verkehr</span> <span>Wien baut die U5 für Millionen</span></h1>")
+    stated, shown = titles_given(trafilatura.load_html(page.decode()), "Der Standard", "derstandard.at")
+    assert stated == ["Wien baut die U5", "U5: Wien baut neue Linie"]
+    assert shown == ["Wien baut die U5 für Millionen", "Verkehr Wien baut die U5 für Millionen"]
