@@ -1,0 +1,98 @@
+"""What a title or date the web-page reader gives is, where it is not the one a set expects.
+
+Sets of saved pages disagree on conventions (which of a page's two headlines is "the" title,
+whether a kicker belongs to it, whether a page's date is the day it was published or last
+modified, in local time or UTC), and some expected values contradict the page. Each miss gets a
+kind, decided from the page itself; "wrong" is what remains.
+
+Titles (both folded by the caller): a kicker before it or a site or section name after it on one
+side only; another title the page gives its article (the reader's is one its metadata states,
+the expected one another it states or its <h1>); else wrong.
+
+Dates: the reference took the page's modified date where the reader gives its published one; the
+reference has day and month swapped against the date the page's metadata writes; both are the day
+of the same published time, one in the page's own offset and the other in UTC; else wrong (among
+them a reference date the page does not state at all, kept wrong: it cannot be checked here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from retrieval.readers.dates import DateError, iso_date
+from retrieval.readers.html import Page, decode_html, domain
+from retrieval.readers.pagemeta import MAX_KICKER_WORDS, hints, titles_given
+
+
+@dataclass
+class Said:
+    """What a saved page says of its article: titles its metadata states and its <h1> shows
+    (folded with `fold`), and its published and modified times as written."""
+
+    stated: list[str]
+    shown: list[str]
+    published: list[str]
+    modified: list[str]
+
+
+def page_said(data: bytes, page: Page, fold: Any) -> Said:
+    """What a saved page says of its article's title and dates."""
+    import trafilatura
+
+    tree = trafilatura.load_html(decode_html(data)[0])
+    stated, shown = titles_given(tree, page.source, domain(page.meta.get("url", "")))
+    found = hints(tree)
+    return Said([fold(t) for t in stated], [fold(t) for t in shown], found.published, found.modified)
+
+
+def title_miss(got: str, want: str, said: Said) -> str:
+    """What a title not equal to the expected one is (both folded)."""
+    longer, shorter = (got, want) if len(got) > len(want) else (want, got)
+    if shorter and longer.endswith(shorter):
+        head = longer[: -len(shorter)].rstrip()
+        if head[-1:] in (":", "-", "|", "/") and len(head.split()) <= MAX_KICKER_WORDS + 1:
+            return "kicker on one side"
+    if shorter and longer.startswith(shorter) and longer[len(shorter) :].lstrip()[:1] in ("-", "|", "/"):
+        return "site or section name on one side"
+    if got in said.stated and (want in said.stated or want in said.shown):
+        return "another title the page gives"
+    return "wrong"
+
+
+def date_miss(got: str, want: str, said: Said, dayfirst: bool) -> str:
+    """What a date not equal to the expected one is (both ISO days; `got` may be '')."""
+    if not got:
+        return "wrong"
+    published = {day for raw in said.published for day in _days(raw, dayfirst)}
+    modified = {day for raw in said.modified for day in _days(raw, dayfirst)}
+    if got in published and want in modified and want not in published:
+        return "reference took the modified date"
+    year, month, day = got.split("-")
+    if want == f"{year}-{day}-{month}" and got in published:
+        return "reference has day and month swapped"
+    if any({got, want} <= set(_days(raw, dayfirst)) for raw in said.published):
+        return "same time, local or UTC day"
+    return "wrong"
+
+
+def _days(raw: str, dayfirst: bool) -> list[str]:
+    """The day a published or modified value is written with, then its UTC day when it has an
+    offset that moves it to another day."""
+    try:
+        local = iso_date(raw, dayfirst=dayfirst)
+    except DateError:
+        return []
+    from dateutil import parser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unknown zone name is read as none
+        try:
+            moment = parser.parse(raw, dayfirst=dayfirst)
+        except (ValueError, OverflowError):
+            return [local]
+    if moment.tzinfo is None:
+        return [local]
+    return list(dict.fromkeys([local, moment.astimezone(dt.UTC).date().isoformat()]))
