@@ -54,8 +54,8 @@ def page_date(
     problems: list[str] = []
     guessed = _date(found, today, problems, False)
     dayfirst = bool(lang) and lang != "en"
-    dates = [(raw, _date(_local_form(raw, times), today, problems, dayfirst)) for raw in published]
-    dates = [(_local_form(raw, times), date) for raw, date in dates if date]
+    local = [_local_form(raw, times) for raw in published]
+    dates = [(raw, date) for raw in local if (date := _date(raw, today, problems, dayfirst))]
     if not dates and guessed:
         return _unswapped(guessed, [_date(t, today, [], dayfirst) for t in times])
     if not dates or not guessed:
