@@ -5,12 +5,14 @@ whether a kicker belongs to it, whether a page's date is the day it was publishe
 modified, in local time or UTC), and some expected values contradict the page. Each miss gets a
 kind, decided from the page itself; "wrong" is what remains.
 
-Titles (both folded by the caller): a kicker before it or a site or section name after it on one
-side only; another title the page gives its article (the reader's is one its metadata states,
-the expected one another it states or its <h1>); else wrong.
+Titles (both folded by the caller): a kicker before it on one side only; a site or section name
+after it in the reference only (the reader's with one is wrong); another title the page gives its
+article (the reader's is one its metadata states, the expected one another it states or its
+<h1>); else wrong.
 
 Dates: the reference took the page's modified date where the reader gives its published one; the
-reference has day and month swapped against the date the page's metadata writes; both are the day
+reference has day and month swapped against the date the page's metadata writes, or the page
+writes day first with dots ("06.01.2026", which no convention reads month first); both are the day
 of the same published time, one in the page's own offset and the other in UTC; else wrong (among
 them a reference date the page does not state at all, kept wrong: it cannot be checked here).
 """
@@ -18,6 +20,7 @@ them a reference date the page does not state at all, kept wrong: it cannot be c
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -26,26 +29,33 @@ from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.html import Page, decode_html, domain
 from retrieval.readers.pagemeta import MAX_KICKER_WORDS, hints, titles_given
 
+# The end of a kicker before a title ("Golem:", "Golem -", "Golem |"; not "MSV-" of a hyphenated
+# word), and a separator before a site or section name after one (" - Golem.de", " | Politik").
+_KICKER_END = re.compile(r"(?::|\s[-|/])$")
+_SEPARATOR = re.compile(r"\s+[-|/]\s")
+
 
 @dataclass
 class Said:
     """What a saved page says of its article: titles its metadata states and its <h1> shows
-    (folded with `fold`), and its published and modified times as written."""
+    (folded with `fold`), its published and modified times as written, and its HTML."""
 
     stated: list[str]
     shown: list[str]
     published: list[str]
     modified: list[str]
+    html: str = ""
 
 
 def page_said(data: bytes, page: Page, fold: Any) -> Said:
     """What a saved page says of its article's title and dates."""
     import trafilatura
 
-    tree = trafilatura.load_html(decode_html(data)[0])
+    html = decode_html(data)[0]
+    tree = trafilatura.load_html(html)
     stated, shown = titles_given(tree, page.source, domain(page.meta.get("url", "")))
     found = hints(tree)
-    return Said([fold(t) for t in stated], [fold(t) for t in shown], found.published, found.modified)
+    return Said([fold(t) for t in stated], [fold(t) for t in shown], found.published, found.modified, html)
 
 
 def title_miss(got: str, want: str, said: Said) -> str:
@@ -53,10 +63,10 @@ def title_miss(got: str, want: str, said: Said) -> str:
     longer, shorter = (got, want) if len(got) > len(want) else (want, got)
     if shorter and longer.endswith(shorter):
         head = longer[: -len(shorter)].rstrip()
-        if head[-1:] in (":", "-", "|", "/") and len(head.split()) <= MAX_KICKER_WORDS + 1:
+        if _KICKER_END.search(head) and len(head.split()) <= MAX_KICKER_WORDS + 1:
             return "kicker on one side"
-    if shorter and longer.startswith(shorter) and longer[len(shorter) :].lstrip()[:1] in ("-", "|", "/"):
-        return "site or section name on one side"
+    if got and want.startswith(got) and _SEPARATOR.match(want[len(got) :]):
+        return "site or section name in the reference"
     if got in said.stated and (want in said.stated or want in said.shown):
         return "another title the page gives"
     return "wrong"
@@ -71,7 +81,7 @@ def date_miss(got: str, want: str, said: Said, dayfirst: bool) -> str:
     if got in published and want in modified and want not in published:
         return "reference took the modified date"
     year, month, day = got.split("-")
-    if want == f"{year}-{day}-{month}" and got in published:
+    if want == f"{year}-{day}-{month}" and (got in published or f"{day}.{month}.{year}" in said.html):
         return "reference has day and month swapped"
     if any({got, want} <= set(_days(raw, dayfirst)) for raw in said.published):
         return "same time, local or UTC day"
