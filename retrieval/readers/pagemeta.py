@@ -58,7 +58,8 @@ class Hints:
 def hints(tree: Any) -> Hints:
     """The title and date hints of a parsed page."""
     found = Hints(head_title=clean_text(tree.findtext(".//head/title") or ""))
-    found.h1 = [parts for parts in (_text_parts(h) for h in tree.iter("h1")) if parts]
+    headings = [h for h in tree.iter("h1") if not _in_navigation(h)]
+    found.h1 = [parts for parts in (_text_parts(h) for h in headings) if parts]
     article = _jsonld_article(tree)
     found.headline = clean_text(unescape(str(article.get("headline") or "")))
     dates = (article.get("datePublished"), article.get("dateCreated"))
@@ -69,6 +70,12 @@ def hints(tree: Any) -> Hints:
     found.modified += [metas[k] for k in _MODIFIED_META if isinstance(metas.get(k), str)]
     found.times = [str(t.get("datetime")).strip() for t in tree.iter("time") if t.get("datetime")][:MAX_TIMES]
     return found
+
+
+def _in_navigation(element: Any) -> bool:
+    """Whether an element is part of the page's navigation (inside <nav> or role="navigation": a
+    breadcrumb trail ending in the article's name), not of its article."""
+    return any(a.tag == "nav" or a.get("role") == "navigation" for a in element.iterancestors())
 
 
 def _text_parts(element: Any) -> list[str]:
@@ -116,7 +123,8 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
     """The article's title as the page shows it: the first <h1> that agrees with the metadata's
     title (the JSON-LD headline, else trafilatura's) without a part naming the site (a logo link in
     it) and without a kicker, else the page's only <h1>, else the metadata's title without the
-    site's name. An <h1> that holds the metadata's title
+    site's name: the JSON-LD headline where the page has no <h1> of its own (<h1> headings in its
+    navigation, a breadcrumb trail, are not read), else trafilatura's. An <h1> that holds the metadata's title
     and more has a kicker or section run into it ("Politics | Title", "Investitionen in
     IT-Sicherheit Cyber-Angriffe: ..."): the metadata's title is taken (the JSON-LD headline where
     the kicker comes first, as trafilatura's title may be one with the kicker)."""
@@ -130,6 +138,8 @@ def choose_title(title: str, found: Hints, site: str, host: str) -> str:
                         return _clean_title(meta, site, host)
                     return _title(title or found.headline, found.head_title, site, host)
                 return h1
+    if found.headline and not _shown(found.h1, names):
+        return _clean_title(found.headline, site, host)
     return _sole_heading(found.h1, names) or _title(title or found.headline, found.head_title, site, host)
 
 
@@ -141,8 +151,13 @@ def titles_given(tree: Any, site: str, host: str) -> tuple[list[str], list[str]]
     found, names = hints(tree), _names(site, host)
     metas = {(m.get("property") or m.get("name") or "").lower(): m.get("content") for m in tree.iter("meta")}
     stated = [found.headline, *(str(metas.get(key) or "") for key in ("og:title", "twitter:title"))]
-    shown = [h for parts in found.h1 for h in _headings(parts, names) if _squash(h) not in names]
-    return _cleaned(stated, site, host), _cleaned(shown, site, host)
+    return _cleaned(stated, site, host), _cleaned(_shown(found.h1, names), site, host)
+
+
+def _shown(h1s: list[list[str]], names: set[str]) -> list[str]:
+    """The texts of a page's <h1> headings (whole and without a kicker), but not one that is the
+    site's name."""
+    return [h for parts in h1s for h in _headings(parts, names) if _squash(h) not in names]
 
 
 def _cleaned(titles: list[str], site: str, host: str) -> list[str]:

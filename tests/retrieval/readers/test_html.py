@@ -360,3 +360,14 @@ def test_the_titles_a_page_gives_its_article_are_what_its_metadata_states_and_it
     stated, shown = titles_given(trafilatura.load_html(page.decode()), "Der Standard", "derstandard.at")
     assert stated == ["Wien baut die U5", "U5: Wien baut neue Linie"]
     assert shown == ["Wien baut die U5 für Millionen", "Verkehr Wien baut die U5 für Millionen"]
+
+
+def test_an_h1_in_the_navigation_is_no_title_the_json_ld_headline_is() -> None:
+    ld = '{"@type": "NewsArticle", "headline": "Ampeln tot, S-Bahnen stoppen: Wie sicher ist das Netz?"}'
+    head = f'<script type="application/ld+json">{ld}</script>'
+    head += '<meta property="og:title" content="Stromausfall Berlin: Ampeln, S-Bahnen">'
+    head += '<meta property="og:site_name" content="Der Standard">'
+    crumbs = "<nav><ol><li>Politik</li><li><h1>Stromausfall Berlin: Ampeln, S-Bahnen</h1></li></ol></nav>"
+    page = _headed_page(head, crumbs + "<h2>Ampeln tot, S-Bahnen stoppen: Wie sicher ist das Netz?</h2>")
+    assert read_page(page).title == "Ampeln tot, S-Bahnen stoppen: Wie sicher ist das Netz?"
+    assert hints(trafilatura.load_html(page.decode())).h1 == [["Der Standard"]]
