@@ -30,9 +30,10 @@ from retrieval.readers.html import Page, decode_html, domain
 from retrieval.readers.pagemeta import MAX_KICKER_WORDS, hints, titles_given
 
 # The end of a kicker before a title ("Golem:", "Golem -", "Golem |"; not "MSV-" of a hyphenated
-# word), and a separator before a site or section name after one (" - Golem.de", " | Politik").
+# word), and a separator before a site or section name after one (" - Golem.de", " | Politik",
+# "--人民网").
 _KICKER_END = re.compile(r"(?::|\s[-|/])$")
-_SEPARATOR = re.compile(r"\s+[-|/]\s")
+_SEPARATOR = re.compile(r"\s+[-|/]\s|--")
 
 
 @dataclass
