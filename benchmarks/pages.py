@@ -67,19 +67,19 @@ Text snippets found: fundus 736/761 (.967), Mercury 103/139 (.741: its fixtures 
 Zyte 490/525 (.933), goose3 29/38 (.763). fundus titles not equal (55): 28 another title the page
 gives (og:title against the <h1> or JSON-LD headline, a live ticker's name against its newest
 entry), 16 a kicker on one side ("Golem: LTE-Patent: ..." where the <h1> has the headline alone), 2
-a site name in the reference, 9 counted wrong: in 7 the reader took the page's <h1> where fundus
-takes og:title (not counted as another title: the metadata does not state the <h1>), 2 expect a
-title the page gives elsewhere. Each title and date miss counted as not wrong on fundus, Mercury and
-trafilatura news was checked by reading the page (30 Nov 2026, before the navigation rule of
-pagemeta.py, which made 7 of them equal). Dates not equal: fundus 6 (2 references with day and month
-swapped against the page's "05.04.2025", 4 reader errors: a live blog's latest update, a related
-story's JSON-LD date, a date from elsewhere in the page); Mercury articles 9 (5 left empty where the
-page gives its date only in visible text, "December 16, 2016, 4:19 PM"; a UTC day expected where the
-reader gives the local one, and the reverse; a tweet's account date); trafilatura news 15 (5 the
-reference's modified date, 1 day and month swapped in the reference, 1 the same time's UTC day, 8
-wrong, among them a reference a year before every date the page states). htmldate's extensive_search
-would fill dates left empty: over Mercury, both htmldate sets and trafilatura's, 70 right and 26
-wrong, so it stays off.
+a site name in the reference, 9 counted wrong: in 8 the reader took the page's <h1> where fundus
+takes a title its metadata states (not counted as another title: the metadata does not state the
+<h1>), 1 expects a title the page gives elsewhere. Each title and date miss counted as not wrong on
+fundus, Mercury and trafilatura news was checked by reading the page (30 Nov 2026, before the
+navigation rule of pagemeta.py, which then made 7 more fundus titles equal). Dates not equal: fundus
+6 (2 references with day and month swapped against the page's "05.04.2025", 4 reader errors: a live
+blog's latest update, a related story's JSON-LD date, a date from elsewhere in the page); Mercury
+articles 9 (5 left empty where the page gives its date only in visible text, "December 16, 2016,
+4:19 PM"; a UTC day expected where the reader gives the local one, and the reverse; a tweet's
+account date); trafilatura news 15 (5 the reference's modified date, 1 day and month swapped in the
+reference, 1 the same time's UTC day, 8 wrong, among them a reference a year before every date the
+page states). htmldate's extensive_search would fill dates left empty: over Mercury, both htmldate
+sets and trafilatura's, 70 right and 26 wrong, so it stays off.
 """
 
 from __future__ import annotations
