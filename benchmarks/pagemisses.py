@@ -8,7 +8,9 @@ kind, decided from the page itself; "wrong" is what remains.
 Titles (both folded by the caller): a kicker before it on one side only; a site or section name
 after it in the reference only (the reader's with one is wrong); another title the page gives its
 article (the reader's is one its metadata states, the expected one another it states or its
-<h1>); else wrong.
+<h1>); a reference found nowhere in the saved page (in no form, markup and escapes included:
+written from another version of the page) where the reader's is a title the page states or shows;
+else wrong.
 
 Dates: the reference took the page's modified date where the reader gives its published one; the
 reference has day and month swapped against the date the page's metadata writes, or the page
@@ -23,6 +25,7 @@ import datetime as dt
 import re
 import warnings
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 
 from retrieval.readers.dates import DateError, iso_date
@@ -46,6 +49,7 @@ class Said:
     published: list[str]
     modified: list[str]
     html: str = ""
+    text: str = ""
 
 
 def page_said(data: bytes, page: Page, fold: Any) -> Said:
@@ -56,7 +60,14 @@ def page_said(data: bytes, page: Page, fold: Any) -> Said:
     tree = trafilatura.load_html(html)
     stated, shown = titles_given(tree, page.source, domain(page.meta.get("url", "")))
     found = hints(tree)
-    return Said([fold(t) for t in stated], [fold(t) for t in shown], found.published, found.modified, html)
+    said = Said([fold(t) for t in stated], [fold(t) for t in shown], found.published, found.modified, html)
+    said.text = _unspaced(fold(unescape(html).replace("\\/", "/")) + " " + fold(tree.text_content()))
+    return said
+
+
+def _unspaced(text: str) -> str:
+    """Text without whitespace: a title split over elements ("NSF 2019<br>「...」") is still found."""
+    return "".join(text.split())
 
 
 def title_miss(got: str, want: str, said: Said) -> str:
@@ -70,6 +81,8 @@ def title_miss(got: str, want: str, said: Said) -> str:
         return "site or section name in the reference"
     if got in said.stated and (want in said.stated or want in said.shown):
         return "another title the page gives"
+    if got in said.stated + said.shown and _unspaced(want) not in said.text:
+        return "reference not in the saved page"
     return "wrong"
 
 
