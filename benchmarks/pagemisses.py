@@ -8,9 +8,9 @@ kind, decided from the page itself; "wrong" is what remains.
 Titles (both folded by the caller): a kicker before it on one side only; a site or section name
 after it in the reference only (the reader's with one is wrong); another title the page gives its
 article (the reader's is one its metadata states, the expected one another it states or its
-<h1>); a reference found nowhere in the saved page (in no form, markup and escapes included:
-written from another version of the page) where the reader's is a title the page states or shows;
-else wrong.
+<h1>); a reference found nowhere in the saved page (neither in its HTML, entities decoded, nor
+in its text, whitespace aside: written from another version of the page) where the reader's is a
+title the page states or shows; else wrong.
 
 Dates: the reference took the page's modified date where the reader gives its published one; the
 reference has day and month swapped against the date the page's metadata writes, or the page
@@ -24,9 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import unescape
-from typing import Any
 
 from retrieval.readers.dates import DateError, iso_date
 from retrieval.readers.html import Page, decode_html, domain
@@ -52,7 +52,7 @@ class Said:
     text: str = ""
 
 
-def page_said(data: bytes, page: Page, fold: Any) -> Said:
+def page_said(data: bytes, page: Page, fold: Callable[[str], str]) -> Said:
     """What a saved page says of its article's title and dates."""
     import trafilatura
 
