@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusVectors
+from retrieval.store.milvus import UPSERT_ROWS, MilvusStore, MilvusTarget, MilvusVectors
+from retrieval.store.milvus_records import vector_rows
 from retrieval.store.vectors import FaissVectors
 
 
@@ -52,6 +53,17 @@ class RandomSource:
         return self.vectors[:n]
 
 
+def pushed(store: MilvusStore, source: RandomSource) -> MilvusVectors:
+    """The chunk collection holding the source's rows, written as a push writes them."""
+    store.ensure("chunk")
+    name = store.collection("chunk")
+    for start in range(0, len(source.ids), UPSERT_ROWS):
+        part = slice(start, start + UPSERT_ROWS)
+        store.client.upsert(name, vector_rows(source, "chunk", source.ids[part], source.vectors[part], 1))
+    store.client.flush(name)
+    return MilvusVectors(store, "chunk", source)
+
+
 def timed(search, queries: np.ndarray, k: int) -> tuple[list[float], list[list[int]]]:
     """Milliseconds per query and the ids found."""
     times, found = [], []
@@ -79,11 +91,11 @@ def main() -> None:
         faiss = FaissVectors(Path(tmp) / "faiss", "chunk", args.dim, source)
         target = MilvusTarget(args.uri or str(Path(tmp) / "bench.db"), prefix="newsbot_bench", temporary=True)
         store = MilvusStore(target, embedder="random", dim=args.dim, store_id="bench")
-        milvus = MilvusVectors(store, "chunk", source)
         started = time.perf_counter()
         len(faiss)
         faiss_build = time.perf_counter() - started
         started = time.perf_counter()
+        milvus = pushed(store, source)
         len(milvus)
         milvus_build = time.perf_counter() - started
         faiss_ms, faiss_ids = timed(faiss.search, queries, args.k)

@@ -161,7 +161,7 @@ class NewsIndex:
 
             self.milvus_terms = MilvusTerms(self.milvus, self.records)
         return {
-            kind: MilvusVectors(self.milvus, kind, self.records, follow=True, archive=self.archive)
+            kind: MilvusVectors(self.milvus, kind, self.records, archive=self.archive)
             for kind in KINDS
         }
 

@@ -2,11 +2,11 @@
 
 The SQLite record store stays the truth; each kind ("chunk", "sentence") is one Milvus collection
 `{prefix}_{kind}` (int64 id, float vector, inner product; exact FLAT index unless NEWSBOT_MILVUS_INDEX
-chooses HNSW or IVF_FLAT, see milvus_index.py), brought up to date
-from the store by commit exactly like `FaissVectors`: the ids removed since the collection's commit
-are deleted, the rows added since are upserted. Upserts and deletes are idempotent, so a run killed
-between writing rows and recording the commit is resumed by the next catch-up, and nothing the
-store committed is lost. A third collection `{prefix}_meta` records the schema version, the
+chooses HNSW or IVF_FLAT, see milvus_index.py), each row stamped with the store commit that added
+it. Pushes (store/milvus_records.py, under the writer lease of store/replica.py) delete the ids
+removed and upsert the rows added since the archive's commit; upserts and deletes are idempotent,
+so a push killed midway is finished by the next one, and nothing the store committed is lost.
+A third collection `{prefix}_meta` records the schema version, the
 embedder and its dimension, the metric and index type, the record store's id and each kind's commit;
 it is created on first use and checked on every start (another embedder, dimension or schema is an
 `EmbedderMismatchError`/`IndexCorruptError`, not wrong answers).
@@ -15,7 +15,7 @@ The collections are a shared archive (schema 2): chunk and sentence rows carry t
 article's metadata, `{prefix}_articles` every article's full record (store/milvus_records.py), so
 newsbots on other machines replicate it into their own record stores (store/replica.py decides
 whether a store may follow the archive, pulls, and pushes under the writer lease). Used that way,
-`MilvusVectors(follow=True)` only searches; store/replica.py writes the rows.
+`MilvusVectors` only searches; store/replica.py writes the rows.
 
 The URI is a file path ending in .db (milvus-lite, embedded, one process at a time) or an
 http(s):// address of a Milvus standalone or cluster. pymilvus is imported on first use only. Calls
@@ -46,7 +46,7 @@ from retrieval.store.milvus_conn import (
     safe_uri,
 )
 from retrieval.store.milvus_index import MilvusIndex
-from retrieval.store.milvus_records import ARTICLES, add_row_fields, vector_rows
+from retrieval.store.milvus_records import ARTICLES, add_row_fields
 from retrieval.store.records import KINDS
 from retrieval.store.vectors import VectorSource
 
@@ -61,7 +61,6 @@ UPSERT_ROWS = 2_000  # rows per request (a 512-d float32 row is 2 KB; gRPC messa
 DELETE_IDS = 10_000
 TERMS = "terms"  # the chunk terms searched with Milvus' BM25 (retrieval/store/milvus_terms.py)
 _META_DIM = 2  # every Milvus collection needs a vector field; the meta rows carry a dummy one
-_CATCH_UP_ROUNDS = 4
 
 
 # milvus-lite serves each .db file from a gRPC server inside this process, which holds the file until
@@ -343,28 +342,22 @@ def drop_collections(target: MilvusTarget) -> None:
 
 
 class MilvusVectors:
-    """One kind's vectors in Milvus, caught up from the record store by commit (a `VectorIndex`)."""
+    """One kind's vectors in the shared archive (a `VectorIndex`). It only searches: the rows are
+    written by pushes under the writer lease of `archive` (store/replica.py, store/milvus_records.py),
+    and a search sees the rows up to the record store's commit."""
 
     def __init__(
-        self,
-        store: MilvusStore,
-        kind: str,
-        source: VectorSource,
-        *,
-        follow: bool = False,
-        archive: ArchiveSync | None = None,
+        self, store: MilvusStore, kind: str, source: VectorSource, *, archive: ArchiveSync | None = None
     ) -> None:
-        """`follow`: the archive is kept level by store/replica.py (pushes under the writer lease of
-        `archive`); this index only searches the rows up to the store's commit."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.store, self.kind, self.source = store, kind, source
         self.name = store.collection(kind)
         self.dim = store.dim
-        self.rows_added = 0
         self.rebuilds = 0
-        self.follow, self.archive = follow, archive
-        self._commit: int | None = None
+        self.archive = archive
+        self._ensured = False
+        self._commit = 0
 
     # ---------- VectorIndex ----------
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -392,19 +385,18 @@ class MilvusVectors:
         return None
 
     def refresh(self) -> None:
-        """Catch up with the store's latest commit (one meta read when it has not moved)."""
+        """Search up to the record store's latest commit."""
         self._ensure()
 
     def __len__(self) -> int:
-        """Vectors searchable now."""
+        """Rows in the collection."""
         self._ensure()
         return self._count()
 
     @property
     def commit(self) -> int:
-        """The store commit the collection is up to date with."""
+        """The store commit searches see."""
         self._ensure()
-        assert self._commit is not None
         return self._commit
 
     def check(self) -> list[str]:
@@ -424,23 +416,8 @@ class MilvusVectors:
         return problems
 
     def rebuild(self) -> None:
-        """Drop the collection and fill it again from the store. A shared archive is not dropped
-        (its replicas search it): every row is pushed again (idempotent upserts) under the lease."""
-        if self.follow:
-            self._push_all()
-            return
-        with _guarded(f"rebuilding {self.name}"):
-            self.store.drop(self.kind)
-            self.store.ensure(self.kind)
-            self._commit = 0
-            self.rebuilds += 1
-            target = self.source.commit()
-            self._apply(since=0, target=target)
-            self._commit = target
-            self.store.put_meta({f"{self.kind}_commit": str(target)})
-
-    def _push_all(self) -> None:
-        """Push every article's rows to the shared archive again, under its writer lease."""
+        """Push every article's rows to the archive again, under its writer lease. The collection is
+        not dropped (its replicas search it); upserts are idempotent."""
         from retrieval.store import milvus_records
         from retrieval.store.records import RecordStore
 
@@ -450,68 +427,23 @@ class MilvusVectors:
             lease = self.archive.lease
             milvus_records.push(self.store, self.source, 0, self.source.commit(), renew=lease.renew)
             self.rebuilds += 1
-            self._commit = None  # read again
 
     def save(self, force: bool = False) -> bool:
-        """Milvus keeps every write: catch up, nothing to snapshot."""
+        """Milvus keeps every write: nothing to snapshot."""
         self.refresh()
         return False
 
-    # ---------- catching up ----------
     def _ensure(self) -> None:
-        """Create the collection on first use, then catch up with the store."""
-        with _guarded(f"updating {self.name}"):
-            if self._commit is None:
+        """Create the collection on first use; search up to the store's commit."""
+        if not self._ensured:
+            with _guarded(f"opening {self.name}"):
                 self.store.ensure(self.kind)
-                self._commit = self._stored_commit()
-            self._catch_up()
+            self._ensured = True
+        self._commit = self.source.commit()
 
     def _stored_commit(self) -> int:
-        """The commit recorded in the meta collection for this kind."""
+        """The commit the archive's last push recorded for this kind."""
         return int(self.store.get_meta().get(f"{self.kind}_commit", "0"))
-
-    def _catch_up(self) -> None:
-        """Apply the store's removals and additions since the collection's commit, then record it.
-
-        Another process may have caught the collection up meanwhile: the recorded commit is read
-        first. Reapplying changes is harmless (deletes and upserts are idempotent)."""
-        for _ in range(_CATCH_UP_ROUNDS):
-            target = self.source.commit()
-            assert self._commit is not None
-            if target == self._commit:
-                return
-            recorded = self._stored_commit() if not self.follow else target
-            if recorded >= target:  # level, or ahead: another newsbot on the archive wrote it
-                self._commit = target
-                return
-            self._apply(since=min(self._commit, recorded), target=target)
-            if self.store.lite_engine:
-                # milvus-lite scans unflushed rows in Python (10k rows: 0.8 s a search, 0.03 s flushed)
-                self.store.client.flush(self.name)
-            self._commit = target
-            self.store.put_meta({f"{self.kind}_commit": str(target)})
-            if self.source.commit() == target:
-                return
-
-    def _apply(self, *, since: int, target: int) -> None:
-        """Delete the ids removed after `since`, upsert the rows added after it (each stamped with the
-        commit that added it, at most `target`)."""
-        client = self.store.client
-        removed = np.asarray(self.source.removed_since(self.kind, since), dtype=np.int64)
-        for start in range(0, len(removed), DELETE_IDS):
-            client.delete(self.name, ids=[int(i) for i in removed[start : start + DELETE_IDS]])
-        for ids, vectors in self.source.added_since(self.kind, since):
-            rows = np.asarray(vectors, dtype=np.float32)
-            if rows.shape != (len(ids), self.dim):
-                raise IndexCorruptError(
-                    f"the store's {self.kind} vectors have shape {rows.shape}, expected "
-                    f"({len(ids)}, {self.dim}); the store was written with another embedder"
-                )
-            for start in range(0, len(ids), UPSERT_ROWS):
-                part = slice(start, start + UPSERT_ROWS)
-                data = vector_rows(self.source, self.kind, ids[part], rows[part], target)
-                client.upsert(self.name, data)
-                self.rows_added += len(data)
 
     def _count(self) -> int:
         """Rows in the collection."""

@@ -23,6 +23,8 @@ from retrieval.errors import EmbedderMismatchError, IndexCorruptError
 from retrieval.index import NewsIndex
 from retrieval.pipeline import Newsbot
 from retrieval.store.milvus import MilvusStore, MilvusTarget, MilvusVectors
+from retrieval.store.milvus_records import vector_rows
+from retrieval.store.replica import published
 from retrieval.store.vectors import FaissVectors, VectorIndex
 from tests.conftest import ARTICLES
 from tests.retrieval.store.fakes import FakeSource, clustered
@@ -106,13 +108,16 @@ def test_index_answer_update_remove_equal_the_local_store(tmp_path: Path) -> Non
     assert len(milvus_chunks) == bots["milvus"].index.counts()[1]
     assert bots["milvus"].check() == []
 
-    # a new process sees the same collections without rebuilding them
+    # a new process sees the same collections without writing them again
+    assert bots["milvus"].index.milvus is not None
+    pushed = published(bots["milvus"].index.milvus.get_meta())
     bots["milvus"].close()
     again = make_bot(tmp_path, "milvus")
     chunks = again.index.vectors["chunk"]
     assert isinstance(chunks, MilvusVectors)
     assert searches(again) == searches(bots["local"])
-    assert chunks.rows_added == 0 and chunks.rebuilds == 0
+    assert again.index.milvus is not None and published(again.index.milvus.get_meta()) == pushed
+    assert chunks.rebuilds == 0
     for bot in (again, bots["local"]):
         bot.close()
 
@@ -142,53 +147,29 @@ def test_milvus_bm25_scores_chunks_like_the_local_lexical_index(tmp_path: Path) 
     milvus.close()
 
 
+def _pushed(store: MilvusStore, source: FakeSource) -> MilvusVectors:
+    """The chunk collection holding the source's rows, as a push writes them in newsbot."""
+    store.ensure("chunk")
+    ids, vectors = source.all_vectors("chunk")
+    name = store.collection("chunk")
+    store.client.upsert(name, vector_rows(source, "chunk", ids, vectors, source.commit()))
+    store.client.flush(name)
+    return MilvusVectors(store, "chunk", source)
+
+
 def test_search_equals_faiss_exact_search(tmp_path: Path) -> None:
     source = FakeSource(DIM)
     source.add("chunk", clustered(600, DIM, seed=1))
     source.remove("chunk", np.arange(1, 600, 7))
     source.add("chunk", clustered(100, DIM, seed=3))
     store = MilvusStore(MilvusTarget(str(tmp_path / "m.db")), embedder="fake", dim=DIM, store_id="store-a")
-    milvus = MilvusVectors(store, "chunk", source)
+    milvus = _pushed(store, source)
     faiss = FaissVectors(tmp_path / "faiss", "chunk", DIM, source)
     assert isinstance(milvus, VectorIndex)
     assert len(milvus) == len(faiss) == source.count("chunk")
     for query in clustered(15, DIM, seed=99):
         got, want = milvus.search(query, 10), faiss.search(query, 10)
         assert ranked(got) == ranked(want)
-    store.close()
-
-
-def test_catch_up_applies_removals_and_a_killed_run_resumes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    source = FakeSource(DIM)
-    source.add("chunk", clustered(200, DIM, seed=1))
-    target = MilvusTarget(str(tmp_path / "m.db"))
-    store = MilvusStore(target, embedder="fake", dim=DIM, store_id="store-a")
-    index = MilvusVectors(store, "chunk", source)
-    assert len(index) == 200 and index.commit == 1
-
-    source.remove("chunk", [1, 2, 3])
-    source.add("chunk", clustered(50, DIM, seed=2))
-
-    def killed(values: dict[str, str]) -> None:
-        raise KeyboardInterrupt  # the process dies after writing rows, before recording the commit
-
-    monkeypatch.setattr(store, "put_meta", killed)
-    with pytest.raises(KeyboardInterrupt):
-        index.refresh()
-    monkeypatch.undo()
-    store.close()
-
-    store = MilvusStore(target, embedder="fake", dim=DIM, store_id="store-a")
-    resumed = MilvusVectors(store, "chunk", source)
-    assert resumed.commit == source.commit() == 3
-    assert len(resumed) == source.count("chunk") == 247
-    ids, vectors = source.all_vectors("chunk")
-    query = vectors[10]
-    best = resumed.search(query, 1)[0]
-    assert best[0] == ids[10] and best[1] == pytest.approx(float(query @ query), abs=1e-4)
-    assert all(i not in (1, 2, 3) for i, _ in resumed.search(vectors[0], 250))
     store.close()
 
 
@@ -315,7 +296,8 @@ def test_migrate_to_milvus_and_back(tmp_path: Path) -> None:
     milvus = Newsbot(Settings(home=home, store="milvus"), embedder=HashEmbedder(), index_dir=home / "index")
     assert outcome(milvus) == expected
     chunks = milvus.index.vectors["chunk"]
-    assert isinstance(chunks, MilvusVectors) and chunks.rows_added == 0  # filled by the migration
+    assert isinstance(chunks, MilvusVectors) and chunks.rebuilds == 0  # filled by the migration
+    assert len(chunks) == milvus.index.counts()[1]
 
     assert milvus.remove(["wien-1"]) == ["wien-1"]  # a change made on the milvus store ...
     after = outcome(milvus)
